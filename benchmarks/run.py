@@ -1,0 +1,590 @@
+"""Benchmark runner: ``python -m benchmarks`` (or ``python benchmarks/run.py``) from the repo root.
+
+Starts :mod:`benchmarks.server` in its own process, then runs every contender in its
+own fresh :mod:`benchmarks.worker` process, interleaved (A B C, B C A, ...) over the
+repetitions, and prints a Markdown report (also written to ``benchmarks/RESULTS.md``
+unless ``--smoke``). See ``benchmarks/README.md`` for what the columns mean.
+
+Exit status: 0 if every available contender produced the right counts, 1 if any
+produced wrong counts or crashed, 2 if ``--require-all`` and a contender was unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # allow `python benchmarks/run.py`
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.streams import Scenario, expected  # noqa: E402
+from benchmarks.worker import CONTENDERS, GROUP  # noqa: E402
+
+#: Contenders whose CPU time is the denominator of the paired ratio columns.
+REFERENCES = ("floor", "openai_create", "openai_stream")
+
+
+@dataclass
+class Plan:
+    """What one invocation measures."""
+
+    throughput: List[str]  # bulk scenarios
+    paced: List[str]  # latency scenarios
+    reps: int
+    import_reps: int
+    batch: bool  # smoke: one process per contender running all jobs
+    timeout: float  # per worker process
+    server_max_seconds: float
+
+
+def full_plan(args: argparse.Namespace) -> Plan:
+    n = args.n
+    tput = [f"text-{n}-ev"]
+    if not args.skip_large:
+        tput.append(f"text-{args.n_large}-ev")
+    tput += [f"text-{n}-close", f"func-{n}-ev", f"cjk-{n}-ev"]
+    gap = args.gap_us
+    paced = [f"text-{args.paced_n}-ev-p{gap}", f"text-{args.paced_n}-close-p{gap}"]
+    return Plan(tput, paced, args.reps or 5, args.reps or 5, False, args.timeout, 3600.0)
+
+
+def smoke_plan(args: argparse.Namespace) -> Plan:
+    tput = ["text-2000-ev", "text-2000-close", "func-2000-ev", "cjk-2000-ev"]
+    paced = ["text-50-ev-p2000", "text-50-close-p2000"]
+    return Plan(tput, paced, args.reps or 1, 1, True, min(args.timeout, 45.0), 150.0)
+
+
+def warmup_for(sc: Scenario) -> str:
+    """The small stream streamed first on the same client (same variant and framing)."""
+    variant = "text" if sc.paced else sc.variant
+    return f"{variant}-50-{sc.framing}"
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------
+
+
+class ServerProcess:
+    """The stream server, in its own process, always stopped by PID."""
+
+    def __init__(self, prepare: Sequence[str], max_seconds: float) -> None:
+        self.log_file: IO[bytes] = tempfile.NamedTemporaryFile(
+            prefix="bench-server-", suffix=".log", delete=False
+        )
+        cmd = [sys.executable, "-m", "benchmarks.server", "--max-seconds", str(max_seconds)]
+        cmd += ["--prepare", ",".join(prepare)]
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log_file, text=True
+        )
+        self.port = 0
+        self.sizes: Dict[str, int] = {}  # bulk body sizes in bytes, from the READY line
+
+    def wait_ready(self, timeout: float = 120.0) -> int:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line.startswith("READY "):
+                    _, port, sizes = line.split(" ", 2)
+                    self.port = int(port)
+                    self.sizes = json.loads(sizes)
+                    return self.port
+            if self.proc.poll() is not None:
+                break
+        raise RuntimeError(f"stream server did not start; see {self.log_file.name}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log_file.close()
+        try:
+            os.unlink(self.log_file.name)
+        except OSError:
+            pass
+
+
+def run_worker(
+    contender: str, jobs: List[Dict[str, Any]], base_url: str, timeout: float
+) -> List[Dict[str, Any]]:
+    """Run one fresh worker process; always returns one result dict per job."""
+    spec = {"contender": contender, "base_url": base_url, "timeout": timeout, "jobs": jobs}
+    cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)]
+    stdout, stderr, failure = "", "", None
+    try:
+        cp = subprocess.run(
+            cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=timeout + 10
+        )  # kills the child on timeout
+        stdout, stderr = cp.stdout, cp.stderr
+        if cp.returncode != 0:
+            failure = f"worker exited with {cp.returncode}"
+    except subprocess.TimeoutExpired as exc:
+        failure = f"worker timed out after {timeout + 10:.0f}s"
+        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    got = {}
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            res = json.loads(line[7:])
+            got[res["scenario"]] = res
+    tail = stderr.strip().splitlines()[-3:]
+    out = []
+    for job in jobs:
+        res = got.get(job["scenario"])
+        if res is None:
+            why = failure or "no result"
+            res = {"scenario": job["scenario"], "ok": False, "error": f"{why}: {' | '.join(tail)}"}
+        out.append(res)
+    return out
+
+
+def probe() -> Dict[str, Dict[str, Any]]:
+    cmd = [sys.executable, "-m", "benchmarks.worker", "--probe"]
+    cp = subprocess.run(cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=60)
+    for line in cp.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[7:]))
+    raise RuntimeError(f"probe failed: {cp.stderr.strip()[-500:]}")
+
+
+def measure_imports(reps: int, modules: Sequence[Tuple[str, str]]) -> Dict[str, List[float]]:
+    """Wall time of ``python -c <code>`` per case, interleaved, in seconds."""
+    times: Dict[str, List[float]] = {label: [] for label, _ in modules}
+    for _ in range(reps):
+        for label, code in modules:
+            t0 = time.perf_counter()
+            cp = subprocess.run(
+                [sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, timeout=60
+            )
+            dt = time.perf_counter() - t0
+            if cp.returncode == 0:
+                times[label].append(dt)
+    return times
+
+
+# --------------------------------------------------------------------------------------
+# Collection
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    # results[scenario][contender][rep] = worker result dict
+    runs: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = field(default_factory=dict)
+    failures: List[str] = field(default_factory=list)
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+    def add(self, contender: str, rep: int, res: Dict[str, Any]) -> None:
+        sc = res["scenario"]
+        if "unavailable" in res:
+            self.unavailable[contender] = res["unavailable"]
+            return
+        self.runs.setdefault(sc, {}).setdefault(contender, {})[rep] = res
+        if not res.get("ok"):
+            msg = f"{contender} on {sc} (rep {rep + 1}): {res.get('error')}"
+            self.failures.append(msg)
+            log("FAIL " + msg)
+            if res.get("traceback"):
+                log(res["traceback"])
+
+    def ok_runs(self, sc: str, contender: str) -> Dict[int, Dict[str, Any]]:
+        reps = self.runs.get(sc, {}).get(contender, {})
+        return {r: v for r, v in reps.items() if v.get("ok")}
+
+
+def make_job(name: str, exp: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
+    sc = Scenario.parse(name)
+    n, chars = exp[name]
+    return {
+        "scenario": name,
+        "warmup": warmup_for(sc),
+        "expected_n": n,
+        "expected_chars": chars,
+        # Final output_text must equal the deltas; function calls have no output_text.
+        "final_chars": None if sc.variant == "func" else chars,
+        "paced": sc.paced,
+    }
+
+
+def execute(plan: Plan, contenders: List[str], base_url: str, res: Results) -> None:
+    exp = {name: expected(Scenario.parse(name)) for name in plan.throughput + plan.paced}
+    k = len(contenders)
+    if plan.batch:
+        jobs = [make_job(name, exp) for name in plan.throughput + plan.paced]
+        for rep in range(plan.reps):
+            for c in contenders[rep % k :] + contenders[: rep % k]:
+                log(f"[rep {rep + 1}/{plan.reps}] {c}: {len(jobs)} scenarios in one process")
+                for r in run_worker(c, jobs, base_url, plan.timeout):
+                    res.add(c, rep, r)
+        return
+    for name in plan.throughput + plan.paced:
+        job = make_job(name, exp)
+        for rep in range(plan.reps):
+            order = contenders[rep % k :] + contenders[: rep % k]  # rotate each repetition
+            for c in order:
+                if c in res.unavailable:
+                    continue
+                (r,) = run_worker(c, [job], base_url, plan.timeout)
+                res.add(c, rep, r)
+                if r.get("ok"):
+                    log(f"  {name} rep {rep + 1} {c}: {r['wall']:.3f}s wall, {r['cpu']:.3f}s cpu")
+
+
+# --------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------
+
+
+def _med(xs: Sequence[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def _pct(sorted_xs: Sequence[int], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not sorted_xs:
+        return float("nan")
+    i = max(0, min(len(sorted_xs) - 1, round(p / 100 * len(sorted_xs) + 0.5) - 1))
+    return float(sorted_xs[i])
+
+
+def _fmt(x: float, spec: str = ",.0f", suffix: str = "") -> str:
+    return "-" if x != x else format(x, spec) + suffix  # NaN -> dash
+
+
+def paired_ratio(res: Results, sc: str, num: str, den: str, key: str = "cpu") -> float:
+    """Median over repetitions of num[rep].key / den[rep].key (same repetition only)."""
+    a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
+    ratios = [a[r][key] / b[r][key] for r in a if r in b and b[r][key] > 0]
+    return _med(ratios)
+
+
+def describe_scenario(name: str, sizes: Dict[str, int]) -> str:
+    sc = Scenario.parse(name)
+    kind = {
+        "text": "`output_text.delta` events (word-like tokens)",
+        "func": "`function_call_arguments.delta` events (escape-heavy JSON arguments)",
+        "cjk": "`output_text.delta` events (CJK + emoji, raw UTF-8)",
+    }[sc.variant]
+    framing = (
+        "chunked, one HTTP chunk per event"
+        if sc.framing == "ev"
+        else "close-delimited body (no Content-Length, no chunked)"
+    )
+    size = f", body {sizes[name] / 1e6:.1f} MB" if name in sizes else ""
+    if sc.paced:
+        return f"{sc.n:,} {kind}, {framing}, one event per write every {sc.gap_us} µs"
+    return f"{sc.n:,} {kind}, {framing}, written in one sendall{size}"
+
+
+def machine_section(versions: Dict[str, str]) -> List[str]:
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count() or 0
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    pkgs = ", ".join(f"{k} {v}" for k, v in versions.items())
+    return [
+        f"* Date: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"* Machine: nproc {affinity} (cpu_count {os.cpu_count()}), CPU `{model}`, "
+        f"{platform.system()} {platform.release()}, load average at start {load}",
+        f"* Python {platform.python_version()} ({sys.executable})",
+        f"* Packages: {pkgs}",
+    ]
+
+
+def package_versions(probe_info: Dict[str, Dict[str, Any]]) -> Dict[str, str]:
+    from importlib import metadata
+
+    out: Dict[str, str] = {}
+    rs = probe_info.get("rs", {})
+    out["responses_stream"] = str(rs.get("version")) if rs.get("available") else "unavailable"
+    for dist in ("requests", "urllib3", "sseclient-py", "openai", "httpx2", "httpx", "pydantic"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def render_report(
+    plan: Plan,
+    contenders: List[str],
+    res: Results,
+    imports: Dict[str, List[float]],
+    sizes: Dict[str, int],
+    versions: Dict[str, str],
+    argv: List[str],
+    smoke: bool,
+) -> str:
+    lines: List[str] = ["# responses_stream benchmark results", ""]
+    lines += machine_section(versions)
+    cmd = " ".join(["python -m benchmarks", *argv])
+    mode = "smoke (correctness only; timings are not meaningful)" if smoke else "full"
+    lines += [
+        f"* Command: `{cmd}` — mode {mode}, {plan.reps} repetition(s), each run in a fresh "
+        "process after a 50-delta warm-up on the same client; order rotated every repetition",
+        "* All values are medians over repetitions. Ratios are medians of per-repetition "
+        "(paired) CPU-time ratios; < 1 means cheaper than the reference.",
+        "",
+    ]
+    present = [c for c in contenders if c not in res.unavailable]
+    refs = [r for r in REFERENCES if r in present]
+
+    # Import time.
+    if imports:
+        base = _med(imports.get("python -c pass", []))
+        lines += [
+            '## Import time (`python -c "import X"`, wall, median)',
+            "",
+            "| import | median ms | minus bare interpreter ms | runs |",
+            "|---|---|---|---|",
+        ]
+        for label, ts in imports.items():
+            m = _med(ts) * 1e3
+            extra = "" if label == "python -c pass" else _fmt(m - base * 1e3, ",.1f")
+            lines.append(f"| `{label}` | {_fmt(m, ',.1f')} | {extra} | {len(ts)} |")
+        lines.append("")
+
+    # Throughput tables.
+    for sc in plan.throughput:
+        lines += [f"## Throughput: `{sc}`", "", describe_scenario(sc, sizes), ""]
+        head = "| contender | events/s | CPU µs/event | wall s | peak RSS MiB |"
+        head += "".join(f" CPU ÷ {r} |" for r in refs) + " ok runs |"
+        lines += [head, "|---" * (6 + len(refs)) + "|"]
+        for c in present:
+            ok = res.ok_runs(sc, c)
+            total = len(res.runs.get(sc, {}).get(c, {}))
+            eps = _med([v["n"] / v["wall"] for v in ok.values()])
+            cpu_us = _med([v["cpu"] / v["n"] * 1e6 for v in ok.values()])
+            wall = _med([v["wall"] for v in ok.values()])
+            rss = _med([v["hwm_kib"] / 1024 for v in ok.values()])
+            row = f"| {c} | {_fmt(eps)} | {_fmt(cpu_us, ',.1f')} | {_fmt(wall, '.3f')} | "
+            row += f"{_fmt(rss, '.1f')} |"
+            for r in refs:
+                row += f" {_fmt(paired_ratio(res, sc, c, r), '.2f', 'x')} |"
+            row += f" {len(ok)}/{total} |"
+            lines.append(row)
+        lines.append("")
+
+    # Scaling and memory on the large stream.
+    large = [s for s in plan.throughput if s.startswith("text-") and s.endswith("-ev")]
+    if len(large) >= 2:
+        small_sc, big_sc = large[0], large[1]
+        ns, nb = Scenario.parse(small_sc).n, Scenario.parse(big_sc).n
+        lines += [
+            f"## Scaling: `{big_sc}` vs `{small_sc}`",
+            "",
+            "Per-event cost must not grow with N: `big ÷ small` for CPU µs/event should "
+            "stay near 1.0 (above ~1.3 means something is O(n²)).",
+            "",
+            f"| contender | events/s N={ns:,} | events/s N={nb:,} | CPU µs/event N={ns:,} "
+            f"| CPU µs/event N={nb:,} | CPU µs/event big ÷ small |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in present:
+            a, b = res.ok_runs(small_sc, c), res.ok_runs(big_sc, c)
+            ea = _med([v["n"] / v["wall"] for v in a.values()])
+            eb = _med([v["n"] / v["wall"] for v in b.values()])
+            ca = _med([v["cpu"] / v["n"] * 1e6 for v in a.values()])
+            cb = _med([v["cpu"] / v["n"] * 1e6 for v in b.values()])
+            lines.append(
+                f"| {c} | {_fmt(ea)} | {_fmt(eb)} | {_fmt(ca, ',.1f')} | {_fmt(cb, ',.1f')} "
+                f"| {_fmt(cb / ca, '.2f', 'x')} |"
+            )
+        lines += [
+            "",
+            f"## Peak RSS on `{big_sc}`",
+            "",
+            "VmHWM of the worker process (imports + warm-up + the stream); growth = VmHWM "
+            "after the stream minus VmHWM just before it. `rs_stream_noacc` should stay "
+            "near the floor: it keeps nothing per event.",
+            "",
+            "| contender | peak RSS MiB | growth during stream MiB | peak ÷ floor |",
+            "|---|---|---|---|",
+        ]
+        floor_rss = _med([v["hwm_kib"] / 1024 for v in res.ok_runs(big_sc, "floor").values()])
+        order = sorted(present, key=lambda c: (c not in ("rs_stream_noacc", "floor"), c))
+        for c in order:
+            ok = res.ok_runs(big_sc, c)
+            rss = _med([v["hwm_kib"] / 1024 for v in ok.values()])
+            grow = _med([(v["hwm_kib"] - v["hwm_before_kib"]) / 1024 for v in ok.values()])
+            lines.append(
+                f"| {c} | {_fmt(rss, '.1f')} | {_fmt(grow, '.1f')} "
+                f"| {_fmt(rss / floor_rss, '.2f', 'x')} |"
+            )
+        lines.append("")
+
+    # Latency.
+    for sc in plan.paced:
+        lines += [
+            f"## Latency: `{sc}`",
+            "",
+            describe_scenario(sc, sizes) + ". Latency = `perf_counter_ns()` in the "
+            "client's delta callback minus the server's stamp taken just before the write "
+            "(CLOCK_MONOTONIC is system-wide). Samples pooled over all repetitions.",
+            "",
+            "| contender | p50 µs | p90 µs | p99 µs | max µs | samples |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in present:
+            samples = sorted(
+                x / 1e3 for v in res.ok_runs(sc, c).values() for x in v.get("lat_ns", [])
+            )
+            lines.append(
+                f"| {c} | {_fmt(_pct(samples, 50))} | {_fmt(_pct(samples, 90))} "
+                f"| {_fmt(_pct(samples, 99))} | {_fmt(samples[-1] if samples else float('nan'))} "
+                f"| {len(samples)} |"
+            )
+        lines.append("")
+
+    lines += ["## Correctness", ""]
+    for c, why in res.unavailable.items():
+        lines.append(f"* **{c} unavailable**: {why}")
+    if res.failures:
+        lines += [f"* **FAILED** {f}" for f in res.failures]
+    else:
+        lines.append(
+            "* Every run of every available contender produced the expected delta count, "
+            "total delta length and (where exposed) final `output_text` length."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="Streaming benchmark for responses_stream."
+    )
+    ap.add_argument("--smoke", action="store_true", help="small N, 1 repeat, counts only (CI)")
+    ap.add_argument("--reps", type=int, default=0, help="repetitions (default 5; smoke 1)")
+    ap.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"comma-separated subset of {','.join(CONTENDERS)}",
+    )
+    ap.add_argument("--n", type=int, default=10_000, help="events in the main streams")
+    ap.add_argument("--n-large", type=int, default=100_000, help="events in the large stream")
+    ap.add_argument("--skip-large", action="store_true", help="skip the large text stream")
+    ap.add_argument("--paced-n", type=int, default=300, help="events in the latency streams")
+    ap.add_argument("--gap-us", type=int, default=5000, help="pause between paced events")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per worker process")
+    ap.add_argument("--out", default=None, help="report path (default benchmarks/RESULTS.md)")
+    ap.add_argument("--no-write", action="store_true", help="print only, write no file")
+    ap.add_argument(
+        "--require-all", action="store_true", help="exit 2 if any contender is unavailable"
+    )
+    return ap.parse_args(argv)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwind so `finally` stops the server
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    unknown = [c for c in contenders if c not in CONTENDERS]
+    if unknown:
+        log(f"unknown contenders: {unknown}")
+        return 2
+    plan = smoke_plan(args) if args.smoke else full_plan(args)
+    t_start = time.monotonic()
+
+    res = Results()
+    probe_info = probe()
+    for c in contenders:
+        info = probe_info.get(GROUP[c], {})
+        if not info.get("available"):
+            res.unavailable[c] = str(info.get("reason", "not importable"))
+            log(f"{c}: unavailable ({res.unavailable[c]})")
+    runnable = [c for c in contenders if c not in res.unavailable]
+
+    # Import times first, while nothing else runs.
+    modules = [
+        ("python -c pass", "pass"),
+        ("import requests, sseclient", "import requests, sseclient"),
+    ]
+    if probe_info.get("openai", {}).get("available"):
+        modules.append(("import openai", "import openai"))
+    if probe_info.get("rs", {}).get("available"):
+        modules.append(("import responses_stream", "import responses_stream"))
+    log(f"import timing ({plan.import_reps} rep(s))")
+    imports = measure_imports(plan.import_reps, modules)
+
+    names = plan.throughput + plan.paced
+    prepare = sorted(set(names) | {warmup_for(Scenario.parse(n)) for n in names})
+    log(f"starting stream server, rendering {len(prepare)} streams")
+    server = ServerProcess(prepare, plan.server_max_seconds)
+    try:
+        port = server.wait_ready()
+        base_url = f"http://127.0.0.1:{port}/v1"
+        log(f"server on {base_url} (pid {server.proc.pid})")
+        execute(plan, runnable, base_url, res)
+    finally:
+        server.stop()
+    sizes = server.sizes
+
+    report = render_report(
+        plan, contenders, res, imports, sizes, package_versions(probe_info), argv, args.smoke
+    )
+    print(report)
+    out = args.out or (None if args.smoke else str(REPO / "benchmarks" / "RESULTS.md"))
+    if out and not args.no_write:
+        Path(out).write_text(report, encoding="utf-8")
+        log(f"wrote {out}")
+    log(f"done in {time.monotonic() - t_start:.1f}s")
+
+    if res.failures:
+        log(f"{len(res.failures)} failing run(s)")
+        return 1
+    if args.require_all and res.unavailable:
+        log(f"unavailable contenders: {', '.join(res.unavailable)}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

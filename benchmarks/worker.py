@@ -1,0 +1,384 @@
+"""One contender, measured in a fresh process (started by :mod:`benchmarks.run`).
+
+Usage::
+
+    python -m benchmarks.worker '<json spec>'   # run jobs, print "RESULT {...}" lines
+    python -m benchmarks.worker --probe         # print which contender groups import
+
+The spec is ``{"contender", "base_url", "timeout", "jobs": [{"scenario", "warmup",
+"expected_n", "expected_chars", "final_chars", "paced"}]}``. For every job the worker
+first streams the small warm-up scenario on the same client (connection pool, lazy
+imports, caches), then measures the real one: wall time (request start to end of
+stream), process CPU time (``time.process_time()``), and VmHWM from
+``/proc/self/status``. It counts the delta events and their total length via the same
+tiny sink for every contender, and reports a mismatch as a failure.
+
+Only the modules a contender needs are imported, so peak RSS is the contender's own.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import signal
+import sys
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+CONTENDERS = (
+    "rs_stream",
+    "rs_events",
+    "rs_stream_noacc",
+    "openai_create",
+    "openai_stream",
+    "floor",
+)
+
+#: Import group of each contender (what must be importable for it to run).
+GROUP = {
+    "rs_stream": "rs",
+    "rs_events": "rs",
+    "rs_stream_noacc": "rs",
+    "openai_create": "openai",
+    "openai_stream": "openai",
+    "floor": "floor",
+}
+
+DELTA_TYPES = frozenset(("response.output_text.delta", "response.function_call_arguments.delta"))
+
+
+class Unavailable(Exception):
+    """The contender's package is missing or does not expose the expected API."""
+
+
+class Tally:
+    """The per-delta work every contender does: count events and characters."""
+
+    __slots__ = ("chars", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.chars = 0
+
+    def add(self, delta: str) -> None:
+        self.n += 1
+        self.chars += len(delta)
+
+
+class LatencyTally(Tally):
+    """Paced mode: the delta text is the server's perf_counter_ns() at send time."""
+
+    __slots__ = ("lat_ns",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lat_ns: List[int] = []
+
+    def add(self, delta: str) -> None:
+        now = time.perf_counter_ns()  # CLOCK_MONOTONIC: comparable across processes
+        self.lat_ns.append(now - int(delta))
+        self.n += 1
+        self.chars += len(delta)
+
+
+#: A runner streams one scenario (named by ``model``) into a Tally. It returns the
+#: length of the final accumulated ``output_text`` when the contender exposes one.
+Runner = Callable[[str, Tally], Optional[int]]
+
+
+# --------------------------------------------------------------------------------------
+# Contenders
+# --------------------------------------------------------------------------------------
+
+
+def _import_rs() -> Any:
+    try:
+        import responses_stream as rs
+    except ImportError as exc:
+        raise Unavailable(f"import responses_stream failed: {exc}") from exc
+    missing = [a for a in ("Client", "ResponseHandler") if not hasattr(rs, a)]
+    if missing:
+        raise Unavailable(f"responses_stream has no {', '.join(missing)} (not written yet?)")
+    return rs
+
+
+def _import_openai() -> Any:
+    try:
+        import openai
+    except ImportError as exc:
+        raise Unavailable(f"import openai failed: {exc}") from exc
+    return openai
+
+
+def make_rs_stream(base_url: str, accumulate: bool) -> Runner:
+    """``client.stream(handler=...)``; counting in the accumulated-text callbacks."""
+    rs = _import_rs()
+    client = rs.Client(api_key="x", base_url=base_url, max_retries=0)
+
+    if accumulate:
+
+        def run(model: str, tally: Tally) -> Optional[int]:
+            add = tally.add
+
+            class H(rs.ResponseHandler):  # type: ignore[misc,name-defined]
+                def on_text_delta(self, delta: str, snapshot: str) -> None:
+                    add(delta)
+
+                def on_function_call_delta(self, delta: str, snapshot: str, call: Any) -> None:
+                    add(delta)
+
+            final = client.stream(handler=H(), model=model, input="x")
+            return len(final.output_text)
+
+        return run
+
+    def run_noacc(model: str, tally: Tally) -> Optional[int]:
+        # With accumulate=False the raw typed callbacks are the documented path. The
+        # accumulated-text callbacks are counted separately in case the SDK still calls
+        # them (and for function calls, whose raw callback name is not fixed yet); the
+        # raw count wins when both fire.
+        spare = type(tally)()
+        add, add_spare = tally.add, spare.add
+
+        class H(rs.ResponseHandler):  # type: ignore[misc,name-defined]
+            def on_output_text_delta(self, event: Any) -> None:
+                add(event.delta)
+
+            def on_function_call_arguments_delta(self, event: Any) -> None:
+                add(event.delta)
+
+            def on_text_delta(self, delta: str, snapshot: Any) -> None:
+                add_spare(delta)
+
+            def on_function_call_delta(self, delta: str, snapshot: Any, call: Any) -> None:
+                add_spare(delta)
+
+        client.stream(handler=H(), accumulate=False, model=model, input="x")
+        if tally.n == 0 and spare.n:
+            tally.n, tally.chars = spare.n, spare.chars
+            if isinstance(tally, LatencyTally) and isinstance(spare, LatencyTally):
+                tally.lat_ns = spare.lat_ns
+        return None
+
+    return run_noacc
+
+
+def make_rs_events(base_url: str) -> Runner:
+    """``with client.events(...) as stream: for event in stream``."""
+    rs = _import_rs()
+    client = rs.Client(api_key="x", base_url=base_url, max_retries=0)
+
+    def run(model: str, tally: Tally) -> Optional[int]:
+        add = tally.add
+        with client.events(model=model, input="x") as stream:
+            for event in stream:
+                if event.type in DELTA_TYPES:
+                    add(event.delta)
+            final = stream.response
+        return None if final is None else len(final.output_text)
+
+    return run
+
+
+def make_openai_create(base_url: str) -> Runner:
+    """openai ``responses.create(stream=True)``: typed events, no accumulation."""
+    openai = _import_openai()
+    client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0)
+
+    def run(model: str, tally: Tally) -> Optional[int]:
+        add = tally.add
+        with client.responses.create(model=model, input="x", stream=True) as stream:
+            for event in stream:
+                if event.type in DELTA_TYPES:
+                    add(event.delta)
+        return None
+
+    return run
+
+
+def make_openai_stream(base_url: str) -> Runner:
+    """openai ``responses.stream()`` helper: typed events plus a running snapshot."""
+    openai = _import_openai()
+    client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0)
+
+    def run(model: str, tally: Tally) -> Optional[int]:
+        add = tally.add
+        with client.responses.stream(model=model, input="x") as stream:
+            for event in stream:
+                if event.type in DELTA_TYPES:
+                    add(event.delta)
+            final = stream.get_final_response()
+        return len(final.output_text)
+
+    return run
+
+
+def make_floor(base_url: str) -> Runner:
+    """requests + sseclient-py over a ``raw.read1(65536)`` generator + json.loads.
+
+    ``iter_content(chunk_size=None)`` would buffer a close-delimited body until EOF
+    and ``iter_content()`` reads one byte at a time (PERF-BASELINE.md), so the floor
+    reads with ``read1``, which returns whatever has arrived, in both framings.
+    """
+    try:
+        import requests
+        import sseclient
+    except ImportError as exc:
+        raise Unavailable(f"requests/sseclient-py missing: {exc}") from exc
+    session = requests.Session()
+    url = base_url.rstrip("/") + "/responses"
+    headers = {"Authorization": "Bearer x", "Accept": "text/event-stream"}
+    loads = json.loads
+
+    def run(model: str, tally: Tally) -> Optional[int]:
+        add = tally.add
+        body = {"model": model, "input": "x", "stream": True}
+        with session.post(url, json=body, headers=headers, stream=True, timeout=(5, 300)) as resp:
+            resp.raise_for_status()
+            read1 = resp.raw.read1
+
+            def chunks() -> Any:
+                while True:
+                    b = read1(65536)
+                    if not b:
+                        return
+                    yield b
+
+            for ev in sseclient.SSEClient(chunks()).events():
+                d = loads(ev.data)
+                if d["type"] in DELTA_TYPES:
+                    add(d["delta"])
+        return None
+
+    return run
+
+
+def make_runner(contender: str, base_url: str) -> Runner:
+    if contender == "rs_stream":
+        return make_rs_stream(base_url, accumulate=True)
+    if contender == "rs_stream_noacc":
+        return make_rs_stream(base_url, accumulate=False)
+    if contender == "rs_events":
+        return make_rs_events(base_url)
+    if contender == "openai_create":
+        return make_openai_create(base_url)
+    if contender == "openai_stream":
+        return make_openai_stream(base_url)
+    if contender == "floor":
+        return make_floor(base_url)
+    raise ValueError(f"unknown contender {contender!r}")
+
+
+# --------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------
+
+
+def proc_status_kib(*keys: str) -> Tuple[int, ...]:
+    """Read ``VmHWM``/``VmRSS`` (KiB) from /proc/self/status.
+
+    ``ru_maxrss`` is not used: on Linux it inherits the parent's peak across fork.
+    """
+    found: Dict[str, int] = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in keys:
+                found[key] = int(rest.split()[0])
+    return tuple(found.get(k, -1) for k in keys)
+
+
+def run_job(run: Runner, job: Dict[str, Any]) -> Dict[str, Any]:
+    """Warm up, then measure one scenario; never raises."""
+    out: Dict[str, Any] = {"scenario": job["scenario"], "ok": False, "error": None}
+    try:
+        warm = Tally()
+        run(job["warmup"], warm)
+        if warm.n == 0:
+            raise AssertionError("warm-up produced no delta events")
+        tally: Tally = LatencyTally() if job["paced"] else Tally()
+        gc.collect()
+        (hwm0,) = proc_status_kib("VmHWM")
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        final_len = run(job["scenario"], tally)
+        t1 = time.perf_counter()
+        c1 = time.process_time()
+        hwm1, rss1 = proc_status_kib("VmHWM", "VmRSS")
+        out.update(
+            wall=t1 - t0,
+            cpu=c1 - c0,
+            hwm_kib=hwm1,
+            hwm_before_kib=hwm0,
+            rss_after_kib=rss1,
+            n=tally.n,
+            chars=tally.chars,
+            final_len=final_len,
+        )
+        if isinstance(tally, LatencyTally):
+            out["lat_ns"] = tally.lat_ns
+        errors = []
+        if tally.n != job["expected_n"]:
+            errors.append(f"delta events {tally.n} != expected {job['expected_n']}")
+        if tally.chars != job["expected_chars"]:
+            errors.append(f"delta chars {tally.chars} != expected {job['expected_chars']}")
+        want_final = job.get("final_chars")
+        if final_len is not None and want_final is not None and final_len != want_final:
+            errors.append(f"final output_text length {final_len} != expected {want_final}")
+        if errors:
+            out["error"] = "; ".join(errors)
+        else:
+            out["ok"] = True
+    except Exception as exc:
+        tb = traceback.format_exc(limit=6)
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        out["traceback"] = tb
+    return out
+
+
+def probe() -> Dict[str, Dict[str, Any]]:
+    """Which contender groups can run here, with versions."""
+    result: Dict[str, Dict[str, Any]] = {}
+    for group, fn in (("rs", _import_rs), ("openai", _import_openai)):
+        try:
+            mod = fn()
+            result[group] = {"available": True, "version": getattr(mod, "__version__", "?")}
+        except Unavailable as exc:
+            result[group] = {"available": False, "reason": str(exc)}
+    try:
+        import requests
+        import sseclient  # noqa: F401
+
+        result["floor"] = {"available": True, "version": requests.__version__}
+    except ImportError as exc:
+        result["floor"] = {"available": False, "reason": str(exc)}
+    return result
+
+
+def emit(obj: Dict[str, Any]) -> None:
+    sys.stdout.write("RESULT " + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: List[str]) -> int:
+    if argv[:1] == ["--probe"]:
+        emit(probe())
+        return 0
+    spec = json.loads(argv[0])
+    # Hard bound on this process even if the runner dies (SIGALRM terminates).
+    signal.alarm(max(1, int(spec["timeout"])))
+    contender = spec["contender"]
+    try:
+        run = make_runner(contender, spec["base_url"])
+    except Unavailable as exc:
+        for job in spec["jobs"]:
+            emit({"scenario": job["scenario"], "unavailable": str(exc)})
+        return 0
+    for job in spec["jobs"]:
+        emit(run_job(run, job))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

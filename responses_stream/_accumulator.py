@@ -1,0 +1,524 @@
+"""Events in, a :class:`~responses_stream.Response` snapshot out. Pure: no I/O, no callbacks.
+
+The snapshot is right even when the stream is odd:
+
+* items are keyed by ``output_index``, falling back to ``item_id`` (llama.cpp sends no indexes),
+  then to the last item; an event for an item that was never announced creates it (LiteLLM
+  omits ``output_item.added``);
+* ``.done`` events are authoritative over accumulated deltas, and update the objects you may
+  already hold in place, so a ``FunctionCall`` you kept stays current;
+* a terminal payload with a non-empty ``output`` replaces the accumulated items (OpenRouter's ids
+  change before ``response.completed``); an empty or missing one keeps them (LiteLLM, ChatGPT).
+
+Text is appended in place (the running string is held by one reference while it grows), so
+accumulation stays linear however long the stream is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Type
+
+from . import events as ev
+from .models import (
+    ApplyPatchCall,
+    CodeInterpreterCall,
+    CustomToolCall,
+    FunctionCall,
+    McpCall,
+    Message,
+    Model,
+    OutputItem,
+    OutputText,
+    Reasoning,
+    ReasoningText,
+    Refusal,
+    Response,
+    SummaryText,
+    output_item_from_dict,
+    part_from_dict,
+)
+
+TERMINAL_TYPES = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_LIFECYCLE_STATUS = {
+    "response.created": "in_progress",
+    "response.queued": "queued",
+    "response.in_progress": "in_progress",
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
+# Item tool-call progress events: the status they put on the item.
+_STATUS_SUFFIXES = {
+    ".in_progress": "in_progress",
+    ".searching": "searching",
+    ".interpreting": "interpreting",
+    ".generating": "generating",
+    ".completed": "completed",
+    ".failed": "failed",
+}
+# Streamed string fields of tool items: delta type -> (attribute, item class, done type, done key)
+_STREAMED_FIELDS: Dict[str, Any] = {
+    "response.code_interpreter_call_code.delta": ("code", CodeInterpreterCall),
+    "response.mcp_call_arguments.delta": ("arguments", McpCall),
+    "response.custom_tool_call_input.delta": ("input", CustomToolCall),
+}
+_STREAMED_DONE: Dict[str, Any] = {
+    "response.code_interpreter_call_code.done": ("code", CodeInterpreterCall),
+    "response.mcp_call_arguments.done": ("arguments", McpCall),
+    "response.custom_tool_call_input.done": ("input", CustomToolCall),
+}
+
+
+def _fresh(event: Any, key: str, build: Callable[[Any], Any]) -> Any:
+    """A new snapshot object for ``event.<key>``, sharing nothing mutable with the event."""
+    raw = event.__dict__.get("_raw")
+    if raw is not None:
+        value = raw.get(key)
+        return None if value is None else build(value)
+    value = getattr(event, key, None)
+    if value is None:
+        return None
+    return build(value.to_dict() if isinstance(value, Model) else dict(value))
+
+
+def _fresh_items(event: Any) -> List[OutputItem]:
+    raw = event.__dict__.get("_raw")
+    payload = raw.get("response") if raw is not None else event.response.to_dict()
+    return [output_item_from_dict(item) for item in payload.get("output") or []]
+
+
+def _append(obj: Model, attr: str, delta: str) -> str:
+    """Append ``delta`` to a string attribute without copying the whole string each time."""
+    attrs = obj.__dict__
+    text = attrs.get(attr)
+    attrs[attr] = None  # drop our reference so CPython may grow the string in place
+    if text is None:
+        text = delta
+    else:
+        text += delta
+    attrs[attr] = text
+    return text
+
+
+class Accumulator:
+    """Applies events to a :class:`Response` snapshot.
+
+    ``apply(event)`` returns what the event touched (the part, call or item), which the
+    dispatcher hands to the accumulated callbacks. ``pending_done`` lists items that were
+    announced but never finished, for the dispatcher's fallback ``*_done`` callbacks.
+    """
+
+    def __init__(self, response: Optional[Response] = None) -> None:
+        self.response = response if response is not None else Response.from_wire({})
+        self.last_sequence_number: Optional[int] = None
+        self.error_event: Optional[ev.ErrorEvent] = None
+        self.terminal: Optional[ev.Event] = None
+        self.saw_output = False
+        self.unfinished_at_terminal: List[Any] = []
+        self._by_index: Dict[int, OutputItem] = {}
+        self._by_id: Dict[str, OutputItem] = {}
+        self._finished: Dict[int, bool] = {}  # id(item) -> output_item.done seen
+        # The part the last text delta went to: deltas come in runs for one part.
+        self._text_key: Any = None
+        self._text_part: Any = None
+        for index, item in enumerate(self.response.output):
+            self._register(index, item)
+        self._handlers: Dict[str, Callable[[Any], Any]] = {
+            "response.output_text.delta": self._output_text_delta,
+            "response.output_text.done": self._output_text_done,
+            "response.output_text.annotation.added": self._annotation_added,
+            "response.refusal.delta": self._refusal_delta,
+            "response.refusal.done": self._refusal_done,
+            "response.function_call_arguments.delta": self._arguments_delta,
+            "response.function_call_arguments.done": self._arguments_done,
+            "response.reasoning_summary_text.delta": self._summary_delta,
+            "response.reasoning_summary_text.done": self._summary_done,
+            "response.reasoning_summary_part.added": self._summary_part,
+            "response.reasoning_summary_part.done": self._summary_part,
+            "response.reasoning_text.delta": self._reasoning_text_delta,
+            "response.reasoning_text.done": self._reasoning_text_done,
+            "response.content_part.added": self._content_part,
+            "response.content_part.done": self._content_part,
+            "response.output_item.added": self._item_added,
+            "response.output_item.done": self._item_done,
+            "error": self._error,
+            "response.apply_patch_call_operation_diff.delta": self._patch_diff,
+            "response.apply_patch_call_operation_diff.done": self._patch_diff,
+        }
+        for kind in _LIFECYCLE_STATUS:
+            self._handlers[kind] = self._lifecycle
+        for kind in _STREAMED_FIELDS:
+            self._handlers[kind] = self._streamed_delta
+        for kind in _STREAMED_DONE:
+            self._handlers[kind] = self._streamed_done
+        for kind in ev.EVENT_TYPES:
+            for suffix in _STATUS_SUFFIXES:
+                if kind.endswith(suffix) and kind.count(".") == 2 and kind not in self._handlers:
+                    self._handlers[kind] = self._item_status
+
+    # ----------------------------------------------------------------------- entry point
+
+    def apply(self, event: ev.Event) -> Any:
+        """Apply one event to the snapshot; return what it touched (or ``None``)."""
+        seq = event.sequence_number
+        if seq is not None and (
+            self.last_sequence_number is None or seq > self.last_sequence_number
+        ):
+            self.last_sequence_number = seq
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            return None
+        return handler(event)
+
+    @property
+    def unfinished_items(self) -> List[OutputItem]:
+        """Items announced by ``output_item.added`` (or implied) with no ``output_item.done``."""
+        return [item for item in self.response.output if not self._finished.get(id(item), False)]
+
+    # --------------------------------------------------------------------- item bookkeeping
+
+    def _register(self, index: int, item: OutputItem) -> None:
+        self._by_index[index] = item
+        item_id = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+        if isinstance(item_id, str):
+            self._by_id[item_id] = item
+
+    def _place(self, index: Optional[int], item: OutputItem) -> None:
+        """Put ``item`` at ``index`` (or after the last item) in the snapshot's output."""
+        if index is None:
+            index = max(self._by_index) + 1 if self._by_index else 0
+        old = self._by_index.get(index)
+        self._register(index, item)
+        output = self.response.output
+        if old is not None:
+            for pos, existing in enumerate(output):
+                if existing is old:
+                    output[pos] = item
+                    return
+        if all(k < index for k in self._by_index if k != index):
+            output.append(item)
+        else:
+            output[:] = [self._by_index[k] for k in sorted(self._by_index)]
+
+    def _lookup(self, event: Any) -> Optional[OutputItem]:
+        index = getattr(event, "output_index", None)
+        if index is not None:
+            item = self._by_index.get(index)
+            if item is not None:
+                return item
+        item_id = getattr(event, "item_id", None)
+        if item_id is not None:
+            found = self._by_id.get(item_id)
+            if found is not None:
+                return found
+        if index is None and item_id is None and self.response.output:
+            return self.response.output[-1]
+        return None
+
+    def _item(self, event: Any, cls: Type[Any]) -> Any:
+        """The item ``event`` refers to, created as ``cls`` if it was never announced."""
+        item = self._lookup(event)
+        if isinstance(item, cls):
+            return item
+        seed: Dict[str, Any] = {"type": cls.TYPE}
+        item_id = getattr(event, "item_id", None)
+        if item_id is not None:
+            seed["id"] = item_id
+        seed["status"] = "in_progress"
+        created = cls.from_wire(seed)
+        # When the event points at an item of another type, keep that one and append.
+        self._place(None if item is not None else getattr(event, "output_index", None), created)
+        return created
+
+    # ---------------------------------------------------------------------------- lifecycle
+
+    def _lifecycle(self, event: Any) -> Response:
+        payload: Optional[Response] = event.response
+        snapshot = self.response
+        attrs = snapshot.__dict__
+        if payload is not None:
+            for key, value in payload.__dict__.items():
+                if key != "output":
+                    attrs[key] = value
+        terminal = event.type in TERMINAL_TYPES
+        if terminal:
+            self.unfinished_at_terminal = [
+                pos for pos, item in enumerate(snapshot.output) if not self._finished.get(id(item))
+            ]
+        adopted = False
+        if payload is not None:
+            new_output = payload.__dict__.get("output")
+            if new_output and (terminal or not snapshot.output):
+                self._adopt_output(_fresh_items(event))
+                adopted = True
+        if terminal and not adopted and event.type != "response.failed":
+            # No authoritative output: items the server never closed end with the response.
+            final = _LIFECYCLE_STATUS[event.type]
+            for item in snapshot.output:
+                if not isinstance(item, dict) and item.__dict__.get("status") == "in_progress":
+                    item.__dict__["status"] = final
+        if terminal:
+            output = snapshot.output
+            self.unfinished_at_terminal = [
+                output[pos] for pos in self.unfinished_at_terminal if pos < len(output)
+            ]
+            if payload is None or payload.status is None:
+                attrs["status"] = _LIFECYCLE_STATUS[event.type]
+            self.terminal = event
+        elif attrs.get("status") is None:
+            attrs["status"] = _LIFECYCLE_STATUS[event.type]
+        return snapshot
+
+    def _adopt_output(self, new_output: List[OutputItem]) -> None:
+        """Make ``new_output`` the snapshot's output, updating held objects in place."""
+        old_output = list(self.response.output)
+        merged: List[OutputItem] = []
+        for index, item in enumerate(new_output):
+            old = old_output[index] if index < len(old_output) else None
+            merged.append(self._update_in_place(old, item))
+        self.response.output[:] = merged
+        self._by_index.clear()
+        self._by_id.clear()
+        for index, item in enumerate(merged):
+            self._register(index, item)
+            self._finished[id(item)] = True
+        self._text_key = None
+
+    @staticmethod
+    def _update_in_place(old: Any, new: Any) -> Any:
+        if old is not None and type(old) is type(new) and not isinstance(new, dict):
+            old.__dict__.clear()
+            old.__dict__.update(new.__dict__)
+            return old
+        return new
+
+    # -------------------------------------------------------------------------------- items
+
+    def _item_added(self, event: Any) -> Any:
+        item = _fresh(event, "item", output_item_from_dict)
+        if item is None:
+            return None
+        existing = self._lookup_for_item(event, item)
+        if existing is not None:
+            item = self._update_in_place(existing, item)
+        self._place(event.output_index if existing is None else self._index_of(existing), item)
+        self.saw_output = True
+        return item
+
+    def _item_done(self, event: Any) -> Any:
+        item = _fresh(event, "item", output_item_from_dict)
+        if item is None:
+            return None
+        existing = self._lookup_for_item(event, item)
+        if existing is not None:
+            index = self._index_of(existing)
+            item = self._update_in_place(existing, item)
+            self._place(index, item)
+        else:
+            self._place(event.output_index, item)
+        self._finished[id(item)] = True
+        self._text_key = None
+        self.saw_output = True
+        return item
+
+    def _lookup_for_item(self, event: Any, item: Any) -> Optional[OutputItem]:
+        index = event.output_index
+        if index is not None:
+            return self._by_index.get(index)
+        item_id = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+        if isinstance(item_id, str):
+            return self._by_id.get(item_id)
+        return None
+
+    def _index_of(self, item: OutputItem) -> Optional[int]:
+        for index, existing in self._by_index.items():
+            if existing is item:
+                return index
+        return None
+
+    def _item_status(self, event: Any) -> Any:
+        item = self._lookup(event)
+        if item is None or isinstance(item, dict):
+            return item
+        kind = event.type
+        for suffix, status in _STATUS_SUFFIXES.items():
+            if kind.endswith(suffix):
+                item.__dict__["status"] = status
+                break
+        return item
+
+    def _streamed_delta(self, event: Any) -> Any:
+        attr, cls = _STREAMED_FIELDS[event.type]
+        item = self._item(event, cls)
+        _append(item, attr, event.delta or "")
+        return item
+
+    def _streamed_done(self, event: Any) -> Any:
+        attr, cls = _STREAMED_DONE[event.type]
+        item = self._item(event, cls)
+        value = event.__dict__.get(attr)
+        if value is not None:
+            item.__dict__[attr] = value
+        return item
+
+    # -------------------------------------------------------------------------------- parts
+
+    def _part(self, item: Any, index: Optional[int], cls: Type[Any], attr: str = "content") -> Any:
+        """The part at ``index`` of ``item.<attr>``, created as ``cls`` when missing."""
+        parts = item.__dict__.get(attr)
+        if parts is None:
+            parts = item.__dict__[attr] = []
+        if index is None:
+            index = len(parts) - 1
+        if 0 <= index < len(parts):
+            part = parts[index]
+            if isinstance(part, cls):
+                return part
+        part = cls.from_wire({"type": cls.TYPE})
+        if index is not None and 0 <= index < len(parts):
+            parts[index] = part
+        else:
+            parts.append(part)
+        return part
+
+    def _content_part(self, event: Any) -> Any:
+        part = _fresh(event, "part", part_from_dict)
+        if part is None:
+            return None
+        target_cls = Reasoning if isinstance(part, ReasoningText) else Message
+        item = self._lookup(event)
+        if item is None or isinstance(item, dict):
+            item = self._item(event, target_cls)
+        attr = "content"
+        parts = item.__dict__.get(attr)
+        if parts is None:
+            parts = item.__dict__[attr] = []
+        index = event.content_index
+        if index is None:
+            index = len(parts) if event.type.endswith(".added") else len(parts) - 1
+        if 0 <= index < len(parts):
+            old = parts[index]
+            parts[index] = self._update_in_place(old, part)
+            part = parts[index]
+        else:
+            parts.append(part)
+        self._text_key = None
+        self.saw_output = True
+        return part
+
+    def _output_text_delta(self, event: Any) -> OutputText:
+        key = (event.output_index, event.item_id, event.content_index)
+        if key == self._text_key:
+            part: OutputText = self._text_part
+        else:
+            part = self._part(self._item(event, Message), event.content_index, OutputText)
+            self._text_key = key
+            self._text_part = part
+        _append(part, "text", event.delta or "")
+        self.saw_output = True
+        return part
+
+    def _output_text_done(self, event: Any) -> OutputText:
+        part: OutputText = self._part(self._item(event, Message), event.content_index, OutputText)
+        if event.text is not None:
+            part.__dict__["text"] = event.text
+        if event.logprobs is not None:
+            part.__dict__["logprobs"] = event.logprobs
+        self._text_key = None
+        return part
+
+    def _annotation_added(self, event: Any) -> Any:
+        part: OutputText = self._part(self._item(event, Message), event.content_index, OutputText)
+        # A copy: the list may be shared with the content_part event that announced it.
+        annotations = list(part.__dict__.get("annotations") or [])
+        part.__dict__["annotations"] = annotations
+        index = event.annotation_index
+        if index is not None and 0 <= index < len(annotations):
+            annotations[index] = event.annotation
+        else:
+            annotations.append(event.annotation)
+        return part
+
+    def _refusal_delta(self, event: Any) -> Refusal:
+        part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
+        _append(part, "refusal", event.delta or "")
+        self.saw_output = True
+        return part
+
+    def _refusal_done(self, event: Any) -> Refusal:
+        part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
+        if event.refusal is not None:
+            part.__dict__["refusal"] = event.refusal
+        return part
+
+    def _arguments_delta(self, event: Any) -> FunctionCall:
+        call: FunctionCall = self._item(event, FunctionCall)
+        _append(call, "arguments", event.delta or "")
+        self.saw_output = True
+        return call
+
+    def _arguments_done(self, event: Any) -> FunctionCall:
+        call: FunctionCall = self._item(event, FunctionCall)
+        if event.arguments is not None:
+            call.__dict__["arguments"] = event.arguments
+        name = event.__dict__.get("name")
+        if name is not None:
+            call.__dict__["name"] = name
+        return call
+
+    def _summary_part(self, event: Any) -> Any:
+        reasoning = self._item(event, Reasoning)
+        part = _fresh(event, "part", part_from_dict)
+        if part is None:
+            return self._part(reasoning, event.summary_index, SummaryText, "summary")
+        summary = reasoning.__dict__.setdefault("summary", [])
+        index = event.summary_index
+        if index is None:
+            index = len(summary) if event.type.endswith(".added") else len(summary) - 1
+        if 0 <= index < len(summary):
+            summary[index] = self._update_in_place(summary[index], part)
+            return summary[index]
+        summary.append(part)
+        return part
+
+    def _summary_delta(self, event: Any) -> SummaryText:
+        reasoning = self._item(event, Reasoning)
+        part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
+        _append(part, "text", event.delta or "")
+        self.saw_output = True
+        return part
+
+    def _summary_done(self, event: Any) -> SummaryText:
+        reasoning = self._item(event, Reasoning)
+        part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
+        if event.text is not None:
+            part.__dict__["text"] = event.text
+        return part
+
+    def _reasoning_text_delta(self, event: Any) -> ReasoningText:
+        reasoning = self._item(event, Reasoning)
+        part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
+        _append(part, "text", event.delta or "")
+        self.saw_output = True
+        return part
+
+    def _reasoning_text_done(self, event: Any) -> ReasoningText:
+        reasoning = self._item(event, Reasoning)
+        part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
+        if event.text is not None:
+            part.__dict__["text"] = event.text
+        return part
+
+    def _patch_diff(self, event: Any) -> Any:
+        call = self._item(event, ApplyPatchCall)
+        operation = dict(call.__dict__.get("operation") or {})
+        if event.type.endswith(".delta"):
+            operation["diff"] = (operation.get("diff") or "") + (event.delta or "")
+        elif event.diff is not None:
+            operation["diff"] = event.diff
+        call.__dict__["operation"] = operation
+        return call
+
+    def _error(self, event: Any) -> Any:
+        self.error_event = event
+        return event

@@ -1,0 +1,386 @@
+"""One streamed response: HTTP body -> SSE messages -> typed events -> snapshot.
+
+:class:`EventStream` is what ``client.events()`` returns and what ``client.stream()`` drives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from typing import Any, Callable, Iterator, Optional, Tuple, Type
+
+import requests
+import urllib3.exceptions
+
+from . import events as ev
+from ._accumulator import TERMINAL_TYPES, Accumulator
+from ._sse import COMMENT, FramedSSEClient
+from .errors import (
+    RETRYABLE_STREAM_ERROR_CODES,
+    APITimeoutError,
+    ProtocolError,
+    ResponseFailedError,
+    ResponsesStreamError,
+    StreamError,
+    StreamInterrupted,
+)
+from .models import Response
+
+logger = logging.getLogger("responses_stream")
+
+READ_SIZE = 65536
+"""Bytes asked of the socket per read: ``read1`` returns as soon as any are available."""
+
+_SSE_TYPES = ("text/event-stream",)
+_NOT_SSE_TYPES = ("application/json", "text/html", "application/problem+json", "text/xml")
+
+_loads = json.loads
+_parse = ev.parse_event
+_KeepAlive = ev.KeepAlive
+
+
+def _chunks(raw: Any) -> Iterator[bytes]:
+    """Yield body bytes as soon as they arrive, for chunked and close-delimited bodies alike.
+
+    ``iter_content(None)`` holds a close-delimited body back until EOF and ``iter_content()``
+    reads one byte at a time (``research/PERF-BASELINE.md``); ``read1`` does neither.
+    """
+    read1 = getattr(raw, "read1", None)
+    if read1 is not None:
+        while True:
+            chunk = read1(READ_SIZE)
+            if not chunk:
+                return
+            yield chunk
+    else:  # pragma: no cover - urllib3 < 2: one HTTP chunk per read for chunked bodies
+        yield from raw.stream(1024, decode_content=True)
+
+
+class EventStream:
+    """Pull-style access to one streamed response.
+
+    Iterate it for typed events (each is already applied to :attr:`response`); use it as a
+    context manager so the connection is closed however you leave the loop::
+
+        with client.events(model="gpt-5", input="Hi") as stream:
+            for event in stream:
+                ...
+            final = stream.response
+
+    Iteration ends after the terminal event. It raises, after yielding the event that caused it,
+    :class:`~responses_stream.ResponseFailedError` on ``response.failed``,
+    :class:`~responses_stream.StreamError` after an in-band ``error`` event, and
+    :class:`~responses_stream.StreamInterrupted` when the body ends before a terminal event.
+    SSE comments are yielded as :class:`~responses_stream.events.KeepAlive` with ``comment`` set.
+    """
+
+    def __init__(
+        self,
+        http_response: requests.Response,
+        *,
+        accumulate: bool = True,
+        snapshot: Optional[Response] = None,
+        starting_after: Optional[int] = None,
+        deadline: Optional[float] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http: Optional[requests.Response] = http_response
+        self.request_id: Optional[str] = http_response.headers.get("x-request-id")
+        """The server's ``x-request-id`` for this stream (log it when reporting problems)."""
+        self._accumulator = Accumulator(snapshot)
+        self._accumulate = accumulate
+        self._starting_after = starting_after
+        self._deadline = deadline
+        self._clock = clock
+        self._iterator: Optional[Iterator[ev.Event]] = None
+        self.last_result: Any = None
+        """What the last event touched in the snapshot (the part, call or item)."""
+        self.done_sentinel = False
+        self._check_content_type(http_response)
+
+    # ------------------------------------------------------------------------- public API
+
+    @property
+    def response(self) -> Response:
+        """The :class:`~responses_stream.Response` snapshot so far (final after the end)."""
+        return self._accumulator.response
+
+    @property
+    def last_sequence_number(self) -> Optional[int]:
+        """The highest ``sequence_number`` received so far, or ``None``."""
+        return self._accumulator.last_sequence_number
+
+    @property
+    def accumulator(self) -> Accumulator:
+        """The snapshot builder (for the dispatcher's fallback callbacks)."""
+        return self._accumulator
+
+    def __iter__(self) -> Iterator[ev.Event]:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return self._iterator
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (safe to call more than once)."""
+        http, self._http = self._http, None
+        if http is not None:
+            http.close()
+        iterator, self._iterator = self._iterator, None
+        if iterator is not None:
+            iterator.close()  # type: ignore[attr-defined]
+
+    def until_done(self) -> Response:
+        """Consume the rest of the stream and return the final response."""
+        for _ in self:
+            pass
+        return self.response
+
+    # ---------------------------------------------------------------------------- pipeline
+
+    def _check_content_type(self, resp: requests.Response) -> None:
+        ctype = (resp.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype.startswith(_SSE_TYPES) or not ctype.startswith(_NOT_SSE_TYPES):
+            return
+        try:
+            body = resp.raw.read(1 << 20, decode_content=True)
+        except Exception:
+            body = b""
+        finally:
+            self.close()
+        text = body.decode("utf-8", errors="replace")
+        raise ProtocolError(
+            f"expected an event stream (text/event-stream) but the server answered "
+            f"{resp.status_code} with Content-Type {ctype!r}: {' '.join(text.split())[:200]}",
+            data=body,
+            response=self.response,
+            request_id=self.request_id,
+        )
+
+    def _events(self) -> Iterator[ev.Event]:
+        http = self._http
+        if http is None:
+            return
+        sse = FramedSSEClient(_chunks(http.raw))
+        acc = self._accumulator
+        apply = acc.apply if self._accumulate else _no_accumulate(acc)
+        starting_after = self._starting_after
+        deadline = self._deadline
+        clock = self._clock
+        messages = sse.events()
+        try:
+            while True:
+                try:
+                    message = next(messages)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    raise self._translate(exc, sse) from exc
+                data_text = message.data
+                if message.event == COMMENT:
+                    comment = data_text[1:]
+                    yield _KeepAlive.from_wire({"type": "keepalive", "comment": comment})
+                    continue
+                if data_text[:6] == "[DONE]":
+                    self.done_sentinel = True
+                    break
+                try:
+                    data = _loads(data_text)
+                except ValueError as exc:
+                    if sse.truncated:
+                        raise self._interrupted(
+                            "the stream ended in the middle of an event", data_text
+                        ) from exc
+                    raise ProtocolError(
+                        f"an SSE data line is not valid JSON ({exc}): {data_text[:200]!r}",
+                        data=data_text,
+                        response=self.response,
+                        request_id=self.request_id,
+                    ) from exc
+                if type(data) is not dict:
+                    raise ProtocolError(
+                        f"an SSE data line is JSON but not an object: {data_text[:200]!r}",
+                        data=data_text,
+                        response=self.response,
+                        request_id=self.request_id,
+                    )
+                if "type" not in data and message.event != "message":
+                    event = _parse(dict(data, type=message.event))
+                    event.__dict__["_raw"] = data
+                else:
+                    event = _parse(data)
+                if starting_after is not None:
+                    seq = event.sequence_number
+                    if seq is not None and seq <= starting_after:
+                        continue  # already delivered before the stream was resumed
+                self.last_result = apply(event)
+                yield event
+                if event.type in TERMINAL_TYPES:
+                    self._finish(event)
+                    return
+                if deadline is not None and clock() > deadline:
+                    raise APITimeoutError(
+                        "the call's total timeout passed during the stream",
+                        response=self.response,
+                        request_id=self.request_id,
+                        last_sequence_number=acc.last_sequence_number,
+                    )
+            self._finish(None)
+        finally:
+            http.close()
+            self._http = None
+
+    def _finish(self, terminal: Optional[ev.Event]) -> None:
+        """Raise what the end of the stream means, if it is not a normal completion."""
+        acc = self._accumulator
+        error = acc.error_event
+        kind = terminal.type if terminal is not None else None
+        if kind in ("response.completed", "response.incomplete"):
+            return
+        if error is not None:
+            code = error.code
+            raise StreamError(
+                f"the server sent an error event: {error.message or '(no message)'}"
+                + (f" (code {code})" if code else ""),
+                code=code,
+                param=error.param,
+                type=error.error_type,
+                headers=error.headers,
+                retryable=code in RETRYABLE_STREAM_ERROR_CODES and not acc.saw_output,
+                response=self.response,
+                request_id=self.request_id,
+                sequence_number=error.sequence_number,
+            )
+        if kind == "response.failed":
+            detail = self.response.error
+            reason = (detail.message or detail.code) if detail is not None else None
+            raise ResponseFailedError(
+                f"the response failed: {reason or 'no reason given'}",
+                response=self.response,
+                request_id=self.request_id,
+            )
+        why = "data: [DONE]" if self.done_sentinel else "the end of the body"
+        raise self._interrupted(f"{why} came before a terminal event", None)
+
+    def _interrupted(self, message: str, data: Any) -> StreamInterrupted:
+        acc = self._accumulator
+        seq = acc.last_sequence_number
+        exc = StreamInterrupted(
+            f"{message} (last sequence_number {seq}); the partial response is on .response",
+            response=self.response,
+            request_id=self.request_id,
+            last_sequence_number=seq,
+            response_id=self.response.id,
+        )
+        exc.unparsed = data  # type: ignore[attr-defined]
+        return exc
+
+    def _translate(self, exc: Exception, sse: FramedSSEClient) -> ResponsesStreamError:
+        """Map an exception raised while reading or framing the body to an SDK error."""
+        acc = self._accumulator
+        if isinstance(exc, ResponsesStreamError):
+            return exc
+        if isinstance(exc, UnicodeDecodeError):
+            if sse.truncated:
+                return self._interrupted("the stream ended inside a UTF-8 character", None)
+            return ProtocolError(
+                f"the stream is not valid UTF-8: {exc}",
+                data=exc.object,
+                response=self.response,
+                request_id=self.request_id,
+            )
+        timeout_types: Tuple[Type[BaseException], ...] = (
+            urllib3.exceptions.ReadTimeoutError,
+            socket.timeout,
+            requests.ReadTimeout,
+        )
+        if isinstance(exc, timeout_types):
+            return APITimeoutError(
+                f"no data for longer than the read timeout: {exc}",
+                response=self.response,
+                request_id=self.request_id,
+                last_sequence_number=acc.last_sequence_number,
+            )
+        connection_types: Tuple[Type[BaseException], ...] = (
+            urllib3.exceptions.HTTPError,
+            requests.RequestException,
+            OSError,
+        )
+        if isinstance(exc, connection_types):
+            return self._interrupted(f"the connection broke: {exc}", None)
+        return ProtocolError(
+            f"unexpected error while reading the stream: {exc!r}",
+            response=self.response,
+            request_id=self.request_id,
+        )
+
+
+def _no_accumulate(acc: Accumulator) -> Callable[[ev.Event], Any]:
+    """``accumulate=False``: track only what resume and errors need, keep no output."""
+
+    def apply(event: ev.Event) -> Any:
+        seq = event.sequence_number
+        if seq is not None and (acc.last_sequence_number is None or seq > acc.last_sequence_number):
+            acc.last_sequence_number = seq
+        kind = event.type
+        if kind in _LIFECYCLE:
+            response = getattr(event, "response", None)
+            if response is not None:
+                attrs = acc.response.__dict__
+                for key, value in response.__dict__.items():
+                    if key != "output":
+                        attrs[key] = value
+            if kind in TERMINAL_TYPES:
+                acc.terminal = event
+            return acc.response
+        if kind == "error":
+            acc.error_event = event  # type: ignore[assignment]
+        elif kind[-6:] == ".delta":
+            acc.saw_output = True
+        return None
+
+    return apply
+
+
+_LIFECYCLE = frozenset(
+    {
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+    }
+)
+
+
+class _ChunkReader:
+    """A stand-in for urllib3's raw response over chunks already in memory (replay, tests)."""
+
+    def __init__(self, chunks: Any) -> None:
+        self._chunks = iter(chunks)
+
+    def read1(self, amt: int = -1) -> bytes:
+        return next(self._chunks, b"")
+
+    def read(self, amt: int = -1, decode_content: bool = True) -> bytes:
+        return b"".join(self._chunks)
+
+    def close(self) -> None:
+        pass
+
+
+def offline_response(chunks: Any, content_type: str = "text/event-stream") -> requests.Response:
+    """A ``requests.Response`` whose body is ``chunks`` (an iterable of bytes), for replay."""
+    resp = requests.Response()
+    resp.status_code = 200
+    resp.headers["content-type"] = content_type
+    resp.raw = _ChunkReader(chunks)
+    return resp

@@ -1,0 +1,273 @@
+"""Every exception ``responses_stream`` raises.
+
+One root, so ``except rs.ResponsesStreamError`` catches everything the SDK raises on its own
+behalf (exceptions raised by your handler callbacks reach you unchanged)::
+
+    ResponsesStreamError
+    ├── ConfigurationError (ValueError)   bad arguments, missing API key: raised before any request
+    ├── APIConnectionError                could not reach the server, or the connection broke
+    │   └── APITimeoutError               connect timeout, or no byte within the read (idle) timeout
+    ├── APIStatusError                    non-2xx answer before the stream started
+    │   ├── BadRequestError               400
+    │   ├── AuthenticationError           401
+    │   ├── PermissionDeniedError         403
+    │   ├── NotFoundError                 404
+    │   ├── ConflictError                 409
+    │   ├── UnprocessableEntityError      422
+    │   ├── RateLimitError                429
+    │   └── InternalServerError           >= 500
+    ├── StreamError                       in-band ``error`` event (``code``, ``message``, ``param``)
+    ├── ResponseFailedError               the stream ended with ``response.failed``
+    ├── StreamInterrupted                 the stream ended before a terminal event
+    ├── ProtocolError                     bytes that are not a valid Responses stream
+    └── InvalidArgumentsError (ValueError) a function call's ``arguments`` are not a JSON object
+
+Errors raised while a stream is running carry ``response``: the :class:`~responses_stream.Response`
+snapshot with everything received so far, so nothing is lost. Errors that wrap a lower-level
+exception (``requests``, ``json``, ``UnicodeDecodeError``) are chained with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+
+if TYPE_CHECKING:
+    from .models import Response
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidArgumentsError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "ResponseFailedError",
+    "ResponsesStreamError",
+    "StreamError",
+    "StreamInterrupted",
+    "UnprocessableEntityError",
+]
+
+
+class ResponsesStreamError(Exception):
+    """Root of every exception the SDK raises.
+
+    ``response`` is the partial (or final) :class:`~responses_stream.Response` when the error
+    happened during a stream, else ``None``. ``request_id`` is the server's ``x-request-id``
+    when one was received.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: Optional[Response] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.response = response
+        self.request_id = request_id
+
+
+class ConfigurationError(ResponsesStreamError, ValueError):
+    """Raised before any request when the client or a call is configured wrongly."""
+
+
+class APIConnectionError(ResponsesStreamError):
+    """The server could not be reached, or the connection failed mid-stream.
+
+    ``last_sequence_number`` is the ``sequence_number`` of the last event received, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: Optional[Response] = None,
+        request_id: Optional[str] = None,
+        last_sequence_number: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, response=response, request_id=request_id)
+        self.last_sequence_number = last_sequence_number
+
+
+class APITimeoutError(APIConnectionError):
+    """The connect timeout passed, or no byte arrived within the read (idle) timeout."""
+
+
+class APIStatusError(ResponsesStreamError):
+    """The server answered with a non-2xx status before the stream started.
+
+    Attributes: ``status_code``, ``request_id``, ``body`` (decoded JSON when the body was JSON,
+    else the text), ``headers``, and from OpenAI's error body ``code``, ``type`` and ``param``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: Optional[str] = None,
+        body: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        code: Optional[str] = None,
+        type: Optional[str] = None,
+        param: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.body = body
+        self.headers: Dict[str, str] = dict(headers or {})
+        self.code = code
+        self.type = type
+        self.param = param
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400: the request was malformed or had an invalid parameter."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: the key may not use this model, project or region."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: unknown model, route or response id."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409: the resource is in a conflicting state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422: the server understood the request but cannot process it."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: rate limit or quota reached."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx: the server (or a proxy in front of it) failed."""
+
+
+_STATUS_ERRORS: Dict[int, type] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type:
+    """Return the :class:`APIStatusError` subclass for an HTTP status code."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_ERRORS.get(status_code, APIStatusError)
+
+
+RETRYABLE_STREAM_ERROR_CODES = frozenset(
+    {"rate_limit_exceeded", "too_many_requests", "server_error"}
+)
+
+
+class StreamError(ResponsesStreamError):
+    """The server sent an in-band ``error`` event during the stream.
+
+    Both the documented flat shape and the nested shape OpenAI really sends are normalised:
+    ``code``, ``message``, ``param``, ``type`` and ``headers`` (rate-limit headers some servers put
+    inside the error). ``retryable`` is true for rate-limit and server errors that arrived before
+    any output, when sending the same request again may succeed. ``response`` is the snapshot,
+    including a following ``response.failed`` if one came.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        param: Optional[str] = None,
+        type: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        retryable: bool = False,
+        response: Optional[Response] = None,
+        request_id: Optional[str] = None,
+        sequence_number: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, response=response, request_id=request_id)
+        self.code = code
+        self.param = param
+        self.type = type
+        self.headers: Dict[str, str] = dict(headers or {})
+        self.retryable = retryable
+        self.sequence_number = sequence_number
+
+
+class ResponseFailedError(ResponsesStreamError):
+    """The stream ended with ``response.failed``; ``response.error`` says why."""
+
+
+class StreamInterrupted(ResponsesStreamError):
+    """The stream ended (EOF, reset, ``[DONE]``) before a terminal event.
+
+    ``response`` holds everything received; ``last_sequence_number`` and ``response_id`` are what
+    a background response needs to be resumed with ``client.resume``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: Optional[Response] = None,
+        request_id: Optional[str] = None,
+        last_sequence_number: Optional[int] = None,
+        response_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, response=response, request_id=request_id)
+        self.last_sequence_number = last_sequence_number
+        self.response_id = response_id
+
+
+class ProtocolError(ResponsesStreamError):
+    """The server sent bytes that are not a valid Responses event stream.
+
+    ``data`` holds the offending raw data (bytes or text) so nothing received is lost.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        data: Any = None,
+        response: Optional[Response] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, response=response, request_id=request_id)
+        self.data = data
+
+
+class InvalidArgumentsError(ResponsesStreamError, ValueError):
+    """A function call's ``arguments`` string is not a JSON object.
+
+    ``arguments`` holds the raw string and ``name`` the function name.
+    """
+
+    def __init__(self, message: str, *, name: Optional[str], arguments: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.arguments = arguments

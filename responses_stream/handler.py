@@ -1,0 +1,421 @@
+"""The handler you subclass, and the dispatcher that calls it.
+
+Subclass :class:`ResponseHandler` and override the ``on_*`` methods you care about; every one is a
+no-op by default and return values are ignored. For each event the SDK first updates the
+snapshot, then calls, in this order: ``on_event(event)``; the event's own method
+(``on_<type>``: the wire type without ``response.``, dots as underscores, e.g.
+``on_output_text_delta(event)``; lifecycle events get the :class:`Response` instead:
+``on_completed(response)``); then the accumulated callbacks (``on_text_delta(delta, snapshot)``
+and friends).
+
+Only the methods you override are called: the dispatcher looks them up once per event type, so
+unused callbacks cost nothing per event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+
+from . import events as ev
+from .models import FunctionCall, Reasoning, Response
+
+__all__ = ["ResponseHandler"]
+
+
+class ResponseHandler:
+    """Base class for your callbacks; override what you need.
+
+    One handler may serve several streams one after another (the tool loop streams every turn
+    into the same handler) but not two at the same time.
+    """
+
+    _snapshot: Optional[Response] = None
+    _stop_requested: bool = False
+
+    # ------------------------------------------------------------------------- control
+
+    @property
+    def snapshot(self) -> Optional[Response]:
+        """The current :class:`Response` during a stream (the final one after it)."""
+        return self._snapshot
+
+    def stop(self) -> None:
+        """End the stream after the current callback returns.
+
+        The connection is closed and ``client.stream()`` returns the partial snapshot.
+        Safe to call from another thread.
+        """
+        self._stop_requested = True
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called for the current stream."""
+        return self._stop_requested
+
+    # ---------------------------------------------------------------------- every event
+
+    def on_event(self, event: ev.Event) -> None:
+        """Called first for every event, with the typed event."""
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def on_created(self, response: Response) -> None:
+        """``response.created``: the response exists; ``response.id`` is known."""
+
+    def on_queued(self, response: Response) -> None:
+        """``response.queued``: a background response waits for capacity."""
+
+    def on_in_progress(self, response: Response) -> None:
+        """``response.in_progress``: the model started working."""
+
+    def on_completed(self, response: Response) -> None:
+        """``response.completed``: the final response (usage included)."""
+
+    def on_incomplete(self, response: Response) -> None:
+        """``response.incomplete``: the final response, cut short (see ``incomplete_details``)."""
+
+    def on_failed(self, response: Response) -> None:
+        """``response.failed``: the final response; ``response.error`` says why.
+
+        :class:`~responses_stream.ResponseFailedError` is raised after this returns.
+        """
+
+    # ---------------------------------------------------------------------- accumulated
+
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        """A piece of answer text arrived; ``snapshot`` is the part's text so far."""
+
+    def on_text_done(self, text: str) -> None:
+        """A text part is complete; ``text`` is its final (authoritative) text."""
+
+    def on_refusal_delta(self, delta: str, snapshot: str) -> None:
+        """A piece of a refusal arrived; ``snapshot`` is the refusal so far."""
+
+    def on_refusal_done(self, refusal: str) -> None:
+        """The model refused; ``refusal`` is the full refusal text."""
+
+    def on_function_call_created(self, call: FunctionCall) -> None:
+        """The model started a function call (``name`` and ``call_id`` are known)."""
+
+    def on_function_call_delta(self, delta: str, snapshot: str, call: FunctionCall) -> None:
+        """A piece of a call's JSON arguments arrived; ``snapshot`` is the arguments so far."""
+
+    def on_function_call_done(self, call: FunctionCall) -> None:
+        """A function call is complete: run it with ``call.parsed_arguments``."""
+
+    def on_reasoning_delta(self, delta: str, snapshot: str) -> None:
+        """A piece of reasoning summary (or raw reasoning text) arrived."""
+
+    def on_reasoning_done(self, reasoning: Reasoning) -> None:
+        """A reasoning item is complete (with ``encrypted_content`` when requested)."""
+
+    # --------------------------------------------------------------------- other events
+
+    def on_error(self, error: ev.ErrorEvent) -> None:
+        """An in-band ``error`` event (flat and nested shapes normalised to ``code``,
+        ``message``, ``param``, ``error_type``, ``headers``).
+
+        :class:`~responses_stream.StreamError` is raised when the stream ends.
+        """
+
+    def on_unknown_event(self, event: ev.UnknownEvent) -> None:
+        """An event whose type this SDK version does not know; ``event.data`` has it all."""
+
+    def on_keep_alive(self) -> None:
+        """A heartbeat arrived: an SSE comment or a ``keepalive`` event."""
+
+    # -------------------------------------------------------------- connection & errors
+
+    def on_exception(self, exc: BaseException) -> None:
+        """Any exception from the stream or a callback, just before it is re-raised."""
+
+    def on_end(self) -> None:
+        """The stream is over, however it ended (always called, last)."""
+
+    def on_retry(self, error: Exception, attempt: int, delay: float) -> None:
+        """The request failed before the stream started and will be sent again in ``delay`` s."""
+
+    def on_resume(self, response_id: str, starting_after: Optional[int]) -> None:
+        """A broken background stream is being resumed after ``starting_after``."""
+
+    # ----------------------------------------------------- one method per wire event type
+
+    def on_apply_patch_call_operation_diff_delta(
+        self, event: ev.ApplyPatchCallOperationDiffDelta
+    ) -> None:
+        """Called for each ``response.apply_patch_call_operation_diff.delta`` event."""
+
+    def on_apply_patch_call_operation_diff_done(
+        self, event: ev.ApplyPatchCallOperationDiffDone
+    ) -> None:
+        """Called for each ``response.apply_patch_call_operation_diff.done`` event."""
+
+    def on_audio_delta(self, event: ev.AudioDelta) -> None:
+        """Called for each ``response.audio.delta`` event."""
+
+    def on_audio_done(self, event: ev.AudioDone) -> None:
+        """Called for each ``response.audio.done`` event."""
+
+    def on_audio_transcript_delta(self, event: ev.AudioTranscriptDelta) -> None:
+        """Called for each ``response.audio.transcript.delta`` event."""
+
+    def on_audio_transcript_done(self, event: ev.AudioTranscriptDone) -> None:
+        """Called for each ``response.audio.transcript.done`` event."""
+
+    def on_code_interpreter_call_completed(self, event: ev.CodeInterpreterCallCompleted) -> None:
+        """Called for each ``response.code_interpreter_call.completed`` event."""
+
+    def on_code_interpreter_call_in_progress(self, event: ev.CodeInterpreterCallInProgress) -> None:
+        """Called for each ``response.code_interpreter_call.in_progress`` event."""
+
+    def on_code_interpreter_call_interpreting(
+        self, event: ev.CodeInterpreterCallInterpreting
+    ) -> None:
+        """Called for each ``response.code_interpreter_call.interpreting`` event."""
+
+    def on_code_interpreter_call_code_delta(self, event: ev.CodeInterpreterCallCodeDelta) -> None:
+        """Called for each ``response.code_interpreter_call_code.delta`` event."""
+
+    def on_code_interpreter_call_code_done(self, event: ev.CodeInterpreterCallCodeDone) -> None:
+        """Called for each ``response.code_interpreter_call_code.done`` event."""
+
+    def on_compaction_compacting(self, event: ev.CompactionCompacting) -> None:
+        """Called for each ``response.compaction.compacting`` event."""
+
+    def on_content_part_added(self, event: ev.ContentPartAdded) -> None:
+        """Called for each ``response.content_part.added`` event."""
+
+    def on_content_part_done(self, event: ev.ContentPartDone) -> None:
+        """Called for each ``response.content_part.done`` event."""
+
+    def on_custom_tool_call_input_delta(self, event: ev.CustomToolCallInputDelta) -> None:
+        """Called for each ``response.custom_tool_call_input.delta`` event."""
+
+    def on_custom_tool_call_input_done(self, event: ev.CustomToolCallInputDone) -> None:
+        """Called for each ``response.custom_tool_call_input.done`` event."""
+
+    def on_file_search_call_completed(self, event: ev.FileSearchCallCompleted) -> None:
+        """Called for each ``response.file_search_call.completed`` event."""
+
+    def on_file_search_call_in_progress(self, event: ev.FileSearchCallInProgress) -> None:
+        """Called for each ``response.file_search_call.in_progress`` event."""
+
+    def on_file_search_call_searching(self, event: ev.FileSearchCallSearching) -> None:
+        """Called for each ``response.file_search_call.searching`` event."""
+
+    def on_function_call_arguments_delta(self, event: ev.FunctionCallArgumentsDelta) -> None:
+        """Called for each ``response.function_call_arguments.delta`` event."""
+
+    def on_function_call_arguments_done(self, event: ev.FunctionCallArgumentsDone) -> None:
+        """Called for each ``response.function_call_arguments.done`` event."""
+
+    def on_image_generation_call_completed(self, event: ev.ImageGenerationCallCompleted) -> None:
+        """Called for each ``response.image_generation_call.completed`` event."""
+
+    def on_image_generation_call_generating(self, event: ev.ImageGenerationCallGenerating) -> None:
+        """Called for each ``response.image_generation_call.generating`` event."""
+
+    def on_image_generation_call_in_progress(self, event: ev.ImageGenerationCallInProgress) -> None:
+        """Called for each ``response.image_generation_call.in_progress`` event."""
+
+    def on_image_generation_call_partial_image(
+        self, event: ev.ImageGenerationCallPartialImage
+    ) -> None:
+        """Called for each ``response.image_generation_call.partial_image`` event."""
+
+    def on_mcp_call_completed(self, event: ev.McpCallCompleted) -> None:
+        """Called for each ``response.mcp_call.completed`` event."""
+
+    def on_mcp_call_failed(self, event: ev.McpCallFailed) -> None:
+        """Called for each ``response.mcp_call.failed`` event."""
+
+    def on_mcp_call_in_progress(self, event: ev.McpCallInProgress) -> None:
+        """Called for each ``response.mcp_call.in_progress`` event."""
+
+    def on_mcp_call_arguments_delta(self, event: ev.McpCallArgumentsDelta) -> None:
+        """Called for each ``response.mcp_call_arguments.delta`` event."""
+
+    def on_mcp_call_arguments_done(self, event: ev.McpCallArgumentsDone) -> None:
+        """Called for each ``response.mcp_call_arguments.done`` event."""
+
+    def on_mcp_list_tools_completed(self, event: ev.McpListToolsCompleted) -> None:
+        """Called for each ``response.mcp_list_tools.completed`` event."""
+
+    def on_mcp_list_tools_failed(self, event: ev.McpListToolsFailed) -> None:
+        """Called for each ``response.mcp_list_tools.failed`` event."""
+
+    def on_mcp_list_tools_in_progress(self, event: ev.McpListToolsInProgress) -> None:
+        """Called for each ``response.mcp_list_tools.in_progress`` event."""
+
+    def on_output_item_added(self, event: ev.OutputItemAdded) -> None:
+        """Called for each ``response.output_item.added`` event."""
+
+    def on_output_item_done(self, event: ev.OutputItemDone) -> None:
+        """Called for each ``response.output_item.done`` event."""
+
+    def on_output_text_annotation_added(self, event: ev.OutputTextAnnotationAdded) -> None:
+        """Called for each ``response.output_text.annotation.added`` event."""
+
+    def on_output_text_delta(self, event: ev.OutputTextDelta) -> None:
+        """Called for each ``response.output_text.delta`` event."""
+
+    def on_output_text_done(self, event: ev.OutputTextDone) -> None:
+        """Called for each ``response.output_text.done`` event."""
+
+    def on_reasoning_summary_part_added(self, event: ev.ReasoningSummaryPartAdded) -> None:
+        """Called for each ``response.reasoning_summary_part.added`` event."""
+
+    def on_reasoning_summary_part_done(self, event: ev.ReasoningSummaryPartDone) -> None:
+        """Called for each ``response.reasoning_summary_part.done`` event."""
+
+    def on_reasoning_summary_text_delta(self, event: ev.ReasoningSummaryTextDelta) -> None:
+        """Called for each ``response.reasoning_summary_text.delta`` event."""
+
+    def on_reasoning_summary_text_done(self, event: ev.ReasoningSummaryTextDone) -> None:
+        """Called for each ``response.reasoning_summary_text.done`` event."""
+
+    def on_reasoning_text_delta(self, event: ev.ReasoningTextDelta) -> None:
+        """Called for each ``response.reasoning_text.delta`` event."""
+
+    def on_reasoning_text_done(self, event: ev.ReasoningTextDone) -> None:
+        """Called for each ``response.reasoning_text.done`` event."""
+
+    def on_shell_call_command_added(self, event: ev.ShellCallCommandAdded) -> None:
+        """Called for each ``response.shell_call_command.added`` event."""
+
+    def on_shell_call_command_delta(self, event: ev.ShellCallCommandDelta) -> None:
+        """Called for each ``response.shell_call_command.delta`` event."""
+
+    def on_shell_call_command_done(self, event: ev.ShellCallCommandDone) -> None:
+        """Called for each ``response.shell_call_command.done`` event."""
+
+    def on_shell_call_output_content_delta(self, event: ev.ShellCallOutputContentDelta) -> None:
+        """Called for each ``response.shell_call_output_content.delta`` event."""
+
+    def on_shell_call_output_content_done(self, event: ev.ShellCallOutputContentDone) -> None:
+        """Called for each ``response.shell_call_output_content.done`` event."""
+
+    def on_web_search_call_completed(self, event: ev.WebSearchCallCompleted) -> None:
+        """Called for each ``response.web_search_call.completed`` event."""
+
+    def on_web_search_call_in_progress(self, event: ev.WebSearchCallInProgress) -> None:
+        """Called for each ``response.web_search_call.in_progress`` event."""
+
+    def on_web_search_call_searching(self, event: ev.WebSearchCallSearching) -> None:
+        """Called for each ``response.web_search_call.searching`` event."""
+
+
+# ----------------------------------------------------------------------------- dispatcher
+
+Step = Callable[[Any, Any], None]
+
+_LIFECYCLE_METHODS = {
+    ev.ResponseCreated: "on_created",
+    ev.ResponseQueued: "on_queued",
+    ev.ResponseInProgress: "on_in_progress",
+    ev.ResponseCompleted: "on_completed",
+    ev.ResponseIncomplete: "on_incomplete",
+    ev.ResponseFailed: "on_failed",
+}
+
+
+def _overrides(handler: ResponseHandler, name: str) -> Optional[Callable[..., Any]]:
+    """The handler's bound method ``name`` if its class overrides the no-op, else ``None``."""
+    method = getattr(type(handler), name, None)
+    if method is None or method is getattr(ResponseHandler, name, None):
+        return None
+    return getattr(handler, name)  # type: ignore[no-any-return]
+
+
+class Dispatcher:
+    """Calls a handler's overridden methods for each event (after the snapshot is updated)."""
+
+    def __init__(self, handler: ResponseHandler, *, accumulated: bool = True) -> None:
+        self.handler = handler
+        self._with_accumulated = accumulated
+        self._plans: Dict[Type[ev.Event], Tuple[Step, ...]] = {}
+        self._on_event = _overrides(handler, "on_event")
+        self._on_function_call_done = _overrides(handler, "on_function_call_done")
+        self._on_reasoning_done = _overrides(handler, "on_reasoning_done")
+
+    def dispatch(self, event: ev.Event, result: Any) -> None:
+        """Run every callback ``event`` calls for; ``result`` is what it touched."""
+        plan = self._plans.get(type(event))
+        if plan is None:
+            plan = self._plans[type(event)] = self._plan(type(event))
+        for step in plan:
+            step(event, result)
+
+    def finish_items(self, items: List[Any]) -> None:
+        """Fire the ``*_done`` callbacks of items the server never finished explicitly."""
+        for item in items:
+            if isinstance(item, FunctionCall) and self._on_function_call_done is not None:
+                self._on_function_call_done(item)
+            elif isinstance(item, Reasoning) and self._on_reasoning_done is not None:
+                self._on_reasoning_done(item)
+
+    def _plan(self, cls: Type[ev.Event]) -> Tuple[Step, ...]:
+        h = self.handler
+        steps: List[Step] = []
+        on_event = self._on_event
+        if on_event is not None and cls is not ev.KeepAlive:
+            steps.append(lambda e, r: on_event(e))
+        elif on_event is not None:
+            # SSE comments are not wire events: only real keepalive events reach on_event.
+            steps.append(lambda e, r: None if e.comment is not None else on_event(e))
+        lifecycle = _LIFECYCLE_METHODS.get(cls)
+        if lifecycle is not None:
+            method = _overrides(h, lifecycle)
+            if method is not None:
+                steps.append(lambda e, r: method(r))
+            return tuple(steps)
+        if cls is ev.KeepAlive:
+            keep_alive = _overrides(h, "on_keep_alive")
+            if keep_alive is not None:
+                steps.append(lambda e, r: keep_alive())
+            return tuple(steps)
+        raw = _overrides(h, cls.HANDLER) if cls.HANDLER else None
+        if raw is not None:
+            steps.append(lambda e, r: raw(e))
+        if self._with_accumulated:
+            steps.extend(self._accumulated(cls))
+        return tuple(steps)
+
+    def _accumulated(self, cls: Type[ev.Event]) -> List[Step]:
+        h = self.handler
+        steps: List[Step] = []
+
+        def add(name: str, make: Callable[[Callable[..., Any]], Step]) -> None:
+            method = _overrides(h, name)
+            if method is not None:
+                steps.append(make(method))
+
+        if cls is ev.OutputTextDelta:
+            add("on_text_delta", lambda m: lambda e, r: m(e.delta, r.text))
+        elif cls is ev.OutputTextDone:
+            add("on_text_done", lambda m: lambda e, r: m(r.text))
+        elif cls is ev.RefusalDelta:
+            add("on_refusal_delta", lambda m: lambda e, r: m(e.delta, r.refusal))
+        elif cls is ev.RefusalDone:
+            add("on_refusal_done", lambda m: lambda e, r: m(r.refusal))
+        elif cls is ev.FunctionCallArgumentsDelta:
+            add("on_function_call_delta", lambda m: lambda e, r: m(e.delta, r.arguments, r))
+        elif cls in (ev.ReasoningSummaryTextDelta, ev.ReasoningTextDelta):
+            add("on_reasoning_delta", lambda m: lambda e, r: m(e.delta, r.text))
+        elif cls is ev.OutputItemAdded:
+            add(
+                "on_function_call_created",
+                lambda m: lambda e, r: m(r) if isinstance(r, FunctionCall) else None,
+            )
+        elif cls is ev.OutputItemDone:
+            add(
+                "on_function_call_done",
+                lambda m: lambda e, r: m(r) if isinstance(r, FunctionCall) else None,
+            )
+            add(
+                "on_reasoning_done",
+                lambda m: lambda e, r: m(r) if isinstance(r, Reasoning) else None,
+            )
+        elif cls is ev.ErrorEvent:
+            pass  # on_error is the event's own method
+        return steps
