@@ -1044,6 +1044,7 @@ def _unknown(data: Dict[str, Any]) -> UnknownEvent:
 
 
 __all__ = [
+    "EVENT_TYPES",
     "ApplyPatchCallOperationDiffDelta",
     "ApplyPatchCallOperationDiffDone",
     "AudioDelta",
@@ -1060,7 +1061,6 @@ __all__ = [
     "ContentPartDone",
     "CustomToolCallInputDelta",
     "CustomToolCallInputDone",
-    "EVENT_TYPES",
     "ErrorEvent",
     "Event",
     "FileSearchCallCompleted",
