@@ -19,7 +19,7 @@ __version__ = "0.1.0.dev0"
 from . import errors, events
 from ._stream import EventStream
 from ._transport import Timeout
-from .client import DEFAULT_BASE_URL, Client, stream
+from .client import DEFAULT_BASE_URL, Client, replay, stream
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -152,5 +152,6 @@ __all__ = [
     "errors",
     "events",
     "parse_event",
+    "replay",
     "stream",
 ]

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -14,13 +14,13 @@ from requests.adapters import HTTPAdapter
 
 from . import __version__
 from ._accumulator import TERMINAL_TYPES
-from ._stream import EventStream
+from ._stream import EventStream, offline_response
 from ._transport import RetryPolicy, Timeout, merge_headers, send_with_retries, timeouts
 from .errors import ConfigurationError
 from .handler import Dispatcher, ResponseHandler, _overrides
 from .models import Response
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "stream"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "replay", "stream"]
 
 logger = logging.getLogger("responses_stream")
 
@@ -145,28 +145,19 @@ class Client:
         If a callback calls ``handler.stop()``, the partial snapshot is returned.
         """
         handler = handler if handler is not None else ResponseHandler()
-        handler._stop_requested = False
-        handler._snapshot = None
-        try:
-            on_retry = _overrides(handler, "on_retry")
-            events = self.events(
+        on_retry = _overrides(handler, "on_retry")
+        return run_handler(
+            handler,
+            lambda: self.events(
                 accumulate=accumulate,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
                 _on_retry=on_retry,
                 **params,
-            )
-            with events:
-                handler._snapshot = events.response
-                return _drive(events, handler, accumulate)
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            handler.on_exception(exc)
-            raise
-        finally:
-            handler.on_end()
+            ),
+            accumulate,
+        )
 
     def events(
         self,
@@ -256,6 +247,51 @@ class Client:
             deadline=deadline,
             clock=clock,
         )
+
+
+def run_handler(
+    handler: ResponseHandler, open_stream: Callable[[], EventStream], accumulate: bool = True
+) -> Response:
+    """Open a stream and drive ``handler`` through it, with the exception/end contract."""
+    handler._stop_requested = False
+    handler._snapshot = None
+    try:
+        with open_stream() as events:
+            handler._snapshot = events.response
+            return _drive(events, handler, accumulate)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        handler.on_exception(exc)
+        raise
+    finally:
+        handler.on_end()
+
+
+def replay(
+    source: Union[str, os.PathLike[str], bytes, Iterable[bytes]],
+    handler: Optional[ResponseHandler] = None,
+    *,
+    accumulate: bool = True,
+) -> Response:
+    """Play a recorded stream into ``handler`` offline and return the final response.
+
+    ``source`` is a path to a ``.sse`` file, the raw bytes, or an iterable of byte chunks. The
+    same pipeline as a live stream runs (framing, events, snapshot, callbacks, errors), so a
+    recording of a failed or cut stream raises exactly as it did live.
+    """
+    chunks: Iterable[bytes]
+    if isinstance(source, (bytes, bytearray)):
+        chunks = [bytes(source)]
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            chunks = [fh.read()]
+    else:
+        chunks = source
+    handler = handler if handler is not None else ResponseHandler()
+    return run_handler(
+        handler, lambda: EventStream(offline_response(chunks), accumulate=accumulate), accumulate
+    )
 
 
 def _drive(events: EventStream, handler: ResponseHandler, accumulate: bool) -> Response:
