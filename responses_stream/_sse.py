@@ -123,8 +123,10 @@ def _emit(block: bytes) -> Iterator[bytes]:
         if all(line[:1] == b":" for line in lines):
             # sseclient-py drops comments; re-frame them as a message it will dispatch. The
             # "#" keeps the data non-empty even for a bare ":" line (it is stripped later).
+            # One space after the colon is framing, as for fields (sseclient-py drops it for
+            # every data line but the first, which carries the "#").
             texts = [line[1:] for line in lines]
-            texts[0] = b"#" + texts[0]
+            texts[0] = b"#" + (texts[0][1:] if texts[0][:1] == b" " else texts[0])
             yield (
                 b"event: "
                 + _COMMENT_BYTES

@@ -365,7 +365,8 @@ class _ChunkReader:
     """A stand-in for urllib3's raw response over chunks already in memory (replay, tests)."""
 
     def __init__(self, chunks: Any) -> None:
-        self._chunks = iter(chunks)
+        # An empty read means end of body, so empty chunks are dropped here.
+        self._chunks = (bytes(chunk) for chunk in chunks if chunk)
 
     def read1(self, amt: int = -1) -> bytes:
         return next(self._chunks, b"")
