@@ -48,6 +48,8 @@ class FramedSSEClient(SSEClient):
         """True once the source ended inside a block (no blank line after it)."""
         self.bytes_received = 0
         """Body bytes received so far (before any normalisation)."""
+        self.head = b""
+        """The first bytes of the body (up to 1 KiB), kept for error reports."""
 
     def _read(self) -> Iterator[bytes]:
         pending: List[bytes] = []  # bytes of the current, not yet terminated, block
@@ -59,6 +61,8 @@ class FramedSSEClient(SSEClient):
             chunk = received
             if not chunk:
                 continue
+            if self.bytes_received < 1024:
+                self.head += chunk[: 1024 - self.bytes_received]
             self.bytes_received += len(chunk)
             if at_start:
                 # A BOM may itself arrive split; hold bytes until three are known.

@@ -175,6 +175,7 @@ class EventStream:
         deadline = self._deadline
         clock = self._clock
         messages = sse.events()
+        seen_any = False
         try:
             while True:
                 try:
@@ -183,6 +184,7 @@ class EventStream:
                     break
                 except Exception as exc:
                     raise self._translate(exc, sse) from exc
+                seen_any = True
                 data_text = message.data
                 if message.event == COMMENT:
                     comment = data_text[1:]
@@ -232,6 +234,13 @@ class EventStream:
                         request_id=self.request_id,
                         last_sequence_number=acc.last_sequence_number,
                     )
+            if not seen_any and sse.bytes_received:
+                raise ProtocolError(
+                    f"the body is not a server-sent event stream: {sse.head[:200]!r}",
+                    data=sse.head,
+                    response=self.response,
+                    request_id=self.request_id,
+                )
             self._finish(None)
         finally:
             http.close()

@@ -1,0 +1,687 @@
+"""End-to-end tests of ``Client`` over a real loopback HTTP server (``testing.MockServer``).
+
+Every test talks to a real socket: request bodies and headers are what the server received,
+callbacks are what the handler saw, and framing/latency are those of a real TCP stream.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+import responses_stream as rs
+from responses_stream.testing import MockServer, Script, mock_server
+
+TRANSCRIPTS = Path(__file__).parent / "fixtures" / "transcripts"
+ALL_TRANSCRIPTS = sorted(TRANSCRIPTS.glob("*.sse")) + sorted(TRANSCRIPTS.glob("servers/*.sse"))
+
+LIFECYCLE = {
+    "response.created": "created",
+    "response.in_progress": "in_progress",
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
+
+Call = Tuple[Any, ...]
+Event = Dict[str, Any]
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[MockServer]:
+    yield from mock_server()
+
+
+@pytest.fixture
+def client(server: MockServer) -> Iterator[rs.Client]:
+    with rs.Client(api_key="sk-test", base_url=server.url, timeout=rs.Timeout(2, 10)) as c:
+        c._sleep = _no_sleep
+        yield c
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"unexpected retry sleep of {seconds} s")
+
+
+def request_id(n: int) -> str:
+    """The x-request-id MockServer sends with its n-th request (1-based)."""
+    return f"req_{n:032x}"
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def wait_for_fds(limit: int, timeout: float = 5.0) -> int:
+    """Poll until at most ``limit`` fds are open (server threads close theirs asynchronously)."""
+    end = time.monotonic() + timeout
+    count = fd_count()
+    while count > limit and time.monotonic() < end:
+        time.sleep(0.02)
+        count = fd_count()
+    return count
+
+
+# ------------------------------------------------------------------------- the recorder
+
+
+class Recorder(rs.ResponseHandler):
+    """Records every callback with the values it was given, at the time it was called."""
+
+    def __init__(self) -> None:
+        self.calls: List[Call] = []
+        self.times: List[Tuple[str, float]] = []
+        self.events: List[Event] = []
+
+    def _add(self, *call: Any) -> None:
+        self.calls.append(call)
+        self.times.append((call[0], time.monotonic()))
+
+    def on_event(self, event: Any) -> None:
+        self.events.append(event.to_dict())
+        self._add("event", event.type, event.sequence_number)
+
+    def on_created(self, response: rs.Response) -> None:
+        self._add("created", response.id, response.status)
+
+    def on_in_progress(self, response: rs.Response) -> None:
+        self._add("in_progress", response.id, response.status)
+
+    def on_completed(self, response: rs.Response) -> None:
+        self._add("completed", response.id, response.status)
+
+    def on_incomplete(self, response: rs.Response) -> None:
+        self._add("incomplete", response.id, response.status)
+
+    def on_failed(self, response: rs.Response) -> None:
+        self._add("failed", response.id, response.status)
+
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        self._add("text_delta", delta, snapshot)
+
+    def on_text_done(self, text: str) -> None:
+        self._add("text_done", text)
+
+    def on_function_call_created(self, call: rs.FunctionCall) -> None:
+        self._add("call_created", call.name, call.call_id, call.arguments)
+
+    def on_function_call_delta(self, delta: str, snapshot: str, call: rs.FunctionCall) -> None:
+        self._add("call_delta", delta, snapshot, call.call_id)
+
+    def on_function_call_done(self, call: rs.FunctionCall) -> None:
+        self._add("call_done", call.name, call.call_id, call.arguments, call.status)
+
+    def on_reasoning_delta(self, delta: str, snapshot: str) -> None:
+        self._add("reasoning_delta", delta, snapshot)
+
+    def on_reasoning_done(self, reasoning: rs.Reasoning) -> None:
+        summary = [getattr(part, "text", part) for part in reasoning.summary]
+        self._add("reasoning_done", reasoning.id, summary, reasoning.encrypted_content)
+
+    def on_error(self, error: Any) -> None:
+        self._add("error", error.code, error.message)
+
+    def on_exception(self, exc: BaseException) -> None:
+        self._add("exception", exc)
+
+    def on_end(self) -> None:
+        self._add("end")
+
+    def names(self) -> List[str]:
+        return [call[0] for call in self.calls]
+
+    def text(self) -> str:
+        return "".join(call[1] for call in self.calls if call[0] == "text_delta")
+
+
+def expected_calls(events: List[Event]) -> List[Call]:
+    """The callbacks a Recorder must see for these wire events, derived without the SDK."""
+    calls: List[Call] = []
+    texts: Dict[Tuple[str, int], str] = {}
+    arguments: Dict[str, str] = {}
+    summaries: Dict[Tuple[str, int], str] = {}
+    owner: Dict[str, str] = {}  # item_id -> call_id
+    for e in events:
+        kind = e["type"]
+        calls.append(("event", kind, e["sequence_number"]))
+        if kind in LIFECYCLE:
+            calls.append((LIFECYCLE[kind], e["response"]["id"], e["response"]["status"]))
+        elif kind == "response.output_text.delta":
+            key = (e["item_id"], e["content_index"])
+            texts[key] = texts.get(key, "") + e["delta"]
+            calls.append(("text_delta", e["delta"], texts[key]))
+        elif kind == "response.output_text.done":
+            calls.append(("text_done", e["text"]))
+        elif kind == "response.function_call_arguments.delta":
+            call_id = owner[e["item_id"]]
+            arguments[call_id] = arguments.get(call_id, "") + e["delta"]
+            calls.append(("call_delta", e["delta"], arguments[call_id], call_id))
+        elif kind == "response.reasoning_summary_text.delta":
+            key = (e["item_id"], e["summary_index"])
+            summaries[key] = summaries.get(key, "") + e["delta"]
+            calls.append(("reasoning_delta", e["delta"], summaries[key]))
+        elif kind == "response.output_item.added" and e["item"]["type"] == "function_call":
+            item = e["item"]
+            owner[item["id"]] = item["call_id"]
+            calls.append(("call_created", item["name"], item["call_id"], item["arguments"]))
+        elif kind == "response.output_item.done" and e["item"]["type"] == "function_call":
+            item = e["item"]
+            args = (item["name"], item["call_id"], item["arguments"], item["status"])
+            calls.append(("call_done", *args))
+        elif kind == "response.output_item.done" and e["item"]["type"] == "reasoning":
+            item = e["item"]
+            summary = [part["text"] for part in item["summary"]]
+            calls.append(("reasoning_done", item["id"], summary, item.get("encrypted_content")))
+        elif kind == "error":
+            calls.append(("error", e["error"]["code"], e["error"]["message"]))
+    calls.append(("end",))
+    return calls
+
+
+# --------------------------------------------------------------------------------- scripts
+
+
+def text_script() -> Script:
+    return (
+        Script(seed=11)
+        .text("Streaming works over real sockets: ünïcödé ✓, CJK 漢字 and emoji 🎉 included.")
+        .completed()
+    )
+
+
+def function_call_script() -> Script:
+    return (
+        Script(model="gpt-4o", seed=12)
+        .function_call("get_weather", {"city": "Paris", "unit": "celsius"})
+        .function_call("get_time", {"timezone": "Europe/Paris", "format": "24h"})
+        .completed()
+    )
+
+
+def reasoning_script() -> Script:
+    return (
+        Script(model="o3-mini", seed=13)
+        .reasoning(
+            summary=["**Planning**\n\nLook up the weather.", "**Answering**\n\nSay it is sunny."],
+            encrypted_content="gAAAAABoEncryptedBlob==",
+        )
+        .text("It is sunny in Paris today.")
+        .completed()
+    )
+
+
+SCRIPTS = {
+    "text": text_script,
+    "function_call": function_call_script,
+    "reasoning": reasoning_script,
+}
+
+# (framing, chunk_size): one piece per event, or 3-byte pieces that split lines, JSON and
+# multi-byte UTF-8 characters across reads.
+FRAMINGS = {
+    "chunked": ("chunked", None),
+    "close": ("close", None),
+    "chunked-3-byte-pieces": ("chunked", 3),
+    "close-3-byte-pieces": ("close", 3),
+}
+
+
+# ------------------------------------------------------------------- callbacks and output
+
+
+@pytest.mark.parametrize("framing", list(FRAMINGS))
+@pytest.mark.parametrize("kind", list(SCRIPTS))
+def test_stream_fires_callbacks_in_order_and_returns_final_response(
+    server: MockServer, client: rs.Client, kind: str, framing: str
+) -> None:
+    """Every callback fires once per event, in wire order, with the right args, and the final
+    Response equals the server's terminal response object, whatever the HTTP framing."""
+    script = SCRIPTS[kind]()
+    wire = script.events()
+    server_framing, chunk_size = FRAMINGS[framing]
+    server.add(script, framing=server_framing, chunk_size=chunk_size)
+    recorder = Recorder()
+
+    final = client.stream(recorder, model=script.model, input="What's up?")
+
+    assert recorder.calls == expected_calls(wire)
+    assert recorder.events == wire
+    assert final.to_dict() == wire[-1]["response"]
+    assert final.status == "completed"
+    assert final.id == script.response_id
+    assert recorder.snapshot is final
+    assert len(server.requests) == 1
+    if kind == "text":
+        assert final.output_text == (
+            "Streaming works over real sockets: ünïcödé ✓, CJK 漢字 and emoji 🎉 included."
+        )
+    elif kind == "function_call":
+        calls = final.function_calls
+        assert [c.name for c in calls] == ["get_weather", "get_time"]
+        assert calls[0].parsed_arguments == {"city": "Paris", "unit": "celsius"}
+        assert calls[1].parsed_arguments == {"timezone": "Europe/Paris", "format": "24h"}
+        assert final.output_text == ""
+    else:
+        (reasoning,) = final.reasoning_items
+        assert [getattr(p, "text", p) for p in reasoning.summary] == [
+            "**Planning**\n\nLook up the weather.",
+            "**Answering**\n\nSay it is sunny.",
+        ]
+        assert reasoning.encrypted_content == "gAAAAABoEncryptedBlob=="
+        assert final.output_text == "It is sunny in Paris today."
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+@pytest.mark.parametrize("kind", list(SCRIPTS))
+def test_events_pull_style_yields_the_same_events(
+    server: MockServer, client: rs.Client, kind: str, framing: str
+) -> None:
+    """client.events() yields typed events equal to the wire payloads, the same sequence the
+    push-style handler sees, and its .response is the final response."""
+    script = SCRIPTS[kind]()
+    server.add(script, framing=framing)
+    server.add(script, framing=framing)
+    recorder = Recorder()
+    client.stream(recorder, model=script.model, input="hi")
+
+    with client.events(model=script.model, input="hi") as stream:
+        assert stream.response.output == []  # nothing is read before iteration
+        pulled = list(stream)
+        final = stream.response
+
+    assert [e.to_dict() for e in pulled] == script.events()
+    assert [e.to_dict() for e in pulled] == recorder.events
+    assert not any(isinstance(e, rs.events.UnknownEvent) for e in pulled)
+    assert [type(e).TYPE for e in pulled] == [e["type"] for e in script.events()]
+    assert final.to_dict() == script.events()[-1]["response"]
+    assert stream.last_sequence_number == len(script.events()) - 1
+
+
+# ------------------------------------------------------------------- what the server got
+
+
+def test_request_body_passes_every_parameter_through_with_stream_true(
+    server: MockServer, client: rs.Client
+) -> None:
+    """The JSON body holds every keyword unchanged (including unknown future ones) plus
+    stream: true, POSTed to {base_url}/responses."""
+    server.add(text_script())
+    params: Dict[str, Any] = {
+        "model": "gpt-5",
+        "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "Héllo 漢字 🎉"}]},
+            {"type": "function_call_output", "call_id": "call_1", "output": '{"ok":true}'},
+        ],
+        "instructions": "Be brief.",
+        "temperature": 0.2,
+        "max_output_tokens": 64,
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        "include": ["reasoning.encrypted_content"],
+        "metadata": {"trace": "abc"},
+        "store": False,
+        "previous_response_id": None,
+        "some_future_parameter": {"nested": [1, 2.5, None, True, "x"]},
+    }
+
+    client.stream(**params)
+
+    (request,) = server.requests
+    assert request.method == "POST"
+    assert request.path == "/v1/responses"
+    assert request.query == {}
+    assert request.json == {**params, "stream": True}
+    assert request.headers["content-type"] == "application/json"
+
+
+def test_stream_true_is_forced_in_the_body(server: MockServer, client: rs.Client) -> None:
+    """A caller's stream=False cannot turn streaming off: the body always says stream: true."""
+    server.add(text_script())
+    client.stream(model="gpt-4o-mini", input="hi", stream=False)
+    assert server.requests[0].json == {"model": "gpt-4o-mini", "input": "hi", "stream": True}
+
+
+def test_request_headers(server: MockServer) -> None:
+    """Authorization Bearer, Accept text/event-stream, OpenAI-Organization/Project and
+    default_headers are sent; extra_headers override per call (case-insensitively) and only
+    for that call."""
+    server.add(text_script())
+    server.add(text_script())
+    with rs.Client(
+        api_key="sk-test-123",
+        base_url=server.url,
+        organization="org-abc",
+        project="proj_xyz",
+        default_headers={"X-Team": "search", "X-Default-Only": "1"},
+    ) as client:
+        client.stream(model="m", input="hi", extra_headers={"x-team": "override", "X-Call": "42"})
+        client.stream(model="m", input="hi")
+
+    first, second = (r.headers for r in server.requests)
+    for headers in (first, second):
+        assert headers["authorization"] == "Bearer sk-test-123"
+        assert headers["accept"] == "text/event-stream"
+        assert headers["openai-organization"] == "org-abc"
+        assert headers["openai-project"] == "proj_xyz"
+        assert headers["x-default-only"] == "1"
+    assert first["x-team"] == "override"
+    assert first["x-call"] == "42"
+    assert second["x-team"] == "search"
+    assert "x-call" not in second
+
+
+def test_extra_headers_none_removes_a_default_header(server: MockServer) -> None:
+    """extra_headers={"OpenAI-Project": None} leaves that header out of this call."""
+    server.add(text_script())
+    with rs.Client(api_key="sk-test", base_url=server.url, project="proj_xyz") as client:
+        client.stream(model="m", input="hi", extra_headers={"OpenAI-Project": None})
+    assert "openai-project" not in server.requests[0].headers
+    assert server.requests[0].headers["authorization"] == "Bearer sk-test"
+
+
+def test_no_organization_or_project_headers_unless_configured(
+    server: MockServer, client: rs.Client
+) -> None:
+    """Without organization/project (and no env vars) those headers are not sent at all."""
+    server.add(text_script())
+    client.stream(model="m", input="hi")
+    headers = server.requests[0].headers
+    assert "openai-organization" not in headers
+    assert "openai-project" not in headers
+
+
+# ----------------------------------------------------------------------------------- latency
+
+
+@pytest.mark.parametrize("framing", ["close", "chunked"])
+def test_each_event_reaches_the_handler_when_it_is_sent(server: MockServer, framing: str) -> None:
+    """With 0.2 s between events the first text delta reaches the handler long before the
+    stream ends: the body is not buffered (close-delimited bodies included)."""
+    pieces = ["One", " two", " three", " four", " five"]
+    script = Script(seed=21).text("".join(pieces), chunk=pieces).completed()
+    # 13 events, 12 gaps of 0.2 s: the stream lasts about 2.4 s; the first delta (5th event)
+    # is sent about 0.8 s after the headers.
+    server.add(script, delay=0.2, framing=framing)
+    recorder = Recorder()
+    with rs.Client(base_url=server.url) as client:
+        start = time.monotonic()
+        final = client.stream(recorder, model="m", input="count")
+        end = time.monotonic()
+
+    assert final.output_text == "One two three four five"
+    delta_times = [t - start for name, t in recorder.times if name == "text_delta"]
+    assert len(delta_times) == 5
+    assert end - start > 1.5
+    assert delta_times[0] < 1.0, f"first delta after {delta_times[0]:.2f} s"
+    assert (end - start) - delta_times[0] > 1.0
+    # The deltas arrived one by one, paced by the server, not in a burst.
+    gaps = sorted(b - a for a, b in zip(delta_times, delta_times[1:]))
+    assert gaps[len(gaps) // 2] > 0.1, gaps
+
+
+# ------------------------------------------------------------------------------ transcripts
+
+
+def _outcome(run: Any) -> Tuple[Optional[rs.Response], Optional[rs.ResponsesStreamError]]:
+    try:
+        return run(), None
+    except rs.ResponsesStreamError as exc:
+        return None, exc
+
+
+@pytest.mark.parametrize(
+    "path", ALL_TRANSCRIPTS, ids=[p.relative_to(TRANSCRIPTS).as_posix() for p in ALL_TRANSCRIPTS]
+)
+def test_recorded_transcript_served_verbatim_matches_replay(
+    server: MockServer, client: rs.Client, path: Path
+) -> None:
+    """A recorded .sse file served byte for byte over HTTP gives the same events and the same
+    final response (or the same error) as rs.replay() of that file."""
+    server.add(path)
+    live = Recorder()
+    offline = Recorder()
+
+    live_final, live_error = _outcome(lambda: client.stream(live, model="m", input="hi"))
+    replay_final, replay_error = _outcome(lambda: rs.replay(path, offline))
+
+    assert live.events, "no event was delivered"
+    assert live.events == offline.events
+    assert [c for c in live.calls if c[0] != "exception"] == [
+        c for c in offline.calls if c[0] != "exception"
+    ]
+    if replay_error is None:
+        assert live_error is None, live_error
+        assert live_final is not None and replay_final is not None
+        assert live_final.to_dict() == replay_final.to_dict()
+    else:
+        assert type(live_error) is type(replay_error)
+        assert live_error is not None
+        assert live_error.response is not None and replay_error.response is not None
+        assert live_error.response.to_dict() == replay_error.response.to_dict()
+        assert live_error.request_id == request_id(1)
+
+
+# ---------------------------------------------------------------------------- stop & raise
+
+
+def _long_script() -> Tuple[Script, List[str]]:
+    pieces = [f" word{i}" for i in range(40)]
+    return Script(seed=31).text("".join(pieces), chunk=pieces).completed(), pieces
+
+
+def test_stop_in_on_text_delta_returns_partial_snapshot_and_closes_the_connection(
+    server: MockServer,
+) -> None:
+    """handler.stop() in on_text_delta makes stream() return at once with the partial snapshot,
+    and the connection is closed (not drained, not returned to the pool)."""
+    script, pieces = _long_script()
+    # 48 events 0.1 s apart: about 4.7 s if the client read to the end.
+    server.add(script, delay=0.1)
+
+    class Stopper(Recorder):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            if len(self.text()) == len(pieces[0] + pieces[1]):
+                self.stop()
+
+    handler = Stopper()
+    with rs.Client(base_url=server.url) as client:
+        baseline = fd_count()
+        start = time.monotonic()
+        partial = client.stream(handler, model="m", input="go")
+        elapsed = time.monotonic() - start
+        # Our socket is closed, so the server's next write fails and it closes its end too.
+        # A socket kept open (or pooled) would keep both ends open until client.close().
+        assert wait_for_fds(baseline, timeout=2.0) <= baseline
+        assert time.monotonic() - start < 4.0
+
+        assert elapsed < 1.5
+        assert handler.stopped
+        assert partial.status == "in_progress"
+        assert partial.output_text == pieces[0] + pieces[1]
+        assert handler.snapshot is partial
+        assert handler.names().count("text_delta") == 2
+        assert handler.names()[-1] == "end"
+        assert "completed" not in handler.names()
+        assert "exception" not in handler.names()
+
+        # The client is still usable after a stopped stream.
+        server.add(text_script())
+        again = client.stream(model="m", input="again")
+        assert again.status == "completed"
+
+
+class Boom(Exception):
+    pass
+
+
+def test_exception_in_callback_reaches_caller_unchanged(server: MockServer) -> None:
+    """An exception raised in on_text_delta propagates as the very same object (not wrapped),
+    after on_exception(exc) and then on_end(); the connection is closed."""
+    script, _ = _long_script()
+    server.add(script, delay=0.1)
+    boom = Boom("handler bug")
+
+    class Raiser(Recorder):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            raise boom
+
+    handler = Raiser()
+    with rs.Client(base_url=server.url) as client:
+        baseline = fd_count()
+        start = time.monotonic()
+        with pytest.raises(Boom) as info:
+            client.stream(handler, model="m", input="go")
+        assert time.monotonic() - start < 1.5
+        assert wait_for_fds(baseline, timeout=2.0) <= baseline
+
+    assert info.value is boom
+    assert type(info.value) is Boom
+    assert handler.calls[-3:] == [("text_delta", " word0", " word0"), ("exception", boom), ("end",)]
+    assert handler.names().count("exception") == 1
+    assert handler.names().count("end") == 1
+
+
+# ------------------------------------------------------------------------------ request id
+
+
+def test_request_id_is_on_the_stream_and_on_errors(server: MockServer, client: rs.Client) -> None:
+    """The x-request-id response header is exposed as stream.request_id and on every error
+    raised for that request (stream errors and HTTP status errors)."""
+    server.add(text_script())
+    with client.events(model="m", input="hi") as stream:
+        assert stream.request_id == request_id(1)
+        stream.until_done()
+
+    server.add(Script(seed=41).text("partial").failed("server_error", "model crashed"))
+    with pytest.raises(rs.ResponseFailedError) as failed:
+        client.stream(model="m", input="hi")
+    assert failed.value.request_id == request_id(2)
+
+    server.add_error(400, "Invalid value: 'temperature'.", param="temperature")
+    with pytest.raises(rs.BadRequestError) as bad:
+        client.stream(model="m", input="hi")
+    assert bad.value.request_id == request_id(3)
+    assert request_id(3) in str(bad.value)
+
+
+# ---------------------------------------------------------------------------- rs.stream()
+
+
+def test_module_level_stream_uses_environment(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rs.stream() builds a client from OPENAI_API_KEY / OPENAI_BASE_URL, streams into the
+    handler, and returns the final response."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    script = text_script()
+    server.add(script)
+    recorder = Recorder()
+
+    final = rs.stream(recorder, model="gpt-4o-mini", input="hi", temperature=0)
+
+    assert final.to_dict() == script.events()[-1]["response"]
+    assert recorder.calls == expected_calls(script.events())
+    (request,) = server.requests
+    assert request.headers["authorization"] == "Bearer sk-from-env"
+    assert request.json == {"model": "gpt-4o-mini", "input": "hi", "temperature": 0, "stream": True}
+
+
+# ------------------------------------------------------------------------------- threads
+
+
+def test_32_threads_share_one_client_without_mixing_streams_or_leaking_fds(
+    server: MockServer,
+) -> None:
+    """32 threads stream concurrently through one Client, each gets exactly its own text, and
+    after client.close() the open file descriptors are back to the baseline."""
+    n = 32
+    texts = [f"Thread {i:02d} streams its own answer and nothing else." for i in range(n)]
+    scripts = [Script(seed=1000 + i).text(texts[i]).completed() for i in range(n)]
+    # MockServer pops replies in arrival order; a turnstile makes "queue script i, send request
+    # i" atomic. It is released on the first event, so the streams themselves overlap.
+    turnstile = threading.Lock()
+    live_lock = threading.Lock()
+    live = [0, 0]  # [currently streaming, peak]
+    results: List[Optional[Tuple[rs.Response, str]]] = [None] * n
+    errors: List[BaseException] = []
+
+    class Worker(rs.ResponseHandler):
+        def __init__(self) -> None:
+            self.released = False
+            self.started = False
+            self.deltas: List[str] = []
+
+        def _release(self) -> None:
+            if not self.released:
+                self.released = True
+                turnstile.release()
+
+        def on_created(self, response: rs.Response) -> None:
+            self.started = True
+            with live_lock:
+                live[0] += 1
+                live[1] = max(live)
+            self._release()
+
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            self.deltas.append(delta)
+
+        def on_end(self) -> None:
+            if self.started:
+                with live_lock:
+                    live[0] -= 1
+            self._release()
+
+    baseline = fd_count()
+    with rs.Client(base_url=server.url) as client:
+
+        def run(i: int) -> None:
+            handler = Worker()
+            turnstile.acquire()
+            try:
+                server.add(scripts[i], delay=0.02)
+                final = client.stream(handler, model="gpt-4o-mini", input=f"thread {i}")
+                results[i] = (final, "".join(handler.deltas))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                handler._release()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads)
+
+    assert errors == []
+    for i in range(n):
+        entry = results[i]
+        assert entry is not None
+        final, streamed = entry
+        assert final.status == "completed"
+        assert final.id == scripts[i].response_id
+        assert final.output_text == texts[i]
+        assert streamed == texts[i]
+    assert sorted(r.json["input"] for r in server.requests) == sorted(
+        f"thread {i}" for i in range(n)
+    )
+    assert live[1] >= 4, f"streams did not overlap (peak {live[1]})"
+    assert wait_for_fds(baseline + 2) <= baseline + 2
