@@ -304,6 +304,7 @@ def describe_scenario(name: str, sizes: Dict[str, int]) -> str:
 
 
 def machine_section(versions: Dict[str, str]) -> List[str]:
+    """Describe the machine; called at the start so date and load are the run's own."""
     model = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -320,7 +321,7 @@ def machine_section(versions: Dict[str, str]) -> List[str]:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     pkgs = ", ".join(f"{k} {v}" for k, v in versions.items())
     return [
-        f"* Date: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"* Date: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')} (start)",
         f"* Machine: nproc {affinity} (cpu_count {os.cpu_count()}), CPU `{model}`, "
         f"{platform.system()} {platform.release()}, load average at start {load}",
         f"* Python {platform.python_version()} ({sys.executable})",
@@ -348,12 +349,12 @@ def render_report(
     res: Results,
     imports: Dict[str, List[float]],
     sizes: Dict[str, int],
-    versions: Dict[str, str],
+    machine: List[str],
     argv: List[str],
     smoke: bool,
 ) -> str:
     lines: List[str] = ["# responses_stream benchmark results", ""]
-    lines += machine_section(versions)
+    lines += machine
     cmd = " ".join(["python -m benchmarks", *argv])
     mode = "smoke (correctness only; timings are not meaningful)" if smoke else "full"
     lines += [
@@ -541,6 +542,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             res.unavailable[c] = str(info.get("reason", "not importable"))
             log(f"{c}: unavailable ({res.unavailable[c]})")
     runnable = [c for c in contenders if c not in res.unavailable]
+    machine = machine_section(package_versions(probe_info))
 
     # Import times first, while nothing else runs.
     modules = [
@@ -567,9 +569,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         server.stop()
     sizes = server.sizes
 
-    report = render_report(
-        plan, contenders, res, imports, sizes, package_versions(probe_info), argv, args.smoke
-    )
+    report = render_report(plan, contenders, res, imports, sizes, machine, argv, args.smoke)
     print(report)
     out = args.out or (None if args.smoke else str(REPO / "benchmarks" / "RESULTS.md"))
     if out and not args.no_write:
