@@ -56,6 +56,13 @@ _STATUS_SUFFIXES = {
     ".completed": "completed",
     ".failed": "failed",
 }
+# Computed once: every tool-progress event type (three dotted parts) and the status it sets.
+_ITEM_STATUS = {
+    kind: status
+    for kind in ev.EVENT_TYPES
+    for suffix, status in _STATUS_SUFFIXES.items()
+    if kind.endswith(suffix) and kind.count(".") == 2
+}
 # Streamed string fields of tool items: delta type -> (attribute, item class, done type, done key)
 _STREAMED_FIELDS: Dict[str, Any] = {
     "response.code_interpreter_call_code.delta": ("code", CodeInterpreterCall),
@@ -151,10 +158,8 @@ class Accumulator:
             self._handlers[kind] = self._streamed_delta
         for kind in _STREAMED_DONE:
             self._handlers[kind] = self._streamed_done
-        for kind in ev.EVENT_TYPES:
-            for suffix in _STATUS_SUFFIXES:
-                if kind.endswith(suffix) and kind.count(".") == 2 and kind not in self._handlers:
-                    self._handlers[kind] = self._item_status
+        for kind in _ITEM_STATUS:
+            self._handlers.setdefault(kind, self._item_status)
 
     # ----------------------------------------------------------------------- entry point
 
@@ -340,11 +345,7 @@ class Accumulator:
         item = self._lookup(event)
         if item is None or isinstance(item, dict):
             return item
-        kind = event.type
-        for suffix, status in _STATUS_SUFFIXES.items():
-            if kind.endswith(suffix):
-                item.__dict__["status"] = status
-                break
+        item.__dict__["status"] = _ITEM_STATUS[event.type]
         return item
 
     def _streamed_delta(self, event: Any) -> Any:

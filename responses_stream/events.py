@@ -84,10 +84,9 @@ class Event(DataClassJsonMixin):
         raw = self.__dict__.get("_raw")
         if raw is not None:
             return copy.deepcopy(raw)
-        out = {f.name: _dump(getattr(self, f.name)) for f in fields(self)}
         if isinstance(self, UnknownEvent):
             return dict(self.data)
-        return out
+        return {f.name: _dump(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)

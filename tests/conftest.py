@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, Iterator, List
 
 import pytest
 
 import responses_stream as rs
 from responses_stream._stream import EventStream, offline_response
+from responses_stream.testing import MockServer, mock_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 OPENAI_TRANSCRIPTS = sorted(FIXTURES.glob("*.sse"))
@@ -56,6 +57,29 @@ def payloads(data: bytes) -> List[Dict[str, Any]]:
                 if text and text != b"[DONE]":
                     out.append(json.loads(text))
     return out
+
+
+CLIENT_ERROR_STATUSES = [
+    (400, rs.BadRequestError),
+    (401, rs.AuthenticationError),
+    (403, rs.PermissionDeniedError),
+    (404, rs.NotFoundError),
+    (422, rs.UnprocessableEntityError),
+]
+"""Statuses that are never retried, with the error class each must raise."""
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own OpenAI settings must not leak into any test."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[MockServer]:
+    """A MockServer on 127.0.0.1, closed after the test."""
+    yield from mock_server()
 
 
 @pytest.fixture(params=OPENAI_TRANSCRIPTS, ids=transcript_id)

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import responses_stream as rs
-from responses_stream.testing import MockServer, Script, mock_server
+from responses_stream.testing import MockServer, Script
 
 TRANSCRIPTS = Path(__file__).parent / "fixtures" / "transcripts"
 ALL_TRANSCRIPTS = sorted(TRANSCRIPTS.glob("*.sse")) + sorted(TRANSCRIPTS.glob("servers/*.sse"))
@@ -33,17 +33,6 @@ Event = Dict[str, Any]
 
 
 # ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[MockServer]:
-    yield from mock_server()
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import pytest
 import requests
 
 import responses_stream as rs
-from responses_stream.testing import MockServer, Script, mock_server
+from responses_stream.testing import MockServer, Script
+
+from .conftest import CLIENT_ERROR_STATUSES
 
 KEY = "sk-proj-SECRETa1b2c3d4e5f6g7h8i9j0"
 KEY_FRAGMENT = "SECRETa1b2c3d4"
@@ -23,17 +25,6 @@ Call = Tuple[Any, ...]
 
 
 # ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[MockServer]:
-    yield from mock_server()
 
 
 @pytest.fixture
@@ -146,13 +137,7 @@ def test_400_with_openai_error_body(
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [
-        (400, rs.BadRequestError),
-        (401, rs.AuthenticationError),
-        (403, rs.PermissionDeniedError),
-        (404, rs.NotFoundError),
-        (422, rs.UnprocessableEntityError),
-    ],
+    CLIENT_ERROR_STATUSES,
 )
 def test_client_errors_are_not_retried(
     server: MockServer, client: rs.Client, sleeps: List[float], status: int, cls: Type[Exception]

@@ -10,6 +10,8 @@ import responses
 import responses_stream as rs
 from responses_stream.testing import Script
 
+from .conftest import CLIENT_ERROR_STATUSES
+
 BASE = "https://api.example.test/v1"
 
 
@@ -51,13 +53,7 @@ def test_request_body_headers_and_final_response() -> None:
 @responses.activate
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [
-        (400, rs.BadRequestError),
-        (401, rs.AuthenticationError),
-        (403, rs.PermissionDeniedError),
-        (404, rs.NotFoundError),
-        (422, rs.UnprocessableEntityError),
-    ],
+    CLIENT_ERROR_STATUSES,
 )
 def test_status_errors_map_to_classes(status: int, cls: type) -> None:
     """Non-retried statuses raise their class with OpenAI's error fields and the request id."""
