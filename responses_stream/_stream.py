@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import time
-from typing import Any, Callable, Iterator, Optional, Tuple, Type
+from typing import Any, BinaryIO, Callable, Iterator, Optional, Tuple, Type, Union
 
 import requests
 import urllib3.exceptions
@@ -41,21 +42,34 @@ _parse = ev.parse_event
 _KeepAlive = ev.KeepAlive
 
 
-def _chunks(raw: Any) -> Iterator[bytes]:
+def _chunks(raw: Any, record: Optional[BinaryIO] = None) -> Iterator[bytes]:
     """Yield body bytes as soon as they arrive, for chunked and close-delimited bodies alike.
 
     ``iter_content(None)`` holds a close-delimited body back until EOF and ``iter_content()``
-    reads one byte at a time (``research/PERF-BASELINE.md``); ``read1`` does neither.
+    reads one byte at a time (``research/PERF-BASELINE.md``); ``read1`` does neither. With
+    ``record``, every byte is also written there as received.
     """
     read1 = getattr(raw, "read1", None)
-    if read1 is not None:
-        while True:
-            chunk = read1(READ_SIZE)
-            if not chunk:
-                return
-            yield chunk
-    else:  # pragma: no cover - urllib3 < 2: one HTTP chunk per read for chunked bodies
-        yield from raw.stream(1024, decode_content=True)
+    source = _read1_loop(read1) if read1 is not None else raw.stream(1024, decode_content=True)
+    if record is None:
+        yield from source
+        return
+    for chunk in source:
+        record.write(chunk)
+        record.flush()
+        yield chunk
+
+
+def _read1_loop(read1: Callable[[int], bytes]) -> Iterator[bytes]:
+    while True:
+        chunk = read1(READ_SIZE)
+        if not chunk:
+            return
+        yield chunk
+
+
+Reopen = Callable[[str, Optional[int]], requests.Response]
+"""Opens ``GET /responses/{id}?stream=true&starting_after=N`` for a background resume."""
 
 
 class EventStream:
@@ -74,6 +88,10 @@ class EventStream:
     :class:`~responses_stream.StreamError` after an in-band ``error`` event, and
     :class:`~responses_stream.StreamInterrupted` when the body ends before a terminal event.
     SSE comments are yielded as :class:`~responses_stream.events.KeepAlive` with ``comment`` set.
+
+    For a background response (``background=True``) a stream that breaks (reset, idle timeout,
+    end of body before a terminal event) is resumed from the last ``sequence_number`` up to
+    ``max_resumes`` times; events already delivered are never delivered again.
     """
 
     def __init__(
@@ -83,13 +101,27 @@ class EventStream:
         accumulate: bool = True,
         snapshot: Optional[Response] = None,
         starting_after: Optional[int] = None,
+        deliver_after: Optional[int] = None,
         deadline: Optional[float] = None,
         clock: Callable[[], float] = time.monotonic,
+        reopen: Optional[Reopen] = None,
+        max_resumes: int = 5,
+        on_resume: Optional[Callable[[str, Optional[int]], None]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        record_to: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
         self._http: Optional[requests.Response] = http_response
         self.request_id: Optional[str] = http_response.headers.get("x-request-id")
         """The server's ``x-request-id`` for this stream (log it when reporting problems)."""
         self._accumulator = Accumulator(snapshot)
+        self._deliver_after = deliver_after
+        self._reopen = reopen
+        self._max_resumes = max_resumes
+        self._on_resume = on_resume
+        self._sleep = sleep
+        self.resumes = 0
+        """How many times the stream was resumed after breaking."""
+        self._record: Optional[BinaryIO] = None
         self._accumulate = accumulate
         self._starting_after = starting_after
         self._deadline = deadline
@@ -99,6 +131,8 @@ class EventStream:
         """What the last event touched in the snapshot (the part, call or item)."""
         self.done_sentinel = False
         self._check_content_type(http_response)
+        if record_to is not None:
+            self._record = open(record_to, "wb")  # noqa: SIM115 - closed in close()
 
     # ------------------------------------------------------------------------- public API
 
@@ -136,6 +170,9 @@ class EventStream:
         iterator, self._iterator = self._iterator, None
         if iterator is not None:
             iterator.close()  # type: ignore[attr-defined]
+        record, self._record = self._record, None
+        if record is not None:
+            record.close()
 
     def until_done(self) -> Response:
         """Consume the rest of the stream and return the final response."""
@@ -165,12 +202,47 @@ class EventStream:
         )
 
     def _events(self) -> Iterator[ev.Event]:
+        while True:
+            try:
+                yield from self._connection_events()
+                return
+            except (StreamInterrupted, APITimeoutError) as exc:
+                if not self._resume(exc):
+                    raise
+
+    def _resume(self, exc: ResponsesStreamError) -> bool:
+        """Reopen a broken background stream after the last event seen; False if not possible."""
+        acc = self._accumulator
+        response_id = self.response.id
+        deadline = self._deadline
+        if (
+            self._reopen is None
+            or response_id is None
+            or self.resumes >= self._max_resumes
+            or (deadline is not None and self._clock() >= deadline)
+        ):
+            return False
+        after = acc.last_sequence_number
+        self.resumes += 1
+        logger.info("resuming %s after sequence_number %s: %s", response_id, after, exc)
+        if self._on_resume is not None:
+            self._on_resume(response_id, after)
+        self._sleep(min(0.5 * 2.0 ** (self.resumes - 1), 8.0))
+        http = self._reopen(response_id, after)
+        self._http = http
+        self.request_id = http.headers.get("x-request-id") or self.request_id
+        self._starting_after = after
+        return True
+
+    def _connection_events(self) -> Iterator[ev.Event]:
+        """The events of one HTTP response; raises how it ended unless it completed."""
         http = self._http
         if http is None:
             return
-        sse = FramedSSEClient(_chunks(http.raw))
+        sse = FramedSSEClient(_chunks(http.raw, self._record))
         acc = self._accumulator
         apply = acc.apply if self._accumulate else _no_accumulate(acc)
+        deliver_after = self._deliver_after
         starting_after = self._starting_after
         deadline = self._deadline
         clock = self._clock
@@ -223,7 +295,12 @@ class EventStream:
                     if seq is not None and seq <= starting_after:
                         continue  # already delivered before the stream was resumed
                 self.last_result = apply(event)
-                yield event
+                if deliver_after is None:
+                    yield event
+                elif event.sequence_number is None or event.sequence_number > deliver_after:
+                    self._deliver_after = deliver_after = None
+                    yield event
+                # else: replayed only to rebuild the snapshot, the caller has seen it
                 if event.type in TERMINAL_TYPES:
                     self._finish(event)
                     return
@@ -244,7 +321,8 @@ class EventStream:
             self._finish(None)
         finally:
             http.close()
-            self._http = None
+            if self._http is http:
+                self._http = None
 
     def _finish(self, terminal: Optional[ev.Event]) -> None:
         """Raise what the end of the stream means, if it is not a normal completion."""

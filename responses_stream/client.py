@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -16,9 +16,18 @@ from . import __version__
 from ._accumulator import TERMINAL_TYPES
 from ._stream import EventStream, offline_response
 from ._transport import RetryPolicy, Timeout, merge_headers, send_with_retries, timeouts
-from .errors import ConfigurationError
+from .errors import (
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    ProtocolError,
+    ResponsesStreamError,
+)
 from .handler import Dispatcher, ResponseHandler, _overrides
 from .models import Response
+
+PathLike = Union[str, "os.PathLike[str]"]
+"""A file path, as ``str`` or ``pathlib.Path``."""
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "replay", "stream"]
 
@@ -33,8 +42,49 @@ def _is_local(url: str) -> bool:
     return host in _LOCAL_HOSTS or host.startswith("127.") or host.endswith(".localhost")
 
 
+class _Options:
+    """The SDK's own per-call keywords (everything else goes into the request body)."""
+
+    __slots__ = (
+        "accumulate",
+        "cancel_on_stop",
+        "extra_headers",
+        "max_resumes",
+        "max_retries",
+        "on_resume",
+        "on_retry",
+        "record_to",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        accumulate: bool = True,
+        timeout: Union[Timeout, float, None] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_resumes: int = 5,
+        record_to: Optional[PathLike] = None,
+        cancel_on_stop: bool = False,
+        on_retry: Optional[Callable[[Exception, int, float], None]] = None,
+        on_resume: Optional[Callable[[str, Optional[int]], None]] = None,
+    ) -> None:
+        if not isinstance(max_resumes, int) or max_resumes < 0:
+            raise ConfigurationError(f"max_resumes must be an int >= 0, got {max_resumes!r}")
+        self.accumulate = accumulate
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.extra_headers = extra_headers
+        self.max_resumes = max_resumes
+        self.record_to = record_to
+        self.cancel_on_stop = cancel_on_stop
+        self.on_retry = on_retry
+        self.on_resume = on_resume
+
+
 class Client:
-    """A connection to a Responses API server (OpenAI or a compatible one).
+    """A connection to a Responses API server (OpenAI, Azure OpenAI or a compatible one).
 
     ``api_key`` defaults to ``$OPENAI_API_KEY`` and ``base_url`` to ``$OPENAI_BASE_URL``, else
     ``https://api.openai.com/v1``. A key is required except for servers on localhost. ``timeout``
@@ -43,9 +93,17 @@ class Client:
     started is never sent again. Pass ``session`` to reuse your own ``requests.Session`` (it is
     then yours to close).
 
+    Azure OpenAI: pass ``azure_endpoint="https://NAME.openai.azure.com"`` (or set
+    ``AZURE_OPENAI_ENDPOINT`` and no OpenAI settings) with ``api_key`` (sent as ``api-key``;
+    default ``$AZURE_OPENAI_API_KEY``), or ``azure_ad_token`` / ``azure_ad_token_provider``
+    (sent as ``Authorization: Bearer``). Requests go to the v1 route ``/openai/v1/responses``;
+    ``api_version`` (default ``$OPENAI_API_VERSION``) switches to the dated route
+    ``/openai/responses?api-version=...``. ``model`` is your deployment name.
+
     A client may be shared by threads: each call builds its own request and stream, and the
     session's connection pool is sized for concurrent streams. Use it as a context manager, or
-    call :meth:`close`, to release pooled connections.
+    call :meth:`close`, to release pooled connections. Credentials are never sent to another
+    host when a server redirects.
     """
 
     def __init__(
@@ -59,25 +117,58 @@ class Client:
         max_retries: int = 2,
         default_headers: Optional[Mapping[str, str]] = None,
         session: Optional[requests.Session] = None,
+        azure_endpoint: Optional[str] = None,
+        api_version: Optional[str] = None,
+        azure_ad_token: Optional[str] = None,
+        azure_ad_token_provider: Optional[Callable[[], str]] = None,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
-        )
+        env = os.environ
+        openai_configured = base_url or env.get("OPENAI_BASE_URL") or api_key is not None
+        if azure_endpoint is None and not openai_configured and not env.get("OPENAI_API_KEY"):
+            azure_endpoint = env.get("AZURE_OPENAI_ENDPOINT") or None
+        self.is_azure = azure_endpoint is not None
+        self._query: Dict[str, str] = {}
+        self._token_provider: Optional[Callable[[], str]] = None
+        if azure_endpoint is not None:
+            if base_url is not None:
+                raise ConfigurationError("pass either base_url or azure_endpoint, not both")
+            version = api_version or env.get("OPENAI_API_VERSION")
+            root = azure_endpoint.rstrip("/")
+            if version:
+                self.base_url = root + "/openai"
+                self._query = {"api-version": version}
+            else:
+                self.base_url = root + "/openai/v1"
+            key = api_key if api_key is not None else env.get("AZURE_OPENAI_API_KEY")
+            if azure_ad_token_provider is not None:
+                self._token_provider = azure_ad_token_provider
+                auth: Optional[Dict[str, str]] = None
+            elif azure_ad_token:
+                auth = {"Authorization": f"Bearer {azure_ad_token}"}
+            elif key:
+                auth = {"api-key": key}
+            else:
+                raise ConfigurationError(
+                    "Azure OpenAI needs api_key (or AZURE_OPENAI_API_KEY), azure_ad_token or "
+                    "azure_ad_token_provider"
+                )
+        else:
+            self.base_url = (base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+            key = api_key if api_key is not None else env.get("OPENAI_API_KEY")
+            if not key and not _is_local(self.base_url):
+                raise ConfigurationError(
+                    "no API key: pass Client(api_key=...) or set OPENAI_API_KEY "
+                    "(a key is optional only for servers on localhost)"
+                )
+            auth = {"Authorization": f"Bearer {key}"} if key else None
         if not urlsplit(self.base_url).scheme.startswith("http"):
             raise ConfigurationError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        if not key and not _is_local(self.base_url):
-            raise ConfigurationError(
-                "no API key: pass Client(api_key=...) or set OPENAI_API_KEY "
-                "(a key is optional only for servers on localhost)"
-            )
-        self._api_key = key or None
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_retries = max_retries
         self.timeout = Timeout.coerce(timeout)
-        self.organization = organization or os.environ.get("OPENAI_ORG_ID")
-        self.project = project or os.environ.get("OPENAI_PROJECT_ID")
+        self.organization = organization or env.get("OPENAI_ORG_ID")
+        self.project = project or env.get("OPENAI_PROJECT_ID")
         self._own_session = session is None
         if session is None:
             session = requests.Session()
@@ -85,16 +176,16 @@ class Client:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+        _strip_credentials_on_redirect(session)
         self._session = session
         self._headers = merge_headers(
             {
                 "User-Agent": f"responses-stream/{__version__}",
-                "Accept": "text/event-stream",
                 # Compression makes proxies buffer and adds latency per event.
                 "Accept-Encoding": "identity",
                 "Content-Type": "application/json",
             },
-            {"Authorization": f"Bearer {key}"} if key else None,
+            auth,
             {"OpenAI-Organization": self.organization} if self.organization else None,
             {"OpenAI-Project": self.project} if self.project else None,
             default_headers,
@@ -104,7 +195,8 @@ class Client:
         self._clock: Callable[[], float] = time.monotonic
 
     def __repr__(self) -> str:
-        return f"<responses_stream.Client base_url={self.base_url!r}>"
+        kind = " azure" if self.is_azure else ""
+        return f"<responses_stream.Client{kind} base_url={self.base_url!r}>"
 
     def __enter__(self) -> Client:
         return self
@@ -127,6 +219,9 @@ class Client:
         timeout: Union[Timeout, float, None] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_resumes: int = 5,
+        record_to: Optional[PathLike] = None,
+        cancel_on_stop: bool = False,
         **params: Any,
     ) -> Response:
         """Create a response with ``stream: true`` and feed every event to ``handler``.
@@ -135,8 +230,13 @@ class Client:
         ``.status``: ``completed`` or ``incomplete``). Every keyword not listed here goes into
         the JSON body unchanged, so new API parameters need no SDK release.
 
-        ``accumulate=False`` keeps no output in the snapshot (memory stays flat on unbounded
-        streams; the accumulated callbacks then get no snapshot and are not called).
+        SDK keywords: ``accumulate=False`` keeps no output in the snapshot (memory stays flat
+        on unbounded streams; the accumulated callbacks are then not called). ``timeout`` and
+        ``max_retries`` override the client's. ``extra_headers`` adds (or, with ``None``,
+        removes) headers. With ``background=True`` a broken stream is resumed up to
+        ``max_resumes`` times (``on_resume`` is called; no event is delivered twice), and
+        ``cancel_on_stop=True`` cancels the response when ``handler.stop()`` ends the stream.
+        ``record_to`` writes the raw bytes received to a file (see :func:`replay`).
 
         Raises :class:`ResponseFailedError` after ``on_failed``, :class:`StreamError` after
         an ``error`` event, :class:`StreamInterrupted` when the body ends early, and the
@@ -145,19 +245,18 @@ class Client:
         If a callback calls ``handler.stop()``, the partial snapshot is returned.
         """
         handler = handler if handler is not None else ResponseHandler()
-        on_retry = _overrides(handler, "on_retry")
-        return run_handler(
-            handler,
-            lambda: self.events(
-                accumulate=accumulate,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-                _on_retry=on_retry,
-                **params,
-            ),
-            accumulate,
+        options = _Options(
+            accumulate=accumulate,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            max_resumes=max_resumes,
+            record_to=record_to,
+            cancel_on_stop=cancel_on_stop,
+            on_retry=_overrides(handler, "on_retry"),
+            on_resume=_overrides(handler, "on_resume"),
         )
+        return self._run(handler, lambda: self._create(params, options), options)
 
     def events(
         self,
@@ -166,7 +265,8 @@ class Client:
         timeout: Union[Timeout, float, None] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        _on_retry: Optional[Callable[[Exception, int, float], None]] = None,
+        max_resumes: int = 5,
+        record_to: Optional[PathLike] = None,
         **params: Any,
     ) -> EventStream:
         """Create a response with ``stream: true`` and return an :class:`EventStream`.
@@ -176,6 +276,91 @@ class Client:
         """
         if "handler" in params:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
+        options = _Options(
+            accumulate=accumulate,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            max_resumes=max_resumes,
+            record_to=record_to,
+        )
+        return self._create(params, options)
+
+    # ------------------------------------------------------------------ background responses
+
+    def resume(
+        self,
+        response_id: str,
+        handler: Optional[ResponseHandler] = None,
+        *,
+        starting_after: Optional[int] = None,
+        accumulate: bool = True,
+        timeout: Union[Timeout, float, None] = None,
+        max_retries: Optional[int] = None,
+        max_resumes: int = 5,
+        cancel_on_stop: bool = False,
+    ) -> Response:
+        """Attach to a running or finished background response and stream it into ``handler``.
+
+        The stream is replayed from its start so the returned :class:`Response` is complete;
+        with ``starting_after=N`` the handler only sees events after sequence number ``N``
+        (the ones you have not processed yet). Breaks are resumed like in :meth:`stream`.
+        """
+        handler = handler if handler is not None else ResponseHandler()
+        options = _Options(
+            accumulate=accumulate,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_resumes=max_resumes,
+            cancel_on_stop=cancel_on_stop,
+            on_retry=_overrides(handler, "on_retry"),
+            on_resume=_overrides(handler, "on_resume"),
+        )
+
+        def open_stream() -> EventStream:
+            http = self._open_resume(response_id, None, options)
+            return self._event_stream(http, options, background=True, deliver_after=starting_after)
+
+        return self._run(handler, open_stream, options)
+
+    def retrieve(
+        self, response_id: str, *, timeout: Union[Timeout, float, None] = None
+    ) -> Response:
+        """Fetch a stored response (``GET /responses/{id}``) as a :class:`Response`."""
+        data = self._request_json("GET", f"/responses/{_path_id(response_id)}", timeout=timeout)
+        return Response.from_wire(data)
+
+    def cancel(self, response_id: str, *, timeout: Union[Timeout, float, None] = None) -> Response:
+        """Cancel a background response (``POST /responses/{id}/cancel``); idempotent.
+
+        Cancelling a response that already finished or was cancelled is not an error: the
+        response is returned as it is.
+        """
+        path = f"/responses/{_path_id(response_id)}/cancel"
+        try:
+            data = self._request_json("POST", path, body={}, timeout=timeout)
+        except (BadRequestError, ConflictError) as exc:
+            try:
+                current = self.retrieve(response_id, timeout=timeout)
+            except ResponsesStreamError:
+                raise exc from None
+            if current.status in ("completed", "failed", "cancelled", "incomplete"):
+                return current
+            raise
+        return Response.from_wire(data)
+
+    # --------------------------------------------------------------------------- internals
+
+    def _run(
+        self, handler: ResponseHandler, open_stream: Callable[[], EventStream], options: _Options
+    ) -> Response:
+        final = run_handler(handler, open_stream, options.accumulate)
+        finished = final.status in ("completed", "failed", "cancelled", "incomplete")
+        if options.cancel_on_stop and handler.stopped and final.id and not finished:
+            self.cancel(final.id)
+        return final
+
+    def _create(self, params: Mapping[str, Any], options: _Options) -> EventStream:
         body = dict(params)
         body["stream"] = True
         try:
@@ -184,42 +369,112 @@ class Client:
             raise ConfigurationError(
                 f"request parameters are not JSON-serialisable: {exc}"
             ) from exc
-        return self._open_stream(
-            "POST",
-            "/responses",
-            payload,
-            accumulate=accumulate,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            on_retry=_on_retry,
+        deadline = self._deadline(options.timeout)
+        http = self._send(
+            "POST", "/responses", payload, options=options, deadline=deadline, stream=True
+        )
+        return self._event_stream(
+            http, options, background=bool(body.get("background")), deadline=deadline
         )
 
-    # --------------------------------------------------------------------------- internals
+    def _event_stream(
+        self,
+        http: requests.Response,
+        options: _Options,
+        *,
+        background: bool,
+        deliver_after: Optional[int] = None,
+        deadline: Optional[float] = None,
+    ) -> EventStream:
+        def reopen(response_id: str, after: Optional[int]) -> requests.Response:
+            return self._open_resume(response_id, after, options, deadline)
 
-    def _open_stream(
+        return EventStream(
+            http,
+            accumulate=options.accumulate,
+            deliver_after=deliver_after,
+            deadline=deadline,
+            clock=self._clock,
+            reopen=reopen if background else None,
+            max_resumes=options.max_resumes,
+            on_resume=options.on_resume,
+            sleep=self._sleep,
+            record_to=options.record_to,
+        )
+
+    def _open_resume(
+        self,
+        response_id: str,
+        after: Optional[int],
+        options: _Options,
+        deadline: Optional[float] = None,
+    ) -> requests.Response:
+        query: Dict[str, Any] = {"stream": "true"}
+        if after is not None:
+            query["starting_after"] = str(after)
+        if deadline is None:
+            deadline = self._deadline(options.timeout)
+        path = f"/responses/{_path_id(response_id)}"
+        return self._send(
+            "GET", path, None, query=query, options=options, deadline=deadline, stream=True
+        )
+
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Optional[Mapping[str, Any]] = None,
+        timeout: Union[Timeout, float, None] = None,
+    ) -> Dict[str, Any]:
+        options = _Options(timeout=timeout)
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        deadline = self._deadline(timeout)
+        resp = self._send(method, path, payload, options=options, deadline=deadline, stream=False)
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise ProtocolError(
+                f"expected a JSON response from {method} {path}, got: {resp.text[:200]!r}",
+                data=resp.content,
+                request_id=resp.headers.get("x-request-id"),
+            ) from exc
+        finally:
+            resp.close()
+        if not isinstance(data, dict):
+            raise ProtocolError(f"expected a JSON object from {method} {path}", data=data)
+        return data
+
+    def _deadline(self, timeout: Union[Timeout, float, None]) -> Optional[float]:
+        limits = Timeout.coerce(timeout) if timeout is not None else self.timeout
+        return self._clock() + limits.total if limits.total is not None else None
+
+    def _send(
         self,
         method: str,
         path: str,
         payload: Optional[bytes],
         *,
-        accumulate: bool,
-        timeout: Union[Timeout, float, None],
-        max_retries: Optional[int],
-        extra_headers: Optional[Mapping[str, Optional[str]]],
-        on_retry: Optional[Callable[[Exception, int, float], None]],
-        params: Optional[Dict[str, Any]] = None,
-        snapshot: Optional[Response] = None,
-        starting_after: Optional[int] = None,
-    ) -> EventStream:
-        limits = Timeout.coerce(timeout) if timeout is not None else self.timeout
-        retries = self.max_retries if max_retries is None else max_retries
+        query: Optional[Mapping[str, Any]] = None,
+        options: _Options,
+        deadline: Optional[float],
+        stream: bool,
+    ) -> requests.Response:
+        """Send one request with the client's auth, timeouts and retry policy."""
+        limits = Timeout.coerce(options.timeout) if options.timeout is not None else self.timeout
+        retries = self.max_retries if options.max_retries is None else options.max_retries
         if not isinstance(retries, int) or retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {retries!r}")
         clock = self._clock
-        deadline = clock() + limits.total if limits.total is not None else None
         url = self.base_url + path
-        headers = merge_headers(self._headers, extra_headers)
+        params = {**self._query, **(query or {})}
+        accept = {"Accept": "text/event-stream" if stream else "application/json"}
+        token = (
+            {"Authorization": f"Bearer {self._token_provider()}"}
+            if self._token_provider is not None
+            else None
+        )
+        headers = merge_headers(self._headers, accept, token, options.extra_headers)
         session = self._session
 
         def send() -> requests.Response:
@@ -228,25 +483,44 @@ class Client:
                 method,
                 url,
                 data=payload,
-                params=params,
+                params=params or None,
                 headers=headers,
-                stream=True,
+                stream=stream,
                 timeout=(connect, read),
             )
 
         policy = RetryPolicy(max_retries=retries, sleep=self._sleep, clock=clock)
-        resp = send_with_retries(send, url=url, policy=policy, deadline=deadline, on_retry=on_retry)
-        logger.debug(
-            "streaming %s %s (request id %s)", method, url, resp.headers.get("x-request-id")
+        resp = send_with_retries(
+            send, url=url, policy=policy, deadline=deadline, on_retry=options.on_retry
         )
-        return EventStream(
-            resp,
-            accumulate=accumulate,
-            snapshot=snapshot,
-            starting_after=starting_after,
-            deadline=deadline,
-            clock=clock,
-        )
+        logger.debug("%s %s: request id %s", method, url, resp.headers.get("x-request-id"))
+        return resp
+
+
+def _path_id(response_id: str) -> str:
+    if not isinstance(response_id, str) or not response_id:
+        raise ConfigurationError(f"response_id must be a non-empty string, got {response_id!r}")
+    return quote(response_id, safe="")
+
+
+_CREDENTIAL_HEADERS = ("Authorization", "api-key")
+
+
+def _strip_credentials_on_redirect(session: requests.Session) -> None:
+    """Make ``session`` drop ``api-key`` (Azure) as well as ``Authorization`` on a redirect to
+    another host; requests only knows about the latter."""
+    if getattr(session, "_responses_stream_safe_redirects", False):
+        return
+    original = session.rebuild_auth
+
+    def rebuild_auth(prepared_request: Any, response: Any) -> None:
+        original(prepared_request, response)
+        if session.should_strip_auth(response.request.url, prepared_request.url):
+            for name in _CREDENTIAL_HEADERS:
+                prepared_request.headers.pop(name, None)
+
+    session.rebuild_auth = rebuild_auth  # type: ignore[method-assign]
+    session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]
 
 
 def run_handler(

@@ -1,0 +1,228 @@
+"""Background responses: automatic resume, resume/retrieve/cancel, and proof under cuts.
+
+Every case runs over a real loopback MockServer and checks that nothing is lost and nothing is
+delivered twice.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import List, Optional, Tuple
+
+import pytest
+
+import responses_stream as rs
+from responses_stream.testing import MockServer, Script
+
+
+class Seen(rs.ResponseHandler):
+    """Records every event's sequence number, deltas and resumes."""
+
+    def __init__(self) -> None:
+        self.seqs: List[Optional[int]] = []
+        self.text = ""
+        self.resumes: List[Tuple[str, Optional[int]]] = []
+        self.ended = 0
+
+    def on_event(self, event: rs.events.Event) -> None:
+        self.seqs.append(event.sequence_number)
+
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        self.text += delta
+        assert snapshot.endswith(delta)
+
+    def on_resume(self, response_id: str, starting_after: Optional[int]) -> None:
+        self.resumes.append((response_id, starting_after))
+
+    def on_end(self) -> None:
+        self.ended += 1
+
+
+TEXT = "Once upon a time a small fox 🦊 found a quiet 森 by the river, and slept."
+
+
+def _script() -> Script:
+    return Script(model="gpt-5-mini", background=True, seed=7).text(TEXT).completed()
+
+
+def _client(server: MockServer, **kwargs: object) -> rs.Client:
+    client = rs.Client(base_url=server.url, max_retries=0, **kwargs)  # type: ignore[arg-type]
+    client._sleep = lambda seconds: None
+    return client
+
+
+def _event_boundaries(script: Script) -> List[int]:
+    chunks = script.to_sse_chunks()
+    out, total = [], 0
+    for chunk in chunks[:-1]:
+        total += len(chunk)
+        out.append(total)
+    return out
+
+
+def test_uninterrupted_background_stream(server: MockServer) -> None:
+    """A background stream that does not break needs no resume."""
+    server.add(_script())
+    handler = Seen()
+    with _client(server) as client:
+        final = client.stream(handler, model="m", input="x", background=True)
+    assert final.output_text == TEXT and final.status == "completed"
+    assert handler.resumes == [] and handler.seqs == list(range(len(handler.seqs)))
+
+
+def test_resume_after_cut_at_every_event_boundary(server: MockServer) -> None:
+    """Cut after each whole event in turn: resumed once, every event delivered exactly once."""
+    script = _script()
+    cuts = _event_boundaries(script)
+    assert len(cuts) > 20
+    with _client(server) as client:
+        for boundary, cut in enumerate(cuts):
+            server.add(script, close_after=cut)
+            handler = Seen()
+            final = client.stream(handler, model="m", input="x", background=True)
+            assert final.output_text == TEXT == handler.text
+            assert handler.seqs == list(range(len(script.events())))
+            assert handler.resumes == [(script.response_id, boundary)]
+            resume = server.requests[-1]
+            assert resume.method == "GET" and resume.query == {
+                "stream": "true",
+                "starting_after": str(boundary),
+            }
+
+
+def test_resume_after_cuts_at_random_byte_offsets(server: MockServer) -> None:
+    """Cuts inside JSON lines and inside multi-byte UTF-8 characters lose nothing."""
+    script = _script()
+    body = script.to_bytes()
+    rng = random.Random(3)
+    offsets = rng.sample(range(body.index(b"response.in_progress") + 200, len(body) - 1), 12)
+    offsets.append(body.index("🦊".encode()) + 2)  # inside the 4-byte emoji
+    with _client(server) as client:
+        for offset in offsets:
+            server.add(script, close_after=offset)
+            handler = Seen()
+            final = client.stream(handler, model="m", input="x", background=True)
+            assert final.output_text == TEXT == handler.text, offset
+            assert handler.seqs == list(range(len(script.events()))), offset
+            assert len(handler.resumes) == 1
+
+
+def test_foreground_cut_raises_interrupted_with_exact_partial_text(server: MockServer) -> None:
+    """Without background=True a cut is reported, with exactly the text received."""
+    script = Script(seed=8).text(TEXT, chunk=4).completed()
+    events = script.events()
+    deltas = [e for e in events if e["type"] == "response.output_text.delta"]
+    cuts = _event_boundaries(script)
+    for index in (3, 8, 15):  # after some whole deltas
+        server.add(script, close_after=cuts[index])
+        handler = Seen()
+        with _client(server) as client, pytest.raises(rs.StreamInterrupted) as info:
+            client.stream(handler, model="m", input="x")
+        expected = "".join(d["delta"] for d in deltas if d["sequence_number"] <= index)
+        assert info.value.response is not None
+        assert info.value.response.output_text == expected == handler.text
+        assert info.value.last_sequence_number == index
+        assert info.value.response_id == script.response_id
+        assert handler.resumes == []
+
+
+def test_resumes_are_bounded(server: MockServer) -> None:
+    """A stream that keeps breaking is resumed max_resumes times, then raises."""
+    script = _script()
+    cut = _event_boundaries(script)[4]
+    server.add(script, close_after=cut)
+    stored = script.to_bytes()
+    for _ in range(3):  # every resume breaks before sending anything
+        server.add(stored, close_after=0, method="GET", path=f"responses/{script.response_id}")
+    handler = Seen()
+    with _client(server) as client, pytest.raises(rs.StreamInterrupted):
+        client.stream(handler, model="m", input="x", background=True, max_resumes=3)
+    assert len(handler.resumes) == 3
+    assert handler.seqs == list(range(5))
+
+
+def test_idle_timeout_on_background_stream_resumes(server: MockServer) -> None:
+    """A stall longer than the read timeout is a break like any other: resumed."""
+    script = _script()
+    server.add(script, stall=3.0, stall_after_events=6)
+    handler = Seen()
+    with _client(server, timeout=rs.Timeout(connect=2, read=0.5)) as client:
+        final = client.stream(handler, model="m", input="x", background=True)
+    assert final.output_text == TEXT
+    assert handler.resumes == [(script.response_id, 5)]
+    assert handler.seqs == list(range(len(script.events())))
+
+
+def test_events_pull_style_resumes_too(server: MockServer) -> None:
+    """client.events() resumes a background stream the same way."""
+    script = _script()
+    server.add(script, close_after=_event_boundaries(script)[10])
+    with _client(server) as client:
+        with client.events(model="m", input="x", background=True) as stream:
+            seqs = [e.sequence_number for e in stream]
+        assert stream.resumes == 1
+    assert seqs == list(range(len(script.events())))
+    assert stream.response.output_text == TEXT
+
+
+def test_resume_attaches_and_skips_seen_events(server: MockServer) -> None:
+    """client.resume(id, starting_after=N): complete response, only events after N handled."""
+    script = _script()
+    response_id = server.store(script)
+    handler = Seen()
+    with _client(server) as client:
+        final = client.resume(response_id, handler, starting_after=9)
+    assert final.output_text == TEXT and final.status == "completed"
+    assert handler.seqs == list(range(10, len(script.events())))
+    assert server.requests[-1].query == {"stream": "true"}
+
+
+def test_retrieve_and_cancel_are_idempotent(server: MockServer) -> None:
+    """retrieve() returns the stored response; cancel() twice returns it cancelled twice."""
+    script = Script(background=True, seed=9).text("partial")
+    response_id = server.store(script)
+    with _client(server) as client:
+        got = client.retrieve(response_id)
+        assert got.id == response_id
+        first = client.cancel(response_id)
+        second = client.cancel(response_id)
+    assert first.status == second.status == "cancelled"
+    assert [r.method for r in server.requests] == ["GET", "POST", "POST"]
+    assert server.requests[1].path.endswith(f"/responses/{response_id}/cancel")
+
+
+def test_cancel_of_finished_response_is_not_an_error(server: MockServer) -> None:
+    """A server that refuses to cancel a finished response: cancel() returns it instead."""
+    response_id = server.store(_script())
+    server.add_error(
+        400,
+        "Cannot cancel a completed response.",
+        method="POST",
+        path=f"responses/{response_id}/cancel",
+    )
+    with _client(server) as client:
+        assert client.cancel(response_id).status == "completed"
+
+
+def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
+    """handler.stop() on a background stream with cancel_on_stop=True cancels the response."""
+
+    class StopEarly(Seen):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            self.stop()
+
+    script = _script()
+    server.add(script, delay=0.01)
+    with _client(server) as client:
+        final = client.stream(
+            StopEarly(), model="m", input="x", background=True, cancel_on_stop=True
+        )
+    assert final.status != "completed"
+    cancel = server.requests[-1]
+    assert cancel.method == "POST" and cancel.path.endswith("/cancel")
+
+
+def test_unknown_response_id_is_not_found(server: MockServer) -> None:
+    """Resuming an id the server does not know raises NotFoundError."""
+    with _client(server) as client, pytest.raises(rs.NotFoundError):
+        client.resume("resp_missing")
