@@ -20,8 +20,7 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Type, TypeVar
 
-from dataclasses_json import DataClassJsonMixin
-
+from ._json import JsonMixin
 from .models import (
     ContentPart,
     OutputItem,
@@ -35,7 +34,7 @@ E = TypeVar("E", bound="Event")
 
 
 @dataclass(frozen=True)
-class Event(DataClassJsonMixin):
+class Event(JsonMixin):
     """Base class of every event.
 
     ``type`` is the wire type; ``sequence_number`` the event's position in its response's stream

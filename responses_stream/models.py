@@ -26,8 +26,7 @@ from typing import (
     Union,
 )
 
-from dataclasses_json import DataClassJsonMixin
-
+from ._json import JsonMixin
 from .errors import InvalidArgumentsError
 
 __all__ = [
@@ -88,7 +87,7 @@ def _dump(value: Any) -> Any:
     return value
 
 
-class Model(DataClassJsonMixin):
+class Model(JsonMixin):
     """Base of every model: wire construction that keeps unknown keys, and ``to_dict``."""
 
     # (key, converter) pairs applied to a key's non-null value when built from the wire.
