@@ -9,6 +9,8 @@ measured in ``research/PERF-BASELINE.md`` and the SSE spec:
 * it never strips a UTF-8 BOM, so a BOM in front of ``data:`` would lose the first event;
 * it drops comment-only blocks silently; here they become messages named :data:`COMMENT` so the
   handler's ``on_keep_alive`` fires as soon as the comment arrives;
+* it decodes, strips and splits every line; the one-line ``data:`` and ``event:``+``data:``
+  blocks that make up nearly every stream are split directly (see :meth:`messages`).
 * it yields a truncated final block as if it were complete; here the caller is told
   (:attr:`FramedSSEClient.truncated`) so a cut stream is reported, not half-parsed.
 
@@ -17,9 +19,9 @@ Line endings CR, LF and CRLF are all accepted, including a CRLF split across two
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List
+from typing import Any, Generator, Iterator, List, Tuple
 
-from sseclient import SSEClient
+from sseclient import Event, SSEClient
 
 if not hasattr(SSEClient, "events"):  # pragma: no cover - wrong distribution installed
     raise ImportError(
@@ -31,7 +33,6 @@ COMMENT = "\x00responses_stream.comment"
 """Event name given to a block made only of SSE comment lines (its data is the comment text)."""
 
 _BOM = b"\xef\xbb\xbf"
-_COMMENT_BYTES = COMMENT.encode()
 
 
 class FramedSSEClient(SSEClient):
@@ -90,7 +91,7 @@ class FramedSSEClient(SSEClient):
                 block = b"".join(pending)
                 pending = []
                 start = 1
-                yield from _emit(block)
+                yield block
             end = len(chunk)
             while start < end:
                 cut = chunk.find(b"\n\n", start)
@@ -101,7 +102,7 @@ class FramedSSEClient(SSEClient):
                     pending.append(piece)
                     piece = b"".join(pending)
                     pending = []
-                yield from _emit(piece)
+                yield piece
                 start = cut + 2
             if start < end:
                 pending.append(chunk[start:] if start else chunk)
@@ -114,32 +115,72 @@ class FramedSSEClient(SSEClient):
             tail = b"".join(pending)
             if tail.strip(b"\n"):
                 self.truncated = True
-                yield from _emit(tail + b"\n\n")
+                yield tail + b"\n\n"
+
+    def messages(self) -> Iterator[Tuple[str, str]]:
+        """Yield ``(event name, data)`` for every message, as soon as its block is complete.
+
+        The two block shapes every Responses server sends (``data: X`` and ``event: N`` +
+        ``data: X``, one line each) are split here directly; every other block (several data
+        lines, ``id:``/``retry:`` fields, comments mixed with fields, no space after the colon)
+        is parsed by sseclient-py, so the field rules stay exactly sseclient-py's. A block made
+        only of comments becomes ``(COMMENT, "#" + text)``.
+        """
+        for framed in self._read():
+            block = framed
+            first = block[:1]
+            if first == b"d":
+                # "data: X\n\n"
+                if block[:6] == b"data: ":
+                    end = block.find(b"\n", 6)
+                    if end == len(block) - 2 and end > 6:
+                        yield "message", block[6:end].decode()
+                        continue
+            elif first == b"e":
+                # "event: N\ndata: X\n\n"
+                if block[:7] == b"event: ":
+                    name_end = block.find(b"\n", 7)
+                    data_at = name_end + 7
+                    if block[name_end + 1 : data_at] == b"data: ":
+                        end = block.find(b"\n", data_at)
+                        if end == len(block) - 2 and end > data_at:
+                            name = block[7:name_end].decode() or "message"
+                            yield name, block[data_at:end].decode()
+                            continue
+            elif first == b":":
+                body = block.rstrip(b"\n")
+                lines = body.split(b"\n")
+                if all(line[:1] == b":" for line in lines):
+                    # sseclient-py drops comments; they are heartbeats worth reporting. One
+                    # space after the colon is framing, as for fields.
+                    texts = [line[1:2].lstrip(b" ") + line[2:] for line in lines]
+                    yield COMMENT, "#" + b"\n".join(texts).decode()
+                    continue
+            elif first == b"\n":
+                block = block.lstrip(b"\n")
+                if not block:
+                    continue
+                # Blank lines before a block: parse what follows on the general path.
+            for event in _OneBlock(block).events():
+                yield event.event, event.data
+
+    def events(self) -> Generator[Event, None, None]:
+        """sseclient-py's API: ``sseclient.Event`` objects (``.event``, ``.data``)."""
+        for name, data in self.messages():
+            event = Event()
+            event.event, event.data = name, data
+            yield event
 
 
-def _emit(block: bytes) -> Iterator[bytes]:
-    """Yield ``block`` for sseclient-py to parse, turning comment-only blocks into messages."""
-    body = block.strip(b"\n")
-    if not body:
-        return
-    if body[:1] == b":":
-        lines = body.split(b"\n")
-        if all(line[:1] == b":" for line in lines):
-            # sseclient-py drops comments; re-frame them as a message it will dispatch. The
-            # "#" keeps the data non-empty even for a bare ":" line (it is stripped later).
-            # One space after the colon is framing, as for fields (sseclient-py drops it for
-            # every data line but the first, which carries the "#").
-            texts = [line[1:] for line in lines]
-            texts[0] = b"#" + (texts[0][1:] if texts[0][:1] == b" " else texts[0])
-            yield (
-                b"event: "
-                + _COMMENT_BYTES
-                + b"\n"
-                + b"".join(b"data:" + t + b"\n" for t in texts)
-                + b"\n"
-            )
-            return
-    yield block
+class _OneBlock(SSEClient):
+    """sseclient-py's field parser applied to one already framed block."""
+
+    def __init__(self, block: bytes) -> None:
+        super().__init__(iter(()))
+        self._block = block
+
+    def _read(self) -> Iterator[bytes]:
+        yield self._block
 
 
 def iter_messages(source: Iterator[bytes]) -> Any:

@@ -246,7 +246,7 @@ class EventStream:
         starting_after = self._starting_after
         deadline = self._deadline
         clock = self._clock
-        messages = sse.events()
+        messages = sse.messages()
         seen_any = False
         try:
             while True:
@@ -257,8 +257,8 @@ class EventStream:
                 except Exception as exc:
                     raise self._translate(exc, sse) from exc
                 seen_any = True
-                data_text = message.data
-                if message.event == COMMENT:
+                name, data_text = message
+                if name == COMMENT:
                     comment = data_text[1:]
                     yield _KeepAlive.from_wire({"type": "keepalive", "comment": comment})
                     continue
@@ -285,8 +285,8 @@ class EventStream:
                         response=self.response,
                         request_id=self.request_id,
                     )
-                if "type" not in data and message.event != "message":
-                    event = _parse(dict(data, type=message.event))
+                if "type" not in data and name != "message":
+                    event = _parse(dict(data, type=name))
                     event.__dict__["_raw"] = data
                 else:
                     event = _parse(data)
