@@ -16,7 +16,7 @@ import logging
 
 __version__ = "0.1.0.dev0"
 
-from . import errors, events
+from . import errors, events, tools
 from ._stream import EventStream
 from ._transport import Timeout
 from .client import DEFAULT_BASE_URL, Client, replay, stream
@@ -30,7 +30,9 @@ from .errors import (
     ConflictError,
     InternalServerError,
     InvalidArgumentsError,
+    MaxTurnsExceeded,
     NotFoundError,
+    OutputParseError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
@@ -82,6 +84,7 @@ from .models import (
     Usage,
     WebSearchCall,
 )
+from .tools import Tool, UnknownToolError, function_call_output, tool
 
 # A library stays quiet unless the application configures logging.
 logging.getLogger("responses_stream").addHandler(logging.NullHandler())
@@ -116,6 +119,7 @@ __all__ = [
     "InvalidArgumentsError",
     "LocalShellCall",
     "LocalShellCallOutput",
+    "MaxTurnsExceeded",
     "McpApprovalRequest",
     "McpApprovalResponse",
     "McpCall",
@@ -123,6 +127,7 @@ __all__ = [
     "Message",
     "NotFoundError",
     "OutputItem",
+    "OutputParseError",
     "OutputText",
     "PermissionDeniedError",
     "Program",
@@ -143,15 +148,20 @@ __all__ = [
     "StreamInterrupted",
     "SummaryText",
     "Timeout",
+    "Tool",
     "ToolSearchCall",
     "ToolSearchOutput",
+    "UnknownToolError",
     "UnprocessableEntityError",
     "Usage",
     "WebSearchCall",
     "__version__",
     "errors",
     "events",
+    "function_call_output",
     "parse_event",
     "replay",
     "stream",
+    "tool",
+    "tools",
 ]

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -14,6 +14,8 @@ from requests.adapters import HTTPAdapter
 
 from . import __version__
 from ._accumulator import TERMINAL_TYPES
+from ._loop import ToolSpec
+from ._loop import run as _run_tool_loop
 from ._stream import EventStream, offline_response
 from ._transport import RetryPolicy, Timeout, merge_headers, send_with_retries, timeouts
 from .errors import (
@@ -25,6 +27,7 @@ from .errors import (
 )
 from .handler import Dispatcher, ResponseHandler, _overrides
 from .models import Response
+from .structured import bind_text_format, prepare_text_format
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A file path, as ``str`` or ``pathlib.Path``."""
@@ -222,6 +225,7 @@ class Client:
         max_resumes: int = 5,
         record_to: Optional[PathLike] = None,
         cancel_on_stop: bool = False,
+        text_format: Optional[type] = None,
         **params: Any,
     ) -> Response:
         """Create a response with ``stream: true`` and feed every event to ``handler``.
@@ -237,6 +241,9 @@ class Client:
         ``max_resumes`` times (``on_resume`` is called; no event is delivered twice), and
         ``cancel_on_stop=True`` cancels the response when ``handler.stop()`` ends the stream.
         ``record_to`` writes the raw bytes received to a file (see :func:`replay`).
+        ``text_format=SomeDataclass`` sends ``text.format`` (a strict JSON Schema built from
+        the dataclass); once the response has completed, ``response.output_parsed`` is an
+        instance of it (``None`` for an incomplete response or a refusal).
 
         Raises :class:`ResponseFailedError` after ``on_failed``, :class:`StreamError` after
         an ``error`` event, :class:`StreamInterrupted` when the body ends early, and the
@@ -256,7 +263,9 @@ class Client:
             on_retry=_overrides(handler, "on_retry"),
             on_resume=_overrides(handler, "on_resume"),
         )
-        return self._run(handler, lambda: self._create(params, options), options)
+        if text_format is not None:
+            params = prepare_text_format(params, text_format)
+        return self._run(handler, lambda: self._create(params, options, text_format), options)
 
     def events(
         self,
@@ -267,6 +276,7 @@ class Client:
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_resumes: int = 5,
         record_to: Optional[PathLike] = None,
+        text_format: Optional[type] = None,
         **params: Any,
     ) -> EventStream:
         """Create a response with ``stream: true`` and return an :class:`EventStream`.
@@ -284,7 +294,52 @@ class Client:
             max_resumes=max_resumes,
             record_to=record_to,
         )
-        return self._create(params, options)
+        if text_format is not None:
+            params = prepare_text_format(params, text_format)
+        return self._create(params, options, text_format)
+
+    def run(
+        self,
+        handler: Optional[ResponseHandler] = None,
+        *,
+        tools: Sequence[ToolSpec],
+        max_turns: int = 10,
+        tool_workers: Optional[int] = None,
+        raise_tool_errors: bool = False,
+        text_format: Optional[type] = None,
+        **params: Any,
+    ) -> Response:
+        """Stream turns into ``handler`` and run the model's function calls until it answers.
+
+        ``tools`` holds ``@rs.tool`` functions (plain typed functions are decorated for you)
+        and raw tool dicts (``{"type": "web_search"}``), sent as the request's ``tools``. When
+        a turn's response holds function calls, each runs with its validated arguments and the
+        next turn sends the ``function_call_output`` items (non-string results JSON-encoded)
+        after ``previous_response_id``; with ``store=False`` it re-sends the whole conversation,
+        reasoning items with their ``encrypted_content`` included (``include`` gets
+        ``"reasoning.encrypted_content"``). Returns the first response without function calls
+        (or an ``incomplete`` one, whose calls are not run, or the one during which
+        ``handler.stop()`` was called).
+
+        Calls run in order; ``tool_workers=N`` runs a turn's calls on N threads (results are
+        still sent, and callbacks fired, in call order). A tool that raises, an unknown tool
+        name and invalid arguments are answered with the error message, so the model can
+        recover, and reported to ``handler.on_tool_error``; ``raise_tool_errors=True``
+        re-raises what a tool raised. Raises :class:`MaxTurnsExceeded` (with every response)
+        when turn ``max_turns`` still calls functions. Other keywords are as for
+        :meth:`stream`; ``text_format`` applies to every turn and the final response's
+        ``output_parsed``.
+        """
+        return _run_tool_loop(
+            self,
+            handler,
+            tools=tools,
+            max_turns=max_turns,
+            tool_workers=tool_workers,
+            raise_tool_errors=raise_tool_errors,
+            text_format=text_format,
+            **params,
+        )
 
     # ------------------------------------------------------------------ background responses
 
@@ -360,7 +415,9 @@ class Client:
             self.cancel(final.id)
         return final
 
-    def _create(self, params: Mapping[str, Any], options: _Options) -> EventStream:
+    def _create(
+        self, params: Mapping[str, Any], options: _Options, text_format: Optional[type] = None
+    ) -> EventStream:
         body = dict(params)
         body["stream"] = True
         try:
@@ -373,9 +430,13 @@ class Client:
         http = self._send(
             "POST", "/responses", payload, options=options, deadline=deadline, stream=True
         )
-        return self._event_stream(
+        stream = self._event_stream(
             http, options, background=bool(body.get("background")), deadline=deadline
         )
+        if text_format is not None:
+            # output_parsed parses on first access once the snapshot has completed.
+            bind_text_format(stream.response, text_format)
+        return stream
 
     def _event_stream(
         self,

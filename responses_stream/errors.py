@@ -20,7 +20,9 @@ behalf (exceptions raised by your handler callbacks reach you unchanged)::
     ├── ResponseFailedError               the stream ended with ``response.failed``
     ├── StreamInterrupted                 the stream ended before a terminal event
     ├── ProtocolError                     bytes that are not a valid Responses stream
-    └── InvalidArgumentsError (ValueError) a function call's ``arguments`` are not a JSON object
+    ├── InvalidArgumentsError (ValueError) a function call's ``arguments`` are not a JSON object
+    ├── MaxTurnsExceeded                  the tool loop reached ``max_turns`` (``responses``)
+    └── OutputParseError (ValueError)     completed output that does not match ``text_format``
 
 Errors raised while a stream is running carry ``response``: the :class:`~responses_stream.Response`
 snapshot with everything received so far, so nothing is lost. Errors that wrap a lower-level
@@ -29,7 +31,7 @@ exception (``requests``, ``json``, ``UnicodeDecodeError``) are chained with ``ra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 if TYPE_CHECKING:
     from .models import Response
@@ -44,7 +46,9 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidArgumentsError",
+    "MaxTurnsExceeded",
     "NotFoundError",
+    "OutputParseError",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
@@ -271,3 +275,28 @@ class InvalidArgumentsError(ResponsesStreamError, ValueError):
         super().__init__(message)
         self.name = name
         self.arguments = arguments
+
+
+class MaxTurnsExceeded(ResponsesStreamError):
+    """``client.run()`` reached ``max_turns`` and the model still called tools.
+
+    ``responses`` holds every turn's final :class:`~responses_stream.Response`, in order;
+    ``response`` is the last one (whose function calls were not run).
+    """
+
+    def __init__(self, message: str, *, responses: List[Response]) -> None:
+        super().__init__(message, response=responses[-1] if responses else None)
+        self.responses = responses
+
+
+class OutputParseError(ResponsesStreamError, ValueError):
+    """A completed response's text does not match the ``text_format`` it was asked for.
+
+    ``text`` is the raw output text; ``response`` the response. Raised when
+    ``response.output_parsed`` is read (never for an incomplete response or a refusal, which
+    give ``None``).
+    """
+
+    def __init__(self, message: str, *, text: str, response: Optional[Response] = None) -> None:
+        super().__init__(message, response=response)
+        self.text = text

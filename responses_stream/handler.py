@@ -138,6 +138,29 @@ class ResponseHandler:
     def on_resume(self, response_id: str, starting_after: Optional[int]) -> None:
         """A broken background stream is being resumed after ``starting_after``."""
 
+    # ---------------------------------------------------------------- tool loop (client.run)
+
+    def on_turn_start(self, turn: int, request_params: Dict[str, Any]) -> None:
+        """``client.run()`` is about to send turn ``turn`` (1, 2, ...).
+
+        ``request_params`` are the keyword arguments about to be passed to ``client.stream()``
+        (``input``, ``previous_response_id``, ``tools``, ...); changes you make to the dict are
+        sent, e.g. ``request_params["tool_choice"] = "auto"`` after a forced first turn.
+        """
+
+    def on_tool_result(self, call: FunctionCall, output: str) -> None:
+        """A tool ran for ``call``; ``output`` is the string sent back to the model."""
+
+    def on_tool_error(self, call: FunctionCall, exc: Exception) -> None:
+        """A call could not be answered with a result: the tool raised ``exc``, the name is
+        unknown (:class:`~responses_stream.tools.UnknownToolError`) or the arguments are
+        invalid (:class:`~responses_stream.InvalidArgumentsError`).
+
+        The error message goes back to the model as the call's output, so it can recover;
+        with ``run(raise_tool_errors=True)`` an exception raised by the tool is re-raised
+        after this returns.
+        """
+
     # ----------------------------------------------------- one method per wire event type
 
     def on_apply_patch_call_operation_diff_delta(

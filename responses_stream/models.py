@@ -842,6 +842,43 @@ class Response(Model):
         """The ``reasoning`` items of the output, in order."""
         return [item for item in self.output if isinstance(item, Reasoning)]
 
+    def to_input_items(self) -> List[Dict[str, Any]]:
+        """The output items as plain dicts to put in the next request's ``input``.
+
+        For a conversation you keep yourself (``store=False``): send the previous input, these
+        items, then your ``function_call_output`` items. Reasoning items keep their
+        ``encrypted_content`` (ask for it with ``include=["reasoning.encrypted_content"]``).
+        Keys whose value is ``null`` are left out.
+        """
+        items = []
+        for item in self.output:
+            data = _dump(item)
+            if isinstance(data, dict):
+                data = {k: v for k, v in data.items() if v is not None}
+            items.append(data)
+        return items
+
+    @property
+    def output_parsed(self) -> Any:
+        """The output text parsed into the ``text_format`` dataclass, else ``None``.
+
+        Set only when the response was requested with ``text_format=`` and has ``completed``:
+        it is ``None`` while streaming, for an ``incomplete`` response and for a refusal
+        (see :attr:`refusal`). Parsed on first access; raises
+        :class:`~responses_stream.OutputParseError` when the text does not match.
+        """
+        attrs = self.__dict__
+        if "_output_parsed" in attrs:
+            return attrs["_output_parsed"]
+        text_format = attrs.get("_text_format")
+        if text_format is None or self.status != "completed":
+            return None
+        from .structured import parse_output
+
+        value = parse_output(self, text_format)
+        attrs["_output_parsed"] = value
+        return value
+
 
 def _reserved(cls: type) -> FrozenSet[str]:
     names = set()

@@ -1,0 +1,661 @@
+"""The tool loop (``client.run`` / ``_loop.run``) against a scripted local server: the exact
+JSON body sent each turn, and the callbacks fired."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+import responses_stream as rs
+from responses_stream._loop import run
+from responses_stream.errors import MaxTurnsExceeded
+from responses_stream.testing import MockServer, Script
+from responses_stream.tools import UnknownToolError, tool
+
+# ------------------------------------------------------------------------------- tools
+
+
+@tool
+def get_weather(city: str, unit: str = "celsius") -> Dict[str, Any]:
+    """Current weather for a city.
+
+    Args:
+        city: The city name.
+        unit: celsius or fahrenheit.
+    """
+    if city == "Atlantis":
+        raise LookupError(f"no weather station in {city}")
+    return {"city": city, "temp": 18 if unit == "celsius" else 64, "unit": unit}
+
+
+@tool
+def get_time(city: str) -> str:
+    """Local time in a city."""
+    return f"12:00 in {city}"
+
+
+WEATHER_SCHEMA = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "description": "The city name."},
+            "unit": {
+                "type": ["string", "null"],
+                "description": 'celsius or fahrenheit. (null means the default: "celsius")',
+            },
+        },
+        "required": ["city", "unit"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+TIME_SCHEMA = get_time.schema
+
+
+def fco(call_id: str, output: str) -> Dict[str, Any]:
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def final_output(script: Script) -> List[Dict[str, Any]]:
+    """The ``output`` of a script's terminal event (what the server says it produced)."""
+    return script.events()[-1]["response"]["output"]  # type: ignore[no-any-return]
+
+
+class Recorder(rs.ResponseHandler):
+    """Records the loop callbacks and a few stream callbacks, in order."""
+
+    def __init__(self) -> None:
+        self.log: List[Tuple[str, Any]] = []
+        self.turn_params: List[Dict[str, Any]] = []
+        self.threads: List[str] = []
+
+    def on_turn_start(self, turn: int, request_params: Dict[str, Any]) -> None:
+        self.log.append(("turn", turn))
+        self.turn_params.append(dict(request_params))
+
+    def on_created(self, response: rs.Response) -> None:
+        self.log.append(("created", response.id))
+
+    def on_function_call_done(self, call: rs.FunctionCall) -> None:
+        self.log.append(("call_done", call.call_id))
+
+    def on_tool_result(self, call: rs.FunctionCall, output: str) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.log.append(("tool_result", (call.call_id, output)))
+
+    def on_tool_error(self, call: rs.FunctionCall, exc: Exception) -> None:
+        self.log.append(("tool_error", (call.call_id, type(exc).__name__)))
+
+    def on_text_done(self, text: str) -> None:
+        self.log.append(("text", text))
+
+    def on_completed(self, response: rs.Response) -> None:
+        self.log.append(("completed", response.id))
+
+    def on_end(self) -> None:
+        self.log.append(("end", None))
+
+
+@pytest.fixture
+def client(server: MockServer) -> Iterator[rs.Client]:
+    with rs.Client(base_url=server.url) as c:
+        yield c
+
+
+def bodies(server: MockServer) -> List[Dict[str, Any]]:
+    return [r.json for r in server.requests]
+
+
+# ------------------------------------------------------------------------ conversations
+
+
+def test_two_turns_parallel_calls(server: MockServer, client: rs.Client) -> None:
+    """Two calls in one turn: both run in order, the next turn answers both, by response id."""
+    turn1 = (
+        Script(seed=1)
+        .function_call("get_weather", {"city": "Paris", "unit": None}, call_id="call_a")
+        .function_call("get_time", {"city": "Tokyo"}, call_id="call_b")
+        .completed()
+    )
+    turn2 = Script(seed=2).text("18 °C in Paris; noon in Tokyo.").completed()
+    server.add(turn1)
+    server.add(turn2)
+    handler = Recorder()
+
+    final = run(
+        client,
+        handler,
+        tools=[get_weather, get_time],
+        model="gpt-5",
+        input="Weather in Paris, time in Tokyo?",
+        instructions="Be brief.",
+    )
+
+    assert final.status == "completed"
+    assert final.id == turn2.response_id
+    assert final.output_text == "18 °C in Paris; noon in Tokyo."
+    weather = '{"city":"Paris","temp":18,"unit":"celsius"}'
+    assert bodies(server) == [
+        {
+            "model": "gpt-5",
+            "input": "Weather in Paris, time in Tokyo?",
+            "instructions": "Be brief.",
+            "tools": [WEATHER_SCHEMA, TIME_SCHEMA],
+            "stream": True,
+        },
+        {
+            "model": "gpt-5",
+            "input": [fco("call_a", weather), fco("call_b", "12:00 in Tokyo")],
+            "instructions": "Be brief.",  # instructions do not carry over: sent every turn
+            "tools": [WEATHER_SCHEMA, TIME_SCHEMA],
+            "previous_response_id": turn1.response_id,
+            "stream": True,
+        },
+    ]
+    assert handler.log == [
+        ("turn", 1),
+        ("created", turn1.response_id),
+        ("call_done", "call_a"),
+        ("call_done", "call_b"),
+        ("completed", turn1.response_id),
+        ("end", None),
+        ("tool_result", ("call_a", weather)),
+        ("tool_result", ("call_b", "12:00 in Tokyo")),
+        ("turn", 2),
+        ("created", turn2.response_id),
+        ("text", "18 °C in Paris; noon in Tokyo."),
+        ("completed", turn2.response_id),
+        ("end", None),
+    ]
+    # on_turn_start saw exactly what was sent (minus the SDK's own stream flag).
+    assert handler.turn_params == [
+        {k: v for k, v in body.items() if k != "stream"} for body in bodies(server)
+    ]
+
+
+def test_three_turns_with_a_failing_tool_an_unknown_tool_and_bad_arguments(
+    server: MockServer, client: rs.Client
+) -> None:
+    """Errors go back to the model as outputs; the loop carries on to the answer."""
+    turn1 = Script(seed=3).function_call("get_weather", {"city": "Oslo"}, call_id="c1").completed()
+    turn2 = (
+        Script(seed=4)
+        .function_call("get_weather", {"city": "Atlantis", "unit": None}, call_id="c2")
+        .function_call("get_stock_price", {"ticker": "ACME"}, call_id="c3")
+        .function_call("get_weather", {"town": "Rome"}, call_id="c4")
+        .function_call("get_time", '{"city": "Rome"', call_id="c5")
+        .function_call("get_time", {"city": 7}, call_id="c6")
+        .completed()
+    )
+    turn3 = Script(seed=5).text("Oslo is 18 °C; I could not find the rest.").completed()
+    for script in (turn1, turn2, turn3):
+        server.add(script)
+    handler = Recorder()
+
+    final = run(client, handler, tools=[get_weather, get_time], model="m", input="Weather?")
+
+    assert final.output_text == "Oslo is 18 °C; I could not find the rest."
+    sent = bodies(server)
+    assert len(sent) == 3
+    assert sent[1]["input"] == [fco("c1", '{"city":"Oslo","temp":18,"unit":"celsius"}')]
+    assert sent[1]["previous_response_id"] == turn1.response_id
+    assert sent[2]["previous_response_id"] == turn2.response_id
+    assert sent[2]["input"] == [
+        fco("c2", "Error: LookupError: no weather station in Atlantis"),
+        fco(
+            "c3",
+            "Error: unknown tool 'get_stock_price'; the available tools are: get_time, get_weather",
+        ),
+        fco(
+            "c4",
+            "Error: invalid arguments for tool 'get_weather': arguments: unexpected property "
+            "'town' (expected only city, unit)",
+        ),
+        fco("c5", sent[2]["input"][3]["output"]),  # checked below: json's wording varies
+        fco(
+            "c6",
+            "Error: invalid arguments for tool 'get_time': city: expected a string, got an "
+            "integer 7",
+        ),
+    ]
+    bad_json = sent[2]["input"][3]["output"]
+    assert bad_json.startswith(
+        "Error: function call 'get_time' (c5) has arguments that are not valid JSON: "
+    )
+    assert bad_json.endswith('; raw arguments: \'{"city": "Rome"\'')
+    errors = [entry for entry in handler.log if entry[0] in ("tool_error", "tool_result")]
+    assert errors == [
+        ("tool_result", ("c1", '{"city":"Oslo","temp":18,"unit":"celsius"}')),
+        ("tool_error", ("c2", "LookupError")),
+        ("tool_error", ("c3", "UnknownToolError")),
+        ("tool_error", ("c4", "InvalidArgumentsError")),
+        ("tool_error", ("c5", "InvalidArgumentsError")),
+        ("tool_error", ("c6", "InvalidArgumentsError")),
+    ]
+    assert [e for e in handler.log if e[0] == "turn"] == [("turn", 1), ("turn", 2), ("turn", 3)]
+
+
+def test_store_false_resends_the_conversation_with_encrypted_reasoning(
+    server: MockServer, client: rs.Client
+) -> None:
+    """store=False: include encrypted reasoning, and send everything again every turn."""
+    turn1 = (
+        Script(model="o4-mini", seed=6)
+        .reasoning(["Look up the weather first."], encrypted_content="gAAAA-enc-1")
+        .function_call("get_weather", {"city": "Lima", "unit": "fahrenheit"}, call_id="s1")
+        .completed()
+    )
+    turn2 = (
+        Script(model="o4-mini", seed=7)
+        .reasoning([], encrypted_content="gAAAA-enc-2")
+        .function_call("get_time", {"city": "Lima"}, call_id="s2")
+        .completed()
+    )
+    turn3 = Script(model="o4-mini", seed=8).text("64 °F at noon in Lima.").completed()
+    for script in (turn1, turn2, turn3):
+        server.add(script)
+    handler = Recorder()
+
+    final = run(
+        client,
+        handler,
+        tools=[get_weather, get_time],
+        model="o4-mini",
+        input=[{"role": "user", "content": "Lima?"}],
+        store=False,
+        include=["message.output_text.logprobs"],
+        reasoning={"effort": "low", "summary": "auto"},
+    )
+
+    assert final.output_text == "64 °F at noon in Lima."
+    user = {"role": "user", "content": "Lima?"}
+    out1, out2 = final_output(turn1), final_output(turn2)
+    reasoning1, call1 = out1
+    assert reasoning1 == {
+        "id": reasoning1["id"],
+        "type": "reasoning",
+        "encrypted_content": "gAAAA-enc-1",
+        "summary": [{"type": "summary_text", "text": "Look up the weather first."}],
+    }
+    assert call1["call_id"] == "s1" and call1["type"] == "function_call"
+    weather = '{"city":"Lima","temp":64,"unit":"fahrenheit"}'
+    common = {
+        "model": "o4-mini",
+        "store": False,
+        "include": ["message.output_text.logprobs", "reasoning.encrypted_content"],
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "tools": [WEATHER_SCHEMA, TIME_SCHEMA],
+        "stream": True,
+    }
+    assert bodies(server) == [
+        {**common, "input": [user]},
+        {**common, "input": [user, *out1, fco("s1", weather)]},
+        {**common, "input": [user, *out1, fco("s1", weather), *out2, fco("s2", "12:00 in Lima")]},
+    ]
+    assert all("previous_response_id" not in body for body in bodies(server))
+
+
+def test_store_false_with_a_string_input_and_no_include(
+    server: MockServer, client: rs.Client
+) -> None:
+    turn1 = Script(seed=9).function_call("get_time", {"city": "Cairo"}, call_id="t1").completed()
+    turn2 = Script(seed=10).text("Noon.").completed()
+    server.add(turn1)
+    server.add(turn2)
+
+    run(client, tools=[get_time], model="m", input="Time in Cairo?", store=False)
+
+    first, second = bodies(server)
+    assert first["input"] == "Time in Cairo?"
+    assert first["include"] == ["reasoning.encrypted_content"]
+    assert second["input"] == [
+        {"role": "user", "content": "Time in Cairo?"},
+        *final_output(turn1),
+        fco("t1", "12:00 in Cairo"),
+    ]
+
+
+def test_max_turns_reached(server: MockServer, client: rs.Client) -> None:
+    """The last allowed turn still calls a tool: MaxTurnsExceeded with every response."""
+    scripts = [
+        Script(seed=20 + i).function_call("get_time", {"city": "Rome"}, call_id=f"m{i}").completed()
+        for i in range(3)
+    ]
+    for script in scripts:
+        server.add(script)
+    handler = Recorder()
+
+    with pytest.raises(MaxTurnsExceeded) as info:
+        run(client, handler, tools=[get_time], max_turns=3, model="m", input="Loop")
+
+    exc = info.value
+    assert isinstance(exc, rs.ResponsesStreamError)
+    assert str(exc) == "the model still called tools after 3 turns"
+    assert [r.id for r in exc.responses] == [s.response_id for s in scripts]
+    assert exc.response is exc.responses[-1]
+    assert len(server.requests) == 3
+    # The calls of the last turn are not run: their results could not be sent.
+    results = [e[1][0] for e in handler.log if e[0] == "tool_result"]
+    assert results == ["m0", "m1"]
+
+
+def test_max_turns_one(server: MockServer, client: rs.Client) -> None:
+    server.add(Script(seed=30).function_call("get_time", {"city": "Rome"}).completed())
+    with pytest.raises(MaxTurnsExceeded, match=r"after 1 turn$") as info:
+        run(client, tools=[get_time], max_turns=1, model="m", input="x")
+    assert len(info.value.responses) == 1
+
+
+def test_no_function_calls_is_one_turn(server: MockServer, client: rs.Client) -> None:
+    server.add(Script(seed=31).text("Hello!").completed())
+    handler = Recorder()
+    final = run(client, handler, tools=[get_time], model="m", input="Hi")
+    assert final.output_text == "Hello!"
+    assert len(server.requests) == 1
+    assert [e for e in handler.log if e[0] == "turn"] == [("turn", 1)]
+
+
+# ----------------------------------------------------------------------- tool execution
+
+
+def test_tool_workers_run_calls_concurrently_and_answer_in_call_order(
+    server: MockServer, client: rs.Client
+) -> None:
+    barrier = threading.Barrier(3, timeout=10)
+
+    @tool
+    def slow(n: int) -> int:
+        """Waits until all three calls run at once, then finishes in reverse order."""
+        barrier.wait()
+        time.sleep(0.05 * (3 - n))
+        return n * 10
+
+    turn1 = Script(seed=40)
+    for n in range(3):
+        turn1 = turn1.function_call("slow", {"n": n}, call_id=f"p{n}")
+    server.add(turn1.completed())
+    server.add(Script(seed=41).text("Done.").completed())
+    handler = Recorder()
+
+    run(client, handler, tools=[slow], tool_workers=3, model="m", input="go")
+
+    assert bodies(server)[1]["input"] == [fco("p0", "0"), fco("p1", "10"), fco("p2", "20")]
+    results = [e[1][0] for e in handler.log if e[0] == "tool_result"]
+    assert results == ["p0", "p1", "p2"]
+    # Callbacks run on the caller's thread, never on a worker.
+    assert set(handler.threads) == {threading.current_thread().name}
+
+
+def test_calls_run_one_by_one_by_default(server: MockServer, client: rs.Client) -> None:
+    active: List[int] = []
+    seen: List[int] = []
+
+    @tool
+    def step(n: int) -> str:
+        """One step."""
+        active.append(n)
+        seen.append(len(active))
+        time.sleep(0.01)
+        active.remove(n)
+        return "ok"
+
+    script = Script(seed=42)
+    for n in range(3):
+        script = script.function_call("step", {"n": n})
+    server.add(script.completed())
+    server.add(Script(seed=43).text("ok").completed())
+    run(client, tools=[step], model="m", input="go")
+    assert seen == [1, 1, 1]
+
+
+def test_raise_tool_errors(server: MockServer, client: rs.Client) -> None:
+    server.add(
+        Script(seed=50)
+        .function_call("get_weather", {"city": "Atlantis", "unit": None}, call_id="r1")
+        .function_call("get_time", {"city": "Rome"}, call_id="r2")
+        .completed()
+    )
+    handler = Recorder()
+    with pytest.raises(LookupError, match="no weather station in Atlantis"):
+        run(client, handler, tools=[get_weather, get_time], raise_tool_errors=True, input="x")
+    assert ("tool_error", ("r1", "LookupError")) in handler.log
+    assert not [e for e in handler.log if e[0] == "tool_result"]  # r2 never ran
+    assert len(server.requests) == 1
+
+
+def test_raise_tool_errors_with_workers_still_answers_unknown_tools(
+    server: MockServer, client: rs.Client
+) -> None:
+    """raise_tool_errors is about exceptions from tools; bad calls are still answered."""
+    server.add(Script(seed=51).function_call("nope", {}, call_id="u1").completed())
+    server.add(Script(seed=52).text("Sorry.").completed())
+    final = run(client, tools=[get_time], raise_tool_errors=True, tool_workers=2, input="x")
+    assert final.output_text == "Sorry."
+    assert bodies(server)[1]["input"][0]["output"].startswith("Error: unknown tool 'nope'")
+
+    server.add(
+        Script(seed=53)
+        .function_call("get_time", {"city": "Rome"}, call_id="w1")
+        .function_call("get_weather", {"city": "Atlantis", "unit": None}, call_id="w2")
+        .completed()
+    )
+    handler = Recorder()
+    with pytest.raises(LookupError):
+        run(client, handler, tools=[get_weather, get_time], raise_tool_errors=True, tool_workers=2)
+    assert [e[0] for e in handler.log if e[0].startswith("tool")] == ["tool_result", "tool_error"]
+
+
+def test_unserialisable_result_is_a_tool_error(server: MockServer, client: rs.Client) -> None:
+    @tool
+    def opaque() -> object:
+        """Returns something JSON cannot hold."""
+        return object()
+
+    server.add(Script(seed=54).function_call("opaque", {}, call_id="o1").completed())
+    server.add(Script(seed=55).text("Hm.").completed())
+    handler = Recorder()
+    run(client, handler, tools=[opaque], input="x")
+    assert bodies(server)[1]["input"] == [
+        fco("o1", "Error: TypeError: object is not JSON serialisable")
+    ]
+    assert ("tool_error", ("o1", "TypeError")) in handler.log
+
+
+def test_tool_results_of_every_shape(server: MockServer, client: rs.Client) -> None:
+    @dataclasses.dataclass
+    class Reading:
+        city: str
+        temp: float
+
+    @tool
+    def shape(kind: str) -> Any:
+        """Returns a value of the given kind."""
+        return {
+            "str": "plain",
+            "none": None,
+            "list": [1, "a"],
+            "dataclass": Reading("Oslo", 3.5),
+            "number": 2.5,
+        }[kind]
+
+    script = Script(seed=56)
+    for kind in ("str", "none", "list", "dataclass", "number"):
+        script = script.function_call("shape", {"kind": kind}, call_id=kind)
+    server.add(script.completed())
+    server.add(Script(seed=57).text("ok").completed())
+    run(client, tools=[shape], input="x")
+    assert bodies(server)[1]["input"] == [
+        fco("str", "plain"),
+        fco("none", "null"),
+        fco("list", '[1,"a"]'),
+        fco("dataclass", '{"city":"Oslo","temp":3.5}'),
+        fco("number", "2.5"),
+    ]
+
+
+# ------------------------------------------------------------------------ other endings
+
+
+def test_incomplete_turn_is_returned_without_running_its_calls(
+    server: MockServer, client: rs.Client
+) -> None:
+    server.add(
+        Script(seed=60)
+        .function_call("get_time", '{"city": "Ro', call_id="i1")
+        .incomplete("max_output_tokens")
+    )
+    handler = Recorder()
+    final = run(client, handler, tools=[get_time], input="x")
+    assert final.status == "incomplete"
+    assert final.function_calls[0].call_id == "i1"
+    assert not [e for e in handler.log if e[0].startswith("tool")]
+    assert len(server.requests) == 1
+
+
+def test_stop_from_a_tool_callback_ends_the_loop(server: MockServer, client: rs.Client) -> None:
+    class Stopper(Recorder):
+        def on_tool_result(self, call: rs.FunctionCall, output: str) -> None:
+            super().on_tool_result(call, output)
+            self.stop()
+
+    turn1 = Script(seed=61).function_call("get_time", {"city": "Rome"}).completed()
+    server.add(turn1)
+    final = run(client, Stopper(), tools=[get_time], input="x")
+    assert final.id == turn1.response_id
+    assert len(server.requests) == 1
+
+
+def test_stop_during_a_stream_ends_the_loop(server: MockServer, client: rs.Client) -> None:
+    class StopAtCall(rs.ResponseHandler):
+        def on_function_call_done(self, call: rs.FunctionCall) -> None:
+            self.stop()
+
+    server.add(Script(seed=62).function_call("get_time", {"city": "Rome"}).completed())
+    final = run(client, StopAtCall(), tools=[get_time], input="x")
+    assert final.status == "in_progress"
+    assert len(server.requests) == 1
+
+
+def test_failed_turn_raises(server: MockServer, client: rs.Client) -> None:
+    server.add(Script(seed=63).failed(code="server_error", message="boom"))
+    with pytest.raises(rs.ResponseFailedError):
+        run(client, tools=[get_time], input="x")
+
+
+# ---------------------------------------------------------------------- request shaping
+
+
+def test_on_turn_start_changes_are_sent_and_kept(server: MockServer, client: rs.Client) -> None:
+    """A forced first call, then tool_choice back to auto (so the loop can end)."""
+
+    class Relax(rs.ResponseHandler):
+        def on_turn_start(self, turn: int, request_params: Dict[str, Any]) -> None:
+            if turn == 2:
+                request_params["tool_choice"] = "auto"
+
+    for i in range(2):
+        server.add(Script(seed=70 + i).function_call("get_time", {"city": "Rome"}).completed())
+    server.add(Script(seed=72).text("ok").completed())
+    run(client, Relax(), tools=[get_time], tool_choice="required", input="x")
+    assert [b["tool_choice"] for b in bodies(server)] == ["required", "auto", "auto"]
+
+
+def test_conversation_param_needs_no_previous_response_id(
+    server: MockServer, client: rs.Client
+) -> None:
+    server.add(
+        Script(seed=73).function_call("get_time", {"city": "Rome"}, call_id="v1").completed()
+    )
+    server.add(Script(seed=74).text("ok").completed())
+    run(client, tools=[get_time], conversation="conv_123", input="x")
+    second = bodies(server)[1]
+    assert second["conversation"] == "conv_123"
+    assert second["input"] == [fco("v1", "12:00 in Rome")]
+    assert "previous_response_id" not in second
+
+
+def test_plain_functions_and_raw_tool_dicts(server: MockServer, client: rs.Client) -> None:
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    web_search = {"type": "web_search"}
+    server.add(Script(seed=75).function_call("add", {"a": 2, "b": 3}, call_id="x1").completed())
+    server.add(Script(seed=76).text("5").completed())
+    run(client, tools=[add, web_search], input="2+3?")
+    first, second = bodies(server)
+    assert first["tools"] == [rs.tools.tool(add).schema, {"type": "web_search"}]
+    assert second["input"] == [fco("x1", "5")]
+
+
+def test_stream_options_pass_through(server: MockServer, client: rs.Client) -> None:
+    server.add(Script(seed=77).text("ok").completed())
+    run(
+        client,
+        tools=[],
+        input="x",
+        timeout=30,
+        max_retries=0,
+        extra_headers={"X-Trace": "t1"},
+    )
+    assert server.requests[0].headers["x-trace"] == "t1"
+    assert "timeout" not in server.requests[0].json
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_turns": 0}, "max_turns must be an int >= 1"),
+        ({"max_turns": True}, "max_turns must be an int >= 1"),
+        ({"tool_workers": 0}, "tool_workers must be None or an int >= 1"),
+        ({"accumulate": False}, "drop accumulate=False"),
+        ({"tools": get_time}, "tools must be a list"),
+        ({"tools": [get_time, get_time]}, "two tools are named 'get_time'"),
+    ],
+)
+def test_configuration_errors(
+    server: MockServer, client: rs.Client, kwargs: Dict[str, Any], message: str
+) -> None:
+    params: Dict[str, Any] = {"tools": [get_time], "input": "x", **kwargs}
+    with pytest.raises(rs.ConfigurationError, match=message):
+        run(client, **params)
+    assert server.requests == []
+
+
+def test_unknown_tool_error_is_passed_to_the_handler(server: MockServer, client: rs.Client) -> None:
+    seen: List[Optional[Exception]] = []
+
+    class Keep(rs.ResponseHandler):
+        def on_tool_error(self, call: rs.FunctionCall, exc: Exception) -> None:
+            seen.append(exc)
+
+    server.add(Script(seed=78).function_call("ghost", {}).completed())
+    server.add(Script(seed=79).text("ok").completed())
+    run(client, Keep(), tools=[get_time], input="x")
+    assert isinstance(seen[0], UnknownToolError) and seen[0].name == "ghost"
+
+
+# ----------------------------------------------------- public wiring (Client.run, exports)
+
+
+@pytest.mark.skipif(not hasattr(rs.Client, "run"), reason="Client.run is not wired yet")
+def test_client_run_and_exports(server: MockServer, client: rs.Client) -> None:
+    assert rs.tool is tool  # type: ignore[attr-defined]
+    assert rs.function_call_output is rs.tools.function_call_output  # type: ignore[attr-defined]
+    assert rs.MaxTurnsExceeded is MaxTurnsExceeded  # type: ignore[attr-defined]
+    server.add(
+        Script(seed=90).function_call("get_time", {"city": "Rome"}, call_id="z1").completed()
+    )
+    server.add(Script(seed=91).text("Noon in Rome.").completed())
+    handler = Recorder()
+    final = client.run(handler, tools=[get_time], model="m", input="x")  # type: ignore[attr-defined]
+    assert final.output_text == "Noon in Rome."
+    assert bodies(server)[1]["input"] == [fco("z1", "12:00 in Rome")]
+    assert ("tool_result", ("z1", "12:00 in Rome")) in handler.log

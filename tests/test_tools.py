@@ -1,0 +1,883 @@
+"""``@tool``: JSON Schema from type hints under the API's strict-mode rules, docstrings,
+argument validation, decoration-time errors, and ``function_call_output``."""
+
+import dataclasses
+import enum
+import json
+import re
+import sys
+import typing
+from typing import (
+    Annotated,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
+
+import pytest
+
+import responses_stream as rs
+from responses_stream import tools as tools_module
+from responses_stream.tools import (
+    Tool,
+    UnknownToolError,
+    encode_output,
+    function_call_output,
+    json_schema,
+    parse_docstring,
+    tool,
+)
+
+# ------------------------------------------------------------------- strict-mode checker
+
+JSON_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
+STRICT_KEYS = {"type", "properties", "required", "additionalProperties", "items", "enum"}
+STRICT_KEYS |= {"anyOf", "description"}
+MAX_DEPTH = 10  # the API's limit on object nesting
+
+
+def _types(schema: Mapping[str, Any]) -> List[str]:
+    kind = schema.get("type")
+    return list(kind) if isinstance(kind, list) else [kind] if kind else []
+
+
+def _value_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def strict_problems(schema: Any, path: str = "$", depth: int = 0) -> List[str]:
+    """Every way ``schema`` breaks the Responses API's strict-mode rules (empty when fine).
+
+    The rules (OpenAI structured outputs / strict function calling): only the supported
+    keywords (no ``default``, ``minimum``, ``pattern``, ``format``, ``minItems`` ...); every
+    object has ``additionalProperties: false`` and lists all of its properties in
+    ``required``; an optional value is a union with ``null``; arrays say what their items are;
+    ``anyOf`` branches follow the same rules; at most 10 levels of nested objects.
+    """
+    if not isinstance(schema, dict):
+        return [f"{path}: a schema must be an object, got {schema!r}"]
+    problems = [f"{path}: keyword {k!r} is not allowed" for k in schema if k not in STRICT_KEYS]
+    if "description" in schema and not isinstance(schema["description"], str):
+        problems.append(f"{path}: description must be a string")
+    if "anyOf" in schema:
+        if "type" in schema:
+            problems.append(f"{path}: anyOf next to type")
+        branches = schema["anyOf"]
+        if not isinstance(branches, list) or len(branches) < 2:
+            problems.append(f"{path}: anyOf needs at least two branches")
+            return problems
+        for i, branch in enumerate(branches):
+            problems += strict_problems(branch, f"{path}.anyOf[{i}]", depth)
+        return problems
+    kinds = _types(schema)
+    if not kinds:
+        problems.append(f"{path}: no type")
+    if len(set(kinds)) != len(kinds) or not set(kinds) <= JSON_TYPES:
+        problems.append(f"{path}: bad type {schema.get('type')!r}")
+    if "enum" in schema:
+        for value in schema["enum"]:
+            kind = _value_type(value)
+            if kind not in kinds and not (kind == "integer" and "number" in kinds):
+                problems.append(f"{path}: enum value {value!r} is not of type {kinds}")
+    if "object" in kinds:
+        if depth >= MAX_DEPTH:
+            problems.append(f"{path}: more than {MAX_DEPTH} levels of nesting")
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            problems.append(f"{path}: object without properties")
+            props = {}
+        if schema.get("additionalProperties") is not False:
+            problems.append(f"{path}: additionalProperties must be false")
+        if sorted(schema.get("required", [])) != sorted(props) or len(
+            set(schema.get("required", []))
+        ) != len(schema.get("required", [])):
+            problems.append(f"{path}: required must list every property exactly once")
+        for name, sub in props.items():
+            problems += strict_problems(sub, f"{path}.{name}", depth + 1)
+    elif "properties" in schema or "required" in schema or "additionalProperties" in schema:
+        problems.append(f"{path}: object keywords on a non-object")
+    if "array" in kinds:
+        if "items" not in schema:
+            problems.append(f"{path}: array without items")
+        else:
+            problems += strict_problems(schema["items"], f"{path}[]", depth)
+    elif "items" in schema:
+        problems.append(f"{path}: items on a non-array")
+    return problems
+
+
+def accepts_null(schema: Mapping[str, Any]) -> bool:
+    return "null" in _types(schema) or any(b.get("type") == "null" for b in schema.get("anyOf", []))
+
+
+def check_tool(t: Tool[Any]) -> Dict[str, Any]:
+    """Assert the tool entry is a valid strict function tool; return its parameters."""
+    schema = t.schema
+    assert set(schema) == {"type", "name", "description", "parameters", "strict"}
+    assert schema["type"] == "function"
+    assert schema["strict"] is True
+    params = schema["parameters"]
+    assert params["type"] == "object"  # the root is an object, never anyOf
+    assert strict_problems(params) == []
+    json.dumps(schema, allow_nan=False)  # plain JSON
+    return params  # type: ignore[no-any-return]
+
+
+class TestChecker:
+    """The checker itself rejects what the API rejects."""
+
+    @pytest.mark.parametrize(
+        "schema",
+        [
+            {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "required": [],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "integer", "default": 1}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "array"}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string", "minLength": 2}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string", "enum": ["x", None]}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "object", "additionalProperties": {}}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+        ],
+    )
+    def test_rejects(self, schema: Dict[str, Any]) -> None:
+        assert strict_problems(schema)
+
+    def test_rejects_deep_nesting(self) -> None:
+        schema: Dict[str, Any] = {"type": "string"}
+        for _ in range(MAX_DEPTH + 1):
+            schema = {
+                "type": "object",
+                "properties": {"a": schema},
+                "required": ["a"],
+                "additionalProperties": False,
+            }
+        assert any("levels" in p for p in strict_problems(schema))
+
+
+# --------------------------------------------------------------------- annotation table
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Level(enum.IntEnum):
+    LOW = 0
+    HIGH = 1
+
+
+@dataclasses.dataclass
+class Point:
+    """A point on the map.
+
+    Attributes:
+        x: Horizontal position.
+        y: Vertical position.
+    """
+
+    x: float
+    y: float = 0.0
+
+
+@dataclasses.dataclass
+class Place:
+    name: str
+    at: Point
+    tags: List[str] = dataclasses.field(default_factory=list)
+    note: Optional[str] = dataclasses.field(default=None, metadata={"description": "A note."})
+
+
+@dataclasses.dataclass
+class Checked:
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.value < 0:
+            raise ValueError("value must be >= 0")
+
+
+POINT_SCHEMA = {
+    "type": "object",
+    "description": "A point on the map.",
+    "properties": {
+        "x": {"type": "number", "description": "Horizontal position."},
+        "y": {
+            "type": ["number", "null"],
+            "description": "Vertical position. (null means the default: 0.0)",
+        },
+    },
+    "required": ["x", "y"],
+    "additionalProperties": False,
+}
+
+PAIRS_OF_INT = {
+    "type": "array",
+    "description": "key/value pairs",
+    "items": {
+        "type": "object",
+        "properties": {"key": {"type": "string"}, "value": {"type": "integer"}},
+        "required": ["key", "value"],
+        "additionalProperties": False,
+    },
+}
+
+# (annotation, schema, [(json value, python value)], [invalid json values])
+CASES: List[Tuple[Any, Dict[str, Any], List[Tuple[Any, Any]], List[Any]]] = [
+    (str, {"type": "string"}, [("a", "a"), ("", "")], [1, None, ["a"]]),
+    (int, {"type": "integer"}, [(3, 3), (-1, -1), (3.0, 3)], ["3", True, 3.5, None]),
+    (float, {"type": "number"}, [(2.5, 2.5), (1, 1.0)], ["1", False, None]),
+    (bool, {"type": "boolean"}, [(True, True), (False, False)], [1, "true", None]),
+    (type(None), {"type": "null"}, [(None, None)], [0, ""]),
+    (None, {"type": "null"}, [(None, None)], [False]),
+    (Optional[int], {"type": ["integer", "null"]}, [(None, None), (4, 4)], ["4"]),
+    (Union[int, None], {"type": ["integer", "null"]}, [(None, None), (4, 4)], ["4"]),
+    (Union[None, str], {"type": ["string", "null"]}, [(None, None), ("s", "s")], [1]),
+    (
+        Union[int, str],
+        {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+        [(1, 1), ("1", "1")],
+        [None, 1.5, [1]],
+    ),
+    (
+        Optional[Union[int, str]],
+        {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+        [(None, None), (1, 1)],
+        [[1]],
+    ),
+    (List[int], {"type": "array", "items": {"type": "integer"}}, [([1, 2], [1, 2])], [[1, "a"]]),
+    (list[str], {"type": "array", "items": {"type": "string"}}, [([], [])], ["a", {"a": 1}]),
+    (Sequence[bool], {"type": "array", "items": {"type": "boolean"}}, [([True], [True])], [[0]]),
+    (Tuple[int, ...], {"type": "array", "items": {"type": "integer"}}, [([1], (1,))], [[None]]),
+    (Set[str], {"type": "array", "items": {"type": "string"}}, [(["a", "a"], {"a"})], [[1]]),
+    (FrozenSet[int], {"type": "array", "items": {"type": "integer"}}, [([1], frozenset({1}))], []),
+    (
+        List[List[float]],
+        {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        [([[1, 2.5]], [[1.0, 2.5]])],
+        [[1.0]],
+    ),
+    (
+        Optional[List[int]],
+        {"anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}]},
+        [(None, None), ([1], [1])],
+        [1],
+    ),
+    (
+        Dict[str, int],
+        PAIRS_OF_INT,
+        [([{"key": "a", "value": 1}, {"key": "b", "value": 2}], {"a": 1, "b": 2}), ([], {})],
+        [[{"key": "a"}], [{"key": 1, "value": 1}], [{"key": "a", "value": "x"}], "a"],
+    ),
+    (dict[str, int], PAIRS_OF_INT, [({"a": 1}, {"a": 1})], [{"a": "x"}]),
+    (Mapping[str, int], PAIRS_OF_INT, [([{"key": "k", "value": 0}], {"k": 0})], [3]),
+    (
+        Literal["a", "b"],
+        {"type": "string", "enum": ["a", "b"]},
+        [("a", "a"), ("b", "b")],
+        ["c", None, 1],
+    ),
+    (Literal[1, 2], {"type": "integer", "enum": [1, 2]}, [(1, 1), (2.0, 2)], [3, True, "1"]),
+    (Literal[True], {"type": "boolean", "enum": [True]}, [(True, True)], [1, False]),
+    (
+        Literal["x", 1, None],
+        {"type": ["string", "integer", "null"], "enum": ["x", 1, None]},
+        [("x", "x"), (1, 1), (None, None)],
+        ["y", 2],
+    ),
+    (
+        Optional[Literal["a", "b"]],
+        {"type": ["string", "null"], "enum": ["a", "b", None]},
+        [(None, None), ("a", "a")],
+        ["c"],
+    ),
+    (
+        Color,
+        {"type": "string", "enum": ["red", "green"]},
+        [("red", Color.RED), ("green", Color.GREEN)],
+        ["RED", "blue", 1, None],
+    ),
+    (Level, {"type": "integer", "enum": [0, 1]}, [(0, Level.LOW), (1, Level.HIGH)], [2, "0"]),
+    (
+        Optional[Color],
+        {"type": ["string", "null"], "enum": ["red", "green", None]},
+        [(None, None), ("red", Color.RED)],
+        ["blue"],
+    ),
+    (
+        List[Color],
+        {"type": "array", "items": {"type": "string", "enum": ["red", "green"]}},
+        [(["red"], [Color.RED])],
+        [["blue"]],
+    ),
+    (
+        Point,
+        POINT_SCHEMA,
+        [({"x": 1, "y": 2}, Point(1.0, 2.0)), ({"x": 1, "y": None}, Point(1.0, 0.0))],
+        [{"x": 1, "y": 2, "z": 3}, {"y": 2}, {"x": "1", "y": 2}, [1, 2], None],
+    ),
+    (
+        Optional[Point],
+        {
+            "anyOf": [
+                {k: v for k, v in POINT_SCHEMA.items() if k != "description"},
+                {"type": "null"},
+            ],
+            "description": "A point on the map.",
+        },
+        [(None, None), ({"x": 1, "y": 1}, Point(1.0, 1.0))],
+        [{"x": None, "y": None}],
+    ),
+    (
+        List[Point],
+        {"type": "array", "items": POINT_SCHEMA},
+        [([{"x": 0, "y": 0}], [Point(0.0, 0.0)])],
+        [[{}]],
+    ),
+    (
+        Annotated[int, "How many."],
+        {"type": "integer", "description": "How many."},
+        [(1, 1)],
+        ["1"],
+    ),
+    (
+        Annotated[Optional[str], "Maybe."],
+        {"type": ["string", "null"], "description": "Maybe."},
+        [(None, None)],
+        [1],
+    ),
+]
+
+if sys.version_info >= (3, 10):
+    CASES.append((eval("int | None"), {"type": ["integer", "null"]}, [(None, None), (1, 1)], ["1"]))
+    CASES.append(
+        (
+            eval("list[str] | None"),
+            {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+            [(None, None)],
+            ["a"],
+        )
+    )
+
+
+def _tool_of(annotation: Any, *defaults: Any, strict: bool = True) -> Tool[Any]:
+    def probe(x):  # type: ignore[no-untyped-def]
+        return x
+
+    probe.__annotations__ = {"x": annotation}
+    if defaults:
+        probe.__defaults__ = defaults
+    return tool(probe, strict=strict)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "schema", "valid", "invalid"), CASES, ids=[repr(c[0]) for c in CASES]
+)
+def test_annotation(annotation: Any, schema: Dict[str, Any], valid: Any, invalid: Any) -> None:
+    """Each supported annotation: exact schema, strict rules, conversion, rejection."""
+    t = _tool_of(annotation)
+    params = check_tool(t)
+    assert params["properties"] == {"x": schema}
+    assert params["required"] == ["x"]
+    for raw, expected in valid:
+        got = t.validate({"x": raw})["x"]
+        assert got == expected and type(got) is type(expected), (raw, got)
+        assert t(got) == got  # the tool stays callable as the function
+    for raw in invalid:
+        with pytest.raises(rs.InvalidArgumentsError) as info:
+            t.validate({"x": raw})
+        assert info.value.name == "probe"
+        assert "invalid arguments for tool 'probe': x" in str(info.value)
+
+
+def test_every_case_with_a_default_is_nullable_and_required() -> None:
+    """A parameter with a default is still required (strict mode) and accepts null."""
+    for annotation, _schema, valid, _ in CASES:
+        default = valid[0][1]
+        t = _tool_of(annotation, default)
+        params = check_tool(t)
+        assert params["required"] == ["x"]
+        assert accepts_null(params["properties"]["x"]), annotation
+        assert t.validate({"x": None}) == {}  # null selects the default
+        assert t.validate({}) == {}  # so does leaving it out
+
+
+# ------------------------------------------------------------------------ whole tools
+
+
+@tool
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius", days: int = 1):  # type: ignore[no-untyped-def]
+    """Get the current weather for a city.
+
+    Uses the national weather service; the answer is cached
+    for ten minutes.
+
+    Args:
+        city (str): The city name, e.g.
+            "Paris" or "Tokyo".
+        unit: Temperature unit.
+        days: How many days to forecast.
+
+    Returns:
+        A dict.
+    """
+    return {"city": city, "unit": unit, "days": days}
+
+
+def test_weather_tool_schema_exact() -> None:
+    assert get_weather.name == "get_weather"
+    assert get_weather.schema == {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {
+                    "type": "string",
+                    "description": 'The city name, e.g. "Paris" or "Tokyo".',
+                },
+                "unit": {
+                    "type": ["string", "null"],
+                    "enum": ["celsius", "fahrenheit", None],
+                    "description": 'Temperature unit. (null means the default: "celsius")',
+                },
+                "days": {
+                    "type": ["integer", "null"],
+                    "description": "How many days to forecast. (null means the default: 1)",
+                },
+            },
+            "required": ["city", "unit", "days"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+    check_tool(get_weather)
+
+
+def test_tool_stays_the_function() -> None:
+    assert isinstance(get_weather, Tool)
+    assert get_weather("Paris") == {"city": "Paris", "unit": "celsius", "days": 1}
+    assert get_weather(city="Oslo", days=3)["days"] == 3
+    assert get_weather.__name__ == "get_weather"
+    assert get_weather.__doc__ is not None and get_weather.__doc__.startswith("Get the current")
+    assert callable(get_weather.__wrapped__)  # type: ignore[attr-defined]
+    assert rs.tools.tool is tool
+
+
+def test_schema_is_a_fresh_copy() -> None:
+    first = get_weather.schema
+    first["parameters"]["properties"].clear()
+    assert get_weather.schema["parameters"]["properties"]
+
+
+def test_validate_and_invoke() -> None:
+    assert get_weather.validate({"city": "Paris", "unit": None, "days": 2}) == {
+        "city": "Paris",
+        "days": 2,
+    }
+    call = rs.FunctionCall.from_wire(
+        {"type": "function_call", "name": "get_weather", "call_id": "c1", "arguments": ""}
+    )
+    with pytest.raises(rs.InvalidArgumentsError, match="city: missing required property"):
+        get_weather.invoke(call)
+    call.arguments = '{"city":"Rome","unit":"fahrenheit","days":null}'
+    assert get_weather.invoke(call) == {"city": "Rome", "unit": "fahrenheit", "days": 1}
+    call.arguments = '{"city": "Rome", "extra": 1, "more": 2}'
+    with pytest.raises(rs.InvalidArgumentsError, match="unexpected properties 'extra', 'more'"):
+        get_weather.invoke(call)
+    call.arguments = "{not json"
+    with pytest.raises(rs.InvalidArgumentsError, match="not valid JSON"):
+        get_weather.invoke(call)
+
+
+def test_nested_dataclasses_and_factories() -> None:
+    @tool
+    def save(place: Place, level: Level = Level.LOW) -> str:
+        """Save a place."""
+        return f"{place.name}:{level.name}"
+
+    params = check_tool(save)
+    place = params["properties"]["place"]
+    assert place["properties"]["at"] == POINT_SCHEMA
+    assert place["properties"]["tags"] == {
+        "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+        "description": "Null means the default",
+    }
+    assert place["properties"]["note"] == {"type": ["string", "null"], "description": "A note."}
+    assert params["properties"]["level"]["enum"] == [0, 1, None]
+    kwargs = save.validate(
+        {"place": {"name": "Home", "at": {"x": 1, "y": None}, "tags": None, "note": None}}
+    )
+    assert kwargs == {"place": Place("Home", Point(1.0, 0.0), [], None)}
+    assert save(**kwargs) == "Home:LOW"
+    with pytest.raises(rs.InvalidArgumentsError, match=r"place\.at\.x: expected a number"):
+        save.validate({"place": {"name": "H", "at": {"x": "1", "y": 0}, "tags": [], "note": None}})
+
+
+def test_dataclass_post_init_error_is_invalid_arguments() -> None:
+    @tool
+    def check(item: Checked) -> int:
+        """Check."""
+        return item.value
+
+    assert check.validate({"item": {"value": 1}}) == {"item": Checked(1)}
+    with pytest.raises(rs.InvalidArgumentsError, match="item: Checked: value must be >= 0"):
+        check.validate({"item": {"value": -1}})
+
+
+def test_no_parameters() -> None:
+    @tool
+    def now() -> str:
+        return "12:00"
+
+    assert check_tool(now) == {
+        "type": "object",
+        "properties": {},
+        "required": [],
+        "additionalProperties": False,
+    }
+    assert now.description == ""
+    assert now.validate({}) == {}
+
+
+def test_decorator_options() -> None:
+    @tool(name="lookup-v2", description="Find things.")
+    def lookup(q: str) -> str:
+        """Ignored docstring."""
+        return q
+
+    assert lookup.name == "lookup-v2"
+    assert lookup.schema["description"] == "Find things."
+    assert lookup("x") == "x"
+
+
+def test_non_strict_mode() -> None:
+    @tool(strict=False)
+    def search(query: str, limit: int = 10, filters: Optional[Dict[str, str]] = None) -> str:
+        """Search."""
+        return query
+
+    schema = search.schema
+    assert schema["strict"] is False
+    assert schema["parameters"] == {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string"},
+            "limit": {"type": "integer", "default": 10},
+            "filters": {
+                "anyOf": [
+                    {"type": "object", "additionalProperties": {"type": "string"}},
+                    {"type": "null"},
+                ],
+                "default": None,
+            },
+        },
+        "required": ["query"],
+        "additionalProperties": False,
+    }
+    assert search.validate({"query": "q"}) == {"query": "q"}
+    assert search.validate({"query": "q", "filters": {"a": "b"}}) == {
+        "query": "q",
+        "filters": {"a": "b"},
+    }
+    assert search.validate({"query": "q", "limit": None}) == {"query": "q"}
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def _unannotated(x):  # type: ignore[no-untyped-def]
+    return x
+
+
+@dataclasses.dataclass
+class Node:
+    value: int
+    children: List["Node"]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "message"),
+    [
+        (Any, "Any cannot be expressed in strict mode"),
+        (object, "unsupported annotation"),
+        (bytes, "unsupported annotation"),
+        (complex, "unsupported annotation"),
+        (list, "bare list needs type arguments"),
+        (List, "bare List needs type arguments, e.g. list"),
+        (Dict, "bare Dict needs type arguments, e.g. dict"),
+        (Sequence, "bare Sequence needs type arguments"),
+        (dict, "bare dict needs type arguments"),
+        (Dict[int, str], "dict keys must be str"),
+        (Tuple[int, str], "only tuple[X, ...] is supported"),
+        (Callable[[int], int], "unsupported annotation"),
+        (Literal[b"x"], "unsupported Literal/Enum value"),
+        (Node, "recursive dataclass Node is not supported"),
+        (List[Optional[bytes]], "unsupported annotation"),
+    ],
+)
+def test_unsupported_annotation_fails_at_decoration(annotation: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=re.escape(message)) as info:
+        _tool_of(annotation)
+    assert str(info.value).startswith("tool 'probe' (parameter 'x")
+
+
+def test_signature_errors_at_decoration() -> None:
+    with pytest.raises(TypeError, match="parameter 'x' has no type annotation"):
+        tool(_unannotated)
+
+    def star(*args: int) -> None: ...
+
+    with pytest.raises(TypeError, match=r"\*args and \*\*kwargs"):
+        tool(star)
+
+    def kw(**kwargs: int) -> None: ...
+
+    with pytest.raises(TypeError, match=r"\*args and \*\*kwargs"):
+        tool(kw)
+
+    def positional(x: int, /) -> None: ...
+
+    with pytest.raises(TypeError, match="positional-only parameter 'x'"):
+        tool(positional)
+
+    with pytest.raises(ValueError, match="not valid for the API"):
+        tool(lambda: None)
+    with pytest.raises(ValueError, match="not valid for the API"):
+        tool(name="has space")(_unannotated)
+    with pytest.raises(TypeError, match="needs a function"):
+        Tool(42)  # type: ignore[type-var]
+
+
+def test_any_is_allowed_when_not_strict() -> None:
+    t = _tool_of(Any, strict=False)
+    assert t.schema["parameters"]["properties"]["x"] == {}
+    assert t.validate({"x": [1, {"a": None}]}) == {"x": [1, {"a": None}]}
+
+
+# ------------------------------------------------------------------ string annotations
+
+
+def _pep604(a: "int | None", b: "list[str | None]", c: "dict[str, int] | None" = None) -> None:
+    """Strings a Python 3.9 runtime cannot evaluate with get_type_hints."""
+
+
+PEP604_PROPERTIES = {
+    "a": {"type": ["integer", "null"]},
+    "b": {"type": "array", "items": {"type": ["string", "null"]}},
+    "c": {
+        "anyOf": [{k: v for k, v in PAIRS_OF_INT.items() if k != "description"}, {"type": "null"}],
+        "description": "key/value pairs",
+    },
+}
+
+
+def test_pep604_strings() -> None:
+    params = check_tool(tool(_pep604))
+    assert params["properties"] == PEP604_PROPERTIES
+
+
+def test_pep604_strings_without_runtime_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Python 3.9 get_type_hints fails on ``int | None``; the fallback rewrites the string."""
+
+    def old_runtime(obj: Any, **kwargs: Any) -> Any:
+        raise TypeError("unsupported operand type(s) for |: 'type' and 'NoneType'")
+
+    monkeypatch.setattr(tools_module.typing, "get_type_hints", old_runtime)
+    params = check_tool(tool(_pep604))
+    assert params["properties"] == PEP604_PROPERTIES
+    schema, convert = json_schema(_Pep604Fields)
+    assert schema["properties"]["a"] == {"type": ["integer", "null"]}
+    assert convert({"a": None, "b": [1]}) == _Pep604Fields(None, [1])
+
+
+@dataclasses.dataclass
+class _Pep604Fields:
+    a: "int | None"
+    b: "list[int]"
+
+
+def test_unresolvable_string_annotation() -> None:
+    def bad(x: "NoSuchType") -> None:  # type: ignore[name-defined] # noqa: F821
+        ...
+
+    with pytest.raises(TypeError, match="cannot evaluate the annotation of 'x'"):
+        tool(bad)
+
+
+def test_classes_and_functions_from_run_path(tmp_path: Any) -> None:
+    """runpy.run_path drops the module from sys.modules: names still resolve (examples)."""
+    import runpy
+
+    source = tmp_path / "snippet.py"
+    source.write_text(
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        "from typing import Literal, Optional\n"
+        "@dataclass\n"
+        "class Report:\n"
+        "    sky: Literal['sunny', 'rain']\n"
+        "    temp: Optional[float]\n"
+        "def lookup(city: str, report: Report) -> str:\n"
+        "    return city\n"
+    )
+    namespace = runpy.run_path(str(source))
+    schema, convert = json_schema(namespace["Report"])
+    assert schema["properties"]["sky"] == {"type": "string", "enum": ["sunny", "rain"]}
+    assert convert({"sky": "rain", "temp": None}).sky == "rain"
+    assert check_tool(tool(namespace["lookup"]))["required"] == ["city", "report"]
+
+
+def test_eval_annotation_rewrites_unions() -> None:
+    value = tools_module._eval_annotation("list[int | None] | None", {})
+    assert typing.get_origin(value) is Union
+    inner = typing.get_args(value)[0]
+    assert typing.get_origin(inner) is list
+    assert typing.get_args(inner) == (Optional[int],)
+
+
+# -------------------------------------------------------------------------- docstrings
+
+
+def test_docstring_google() -> None:
+    summary, params = parse_docstring(
+        """Summary line
+        continues here.
+
+        Body text is not part of the summary.
+
+        Args:
+            a (int): First
+                argument.
+
+                Second paragraph of a.
+            b: Second.
+            **c: ignored pattern still parsed
+        Returns:
+            ignored: not a parameter.
+        """
+    )
+    assert summary == "Summary line continues here."
+    assert params["a"] == "First argument. Second paragraph of a."
+    assert params["b"] == "Second."
+    assert "ignored" not in params
+
+
+def test_docstring_numpy() -> None:
+    summary, params = parse_docstring(
+        """Do a thing.
+
+        Parameters
+        ----------
+        city : str
+            The city.
+        days : int, optional
+            How many
+            days.
+
+        Returns
+        -------
+        dict
+        """
+    )
+    assert summary == "Do a thing."
+    assert params == {"city": "The city.", "days": "How many days."}
+
+
+def test_docstring_rest() -> None:
+    summary, params = parse_docstring(
+        """Fetch it.
+
+        :param str url: Where from.
+        :param retries: How often
+            to try.
+        :returns: the body
+        """
+    )
+    assert summary == "Fetch it."
+    assert params == {"url": "Where from.", "retries": "How often to try."}
+
+
+def test_docstring_empty() -> None:
+    assert parse_docstring(None) == ("", {})
+    assert parse_docstring("Args:\n    x: The x.") == ("", {"x": "The x."})
+
+
+# ----------------------------------------------------------------------- tool outputs
+
+
+def test_function_call_output() -> None:
+    call = rs.FunctionCall.from_wire({"type": "function_call", "call_id": "call_9", "name": "f"})
+    assert function_call_output(call, "plain text") == {
+        "type": "function_call_output",
+        "call_id": "call_9",
+        "output": "plain text",
+    }
+    assert function_call_output("call_1", {"temp": 18, "city": "Zürich"})["output"] == (
+        '{"temp":18,"city":"Zürich"}'
+    )
+    assert function_call_output("c", None)["output"] == "null"
+    assert function_call_output("c", [1, 2.5, True])["output"] == "[1,2.5,true]"
+    assert function_call_output("c", Point(1.0, 2.0))["output"] == '{"x":1.0,"y":2.0}'
+    assert function_call_output("c", Color.RED)["output"] == '"red"'
+    assert json.loads(function_call_output("c", {"s": {3}})["output"]) == {"s": [3]}
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        function_call_output("c", object())
+    with pytest.raises(ValueError, match="no call_id"):
+        function_call_output(rs.FunctionCall.from_wire({"type": "function_call"}), "x")
+    with pytest.raises(ValueError):
+        encode_output(float("nan"))
+
+
+def test_unknown_tool_error() -> None:
+    exc = UnknownToolError("unknown tool 'x'", name="x")
+    assert isinstance(exc, LookupError) and exc.name == "x"
