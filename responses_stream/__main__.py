@@ -1,8 +1,10 @@
 """Command line: ``responses-stream "prompt"`` (or ``python -m responses_stream``).
 
-Streams the answer to the terminal as it arrives; ``--demo`` streams a scripted answer from a
-local mock server, with no key and no network. Exit codes: 0 completed, 1 error, 2 incomplete,
-130 interrupted (Ctrl-C, after closing the connection).
+Streams the answer to the terminal as it arrives (a spinner until the first token on a
+terminal; plain text when piped); ``--demo`` streams a scripted answer from a local mock
+server, with no key and no network; ``--record``/``--replay`` save and play raw streams;
+``--background``/``--resume ID`` run and re-attach to background responses. Exit codes:
+0 completed, 1 error, 2 incomplete, 130 interrupted (Ctrl-C, after closing the connection).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import argparse
 import json
 import os
 import sys
+import threading
 from typing import Any, Dict, List, Optional, TextIO
 
 from . import __version__
-from .client import Client
+from .client import Client, replay
 from .errors import ResponsesStreamError
 from .events import Event
 from .handler import ResponseHandler
@@ -28,6 +31,31 @@ class TerminalPrinter(ResponseHandler):
         self.out = out
         self.as_json = as_json
         self.tty = out.isatty()
+        self._spinner: Optional[threading.Thread] = None
+        self._first_output = threading.Event()
+
+    def start_spinner(self) -> None:
+        """On a terminal, spin until the first output arrives (nothing when piped)."""
+        if not self.tty or self.as_json:
+            return
+
+        def spin() -> None:
+            frames = "|/-\\"
+            index = 0
+            while not self._first_output.wait(0.1):
+                self.out.write(f"\r{frames[index % 4]} ")
+                self.out.flush()
+                index += 1
+
+        self._spinner = threading.Thread(target=spin, daemon=True)
+        self._spinner.start()
+
+    def _output_starts(self) -> None:
+        if not self._first_output.is_set():
+            self._first_output.set()
+            if self._spinner is not None:
+                self._spinner.join()
+                self.out.write("\r  \r")
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.tty else text
@@ -39,21 +67,28 @@ class TerminalPrinter(ResponseHandler):
 
     def on_reasoning_done(self, reasoning: Reasoning) -> None:
         if not self.as_json and reasoning.summary_text:
+            self._output_starts()
             self.out.write(self._dim(f"[reasoning] {reasoning.summary_text}") + "\n")
 
     def on_function_call_done(self, call: FunctionCall) -> None:
         if not self.as_json:
+            self._output_starts()
             self.out.write(self._dim(f"[tool call] {call.name}({call.arguments})") + "\n")
 
     def on_text_delta(self, delta: str, snapshot: str) -> None:
         if not self.as_json:
+            self._output_starts()
             self.out.write(delta)
             self.out.flush()
 
     def on_refusal_delta(self, delta: str, snapshot: str) -> None:
         if not self.as_json:
+            self._output_starts()
             self.out.write(delta)
             self.out.flush()
+
+    def on_end(self) -> None:
+        self._output_starts()
 
     def finish(self, response: Response) -> None:
         """Print the closing usage line."""
@@ -89,7 +124,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--instructions", default=None)
     parser.add_argument("--max-output-tokens", type=int, default=None)
+    parser.add_argument(
+        "--reasoning-effort", choices=["minimal", "low", "medium", "high"], default=None
+    )
     parser.add_argument("--json", action="store_true", help="print one event per line as JSON")
+    parser.add_argument("--record", metavar="FILE", help="write the raw stream to FILE")
+    parser.add_argument("--replay", metavar="FILE", help="play a recorded stream (offline)")
+    parser.add_argument("--background", action="store_true", help="run as a background response")
+    parser.add_argument("--resume", metavar="ID", help="attach to a background response")
     parser.add_argument("--demo", action="store_true", help="stream from a built-in mock server")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
@@ -103,10 +145,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         params["instructions"] = args.instructions
     if args.max_output_tokens:
         params["max_output_tokens"] = args.max_output_tokens
+    if args.reasoning_effort:
+        params["reasoning"] = {"effort": args.reasoning_effort, "summary": "auto"}
+    if args.background:
+        params["background"] = True
 
     printer = TerminalPrinter(out, as_json=args.json)
     server = None
     try:
+        if args.replay:
+            final = replay(args.replay, printer)
+            printer.finish(final)
+            return _exit_code(final)
         if args.demo:
             from .testing import MockServer
 
@@ -114,7 +164,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             server.add(_demo_script(), delay=0.03)
             base_url: Optional[str] = server.url
         else:
-            if args.prompt is None:
+            if args.prompt is None and not args.resume:
                 parser.error("a prompt is required (or use --demo)")
             base_url = args.base_url
             if not os.environ.get("OPENAI_API_KEY") and base_url is None:
@@ -124,10 +174,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                     " --demo.\n"
                 )
                 return 1
+        printer.start_spinner()
         with Client(base_url=base_url) as client:
-            final = client.stream(handler=printer, **params)
+            if args.resume:
+                final = client.resume(args.resume, printer)
+            else:
+                final = client.stream(handler=printer, record_to=args.record, **params)
         printer.finish(final)
-        return 2 if final.status == "incomplete" else 0
+        return _exit_code(final)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, without a second error at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -141,6 +195,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         if server is not None:
             server.close()
+
+
+def _exit_code(final: Response) -> int:
+    return 2 if final.status == "incomplete" else 0
 
 
 if __name__ == "__main__":

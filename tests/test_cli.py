@@ -51,3 +51,55 @@ def test_missing_key_explains_what_to_do(capsys: object) -> None:
 def test_main_in_process_returns_zero() -> None:
     """main() can be called from Python and returns the exit code."""
     assert main(["--demo"]) == 0
+
+
+def test_record_then_replay_offline(tmp_path: object, capsys: object) -> None:
+    """--record writes the raw stream; --replay plays it back with the same output."""
+    import pathlib
+
+    from responses_stream.testing import MockServer, Script
+
+    path = pathlib.Path(str(tmp_path)) / "run.sse"
+    script = Script(seed=41).text("recorded from the CLI").completed()
+    with MockServer() as server:
+        server.add(script)
+        assert main(["hi", "--base-url", server.url, "--record", str(path)]) == 0
+    assert path.read_bytes() == script.to_bytes()
+    live = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert main(["--replay", str(path)]) == 0
+    assert capsys.readouterr().out == live  # type: ignore[attr-defined]
+    assert "recorded from the CLI" in live
+
+
+def test_background_and_resume_options() -> None:
+    """--background sends background: true; --resume ID re-attaches to that response."""
+    from responses_stream.testing import MockServer, Script
+
+    script = Script(background=True, seed=42).text("in the background").incomplete()
+    with MockServer() as server:
+        server.add(script)
+        assert main(["hi", "--base-url", server.url, "--background"]) == 2  # incomplete
+        assert server.requests[0].json["background"] is True
+        assert main(["--base-url", server.url, "--resume", script.response_id]) == 2
+        resume = server.requests[-1]
+    assert resume.method == "GET" and resume.query == {"stream": "true"}
+
+
+def test_reasoning_effort_option() -> None:
+    """--reasoning-effort sets reasoning.effort and asks for a summary."""
+    from responses_stream.testing import MockServer, Script
+
+    with MockServer() as server:
+        server.add(Script(seed=43).text("ok").completed())
+        assert main(["hi", "--base-url", server.url, "--reasoning-effort", "low"]) == 0
+        body = server.requests[0].json
+    assert body["reasoning"] == {"effort": "low", "summary": "auto"}
+
+
+def test_error_exit_code() -> None:
+    """A failed request exits 1 with the error on stderr."""
+    from responses_stream.testing import MockServer
+
+    with MockServer() as server:
+        server.add_error(400, "bad model")
+        assert main(["hi", "--base-url", server.url]) == 1
