@@ -136,7 +136,10 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict):
-            message = _str_or_none(error.get("message")) or _str_or_none(error.get("detail"))
+            detail = error.get("detail")
+            message = _str_or_none(error.get("message")) or (
+                detail if isinstance(detail, str) else None
+            )
             code = _str_or_none(error.get("code"))
             err_type = _str_or_none(error.get("type"))
             param = _str_or_none(error.get("param"))

@@ -14,7 +14,7 @@ unused callbacks cost nothing per event.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type
 
 from . import events as ev
 from .models import FunctionCall, Reasoning, Response
@@ -69,7 +69,11 @@ class ResponseHandler:
         """``response.in_progress``: the model started working."""
 
     def on_completed(self, response: Response) -> None:
-        """``response.completed``: the final response (usage included)."""
+        """``response.completed``: the final response (usage included).
+
+        A ``response.completed`` whose status is ``incomplete`` (vLLM's way to report
+        truncation) calls :meth:`on_incomplete` instead.
+        """
 
     def on_incomplete(self, response: Response) -> None:
         """``response.incomplete``: the final response, cut short (see ``incomplete_details``)."""
@@ -332,6 +336,26 @@ class ResponseHandler:
 
 Step = Callable[[Any, Any], None]
 
+_CALL_EVENTS = frozenset(
+    {
+        ev.OutputItemAdded,
+        ev.OutputItemDone,
+        ev.FunctionCallArgumentsDelta,
+        ev.FunctionCallArgumentsDone,
+    }
+)
+
+
+def _terminal_callback(
+    response: Response,
+    on_completed: Optional[Callable[[Response], None]],
+    on_incomplete: Optional[Callable[[Response], None]],
+) -> None:
+    method = on_incomplete if response.status == "incomplete" else on_completed
+    if method is not None:
+        method(response)
+
+
 _LIFECYCLE_METHODS = {
     ev.ResponseCreated: "on_created",
     ev.ResponseQueued: "on_queued",
@@ -360,6 +384,17 @@ class Dispatcher:
         self._on_event = _overrides(handler, "on_event")
         self._on_function_call_done = _overrides(handler, "on_function_call_done")
         self._on_reasoning_done = _overrides(handler, "on_reasoning_done")
+        on_created = _overrides(handler, "on_function_call_created")
+        self._announce: Optional[Step] = None
+        if on_created is not None and accumulated:
+            announced: Set[int] = set()
+
+            def announce(event: Any, item: Any) -> None:
+                if isinstance(item, FunctionCall) and id(item) not in announced:
+                    announced.add(id(item))
+                    on_created(item)
+
+            self._announce = announce
 
     def dispatch(self, event: ev.Event, result: Any) -> None:
         """Run every callback ``event`` calls for; ``result`` is what it touched."""
@@ -372,6 +407,8 @@ class Dispatcher:
     def finish_items(self, items: List[Any]) -> None:
         """Fire the ``*_done`` callbacks of items the server never finished explicitly."""
         for item in items:
+            if self._announce is not None:
+                self._announce(None, item)
             if isinstance(item, FunctionCall) and self._on_function_call_done is not None:
                 self._on_function_call_done(item)
             elif isinstance(item, Reasoning) and self._on_reasoning_done is not None:
@@ -387,6 +424,14 @@ class Dispatcher:
             # SSE comments are not wire events: only real keepalive events reach on_event.
             steps.append(lambda e, r: None if e.comment is not None else on_event(e))
         lifecycle = _LIFECYCLE_METHODS.get(cls)
+        if cls is ev.ResponseCompleted:
+            # The final status decides: vLLM reports truncation as a response.completed
+            # whose status is "incomplete", and that is what on_incomplete is for.
+            completed = _overrides(h, "on_completed")
+            incomplete = _overrides(h, "on_incomplete")
+            if completed is not None or incomplete is not None:
+                steps.append(lambda e, r: _terminal_callback(r, completed, incomplete))
+            return tuple(steps)
         if lifecycle is not None:
             method = _overrides(h, lifecycle)
             if method is not None:
@@ -413,6 +458,10 @@ class Dispatcher:
             if method is not None:
                 steps.append(make(method))
 
+        if cls in _CALL_EVENTS and self._announce is not None:
+            # A call can be implied by its first arguments delta (LiteLLM sends no
+            # output_item.added): announce every call once, before anything else about it.
+            steps.append(self._announce)
         if cls is ev.OutputTextDelta:
             add("on_text_delta", lambda m: lambda e, r: m(e.delta, r.text))
         elif cls is ev.OutputTextDone:
@@ -425,12 +474,7 @@ class Dispatcher:
             add("on_function_call_delta", lambda m: lambda e, r: m(e.delta, r.arguments, r))
         elif cls in (ev.ReasoningSummaryTextDelta, ev.ReasoningTextDelta):
             add("on_reasoning_delta", lambda m: lambda e, r: m(e.delta, r.text))
-        elif cls is ev.OutputItemAdded:
-            add(
-                "on_function_call_created",
-                lambda m: lambda e, r: m(r) if isinstance(r, FunctionCall) else None,
-            )
-        elif cls is ev.OutputItemDone:
+        if cls is ev.OutputItemDone:
             add(
                 "on_function_call_done",
                 lambda m: lambda e, r: m(r) if isinstance(r, FunctionCall) else None,
