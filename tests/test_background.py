@@ -108,22 +108,31 @@ def test_resume_after_cuts_at_random_byte_offsets(server: MockServer) -> None:
 
 
 def test_foreground_cut_raises_interrupted_with_exact_partial_text(server: MockServer) -> None:
-    """Without background=True a cut is reported, with exactly the text received."""
+    """Without background=True, a cut at every event boundary and at byte offsets inside JSON
+    lines and UTF-8 characters raises StreamInterrupted with exactly the text of the events
+    received whole."""
     script = Script(seed=8).text(TEXT, chunk=4).completed()
     events = script.events()
-    deltas = [e for e in events if e["type"] == "response.output_text.delta"]
-    cuts = _event_boundaries(script)
-    for index in (3, 8, 15):  # after some whole deltas
-        server.add(script, close_after=cuts[index])
-        handler = Seen()
-        with _client(server) as client, pytest.raises(rs.StreamInterrupted) as info:
-            client.stream(handler, model="m", input="x")
-        expected = "".join(d["delta"] for d in deltas if d["sequence_number"] <= index)
-        assert info.value.response is not None
-        assert info.value.response.output_text == expected == handler.text
-        assert info.value.last_sequence_number == index
-        assert info.value.response_id == script.response_id
-        assert handler.resumes == []
+    body = script.to_bytes()
+    ends = [sum(len(c) for c in script.to_sse_chunks()[: i + 1]) for i in range(len(events))]
+    rng = random.Random(5)
+    offsets = ends[2:-1] + rng.sample(range(ends[2], ends[-2]), 25)
+    offsets.append(body.index("🦊".encode()) + 1)
+    with _client(server) as client:
+        for offset in offsets:
+            server.add(script, close_after=offset)
+            handler = Seen()
+            with pytest.raises(rs.StreamInterrupted) as info:
+                client.stream(handler, model="m", input="x")
+            whole = [e for e, end in zip(events, ends) if end <= offset]
+            expected = "".join(
+                e["delta"] for e in whole if e["type"] == "response.output_text.delta"
+            )
+            assert info.value.response is not None
+            assert info.value.response.output_text == expected == handler.text, offset
+            assert info.value.last_sequence_number == whole[-1]["sequence_number"]
+            assert info.value.response_id == script.response_id
+            assert handler.resumes == []
 
 
 def test_resumes_are_bounded(server: MockServer) -> None:
