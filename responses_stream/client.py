@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Union, cast
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -572,11 +572,13 @@ def _strip_credentials_on_redirect(session: requests.Session) -> None:
     another host; requests only knows about the latter."""
     if getattr(session, "_responses_stream_safe_redirects", False):
         return
-    original = session.rebuild_auth
+    # requests' own methods are untyped in its stubs: give them the types they have.
+    original = cast(Callable[[Any, Any], None], session.rebuild_auth)
+    should_strip = cast(Callable[[str, str], bool], session.should_strip_auth)
 
     def rebuild_auth(prepared_request: Any, response: Any) -> None:
         original(prepared_request, response)
-        if session.should_strip_auth(response.request.url, prepared_request.url):
+        if should_strip(response.request.url, prepared_request.url):
             for name in _CREDENTIAL_HEADERS:
                 prepared_request.headers.pop(name, None)
 
