@@ -16,7 +16,9 @@ import logging
 
 __version__ = "0.1.0.dev0"
 
-from . import errors, events, tools
+from typing import TYPE_CHECKING, Any
+
+from . import errors, events
 from ._stream import EventStream
 from ._transport import Timeout
 from .client import DEFAULT_BASE_URL, Client, replay, stream
@@ -84,7 +86,24 @@ from .models import (
     Usage,
     WebSearchCall,
 )
-from .tools import Tool, UnknownToolError, function_call_output, tool
+
+if TYPE_CHECKING:
+    from . import tools
+    from .tools import Tool, UnknownToolError, function_call_output, tool
+
+# The tool helpers pull in inspect, enum and a thread pool: load them on first use so that
+# `import responses_stream` stays cheap for code that only streams.
+_LAZY_TOOLS = ("Tool", "UnknownToolError", "function_call_output", "tool")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "tools" or name in _LAZY_TOOLS:
+        import importlib
+
+        module = importlib.import_module(".tools", __name__)
+        return module if name == "tools" else getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # A library stays quiet unless the application configures logging.
 logging.getLogger("responses_stream").addHandler(logging.NullHandler())

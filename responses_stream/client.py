@@ -6,7 +6,18 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Union, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Mapping,
+    Optional,
+    Sequence,
+    Union,
+    cast,
+)
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -14,8 +25,6 @@ from requests.adapters import HTTPAdapter
 
 from . import __version__
 from ._accumulator import TERMINAL_TYPES
-from ._loop import ToolSpec
-from ._loop import run as _run_tool_loop
 from ._stream import EventStream, offline_response
 from ._transport import RetryPolicy, Timeout, merge_headers, send_with_retries, timeouts
 from .errors import (
@@ -27,7 +36,9 @@ from .errors import (
 )
 from .handler import Dispatcher, ResponseHandler, _overrides
 from .models import Response
-from .structured import bind_text_format, prepare_text_format
+
+if TYPE_CHECKING:
+    from ._loop import ToolSpec
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A file path, as ``str`` or ``pathlib.Path``."""
@@ -264,6 +275,8 @@ class Client:
             on_resume=_overrides(handler, "on_resume"),
         )
         if text_format is not None:
+            from .structured import prepare_text_format
+
             params = prepare_text_format(params, text_format)
         return self._run(handler, lambda: self._create(params, options, text_format), options)
 
@@ -295,6 +308,8 @@ class Client:
             record_to=record_to,
         )
         if text_format is not None:
+            from .structured import prepare_text_format
+
             params = prepare_text_format(params, text_format)
         return self._create(params, options, text_format)
 
@@ -330,7 +345,9 @@ class Client:
         :meth:`stream`; ``text_format`` applies to every turn and the final response's
         ``output_parsed``.
         """
-        return _run_tool_loop(
+        from ._loop import run as run_tool_loop  # loaded on first use (import time)
+
+        return run_tool_loop(
             self,
             handler,
             tools=tools,
@@ -435,6 +452,8 @@ class Client:
         )
         if text_format is not None:
             # output_parsed parses on first access once the snapshot has completed.
+            from .structured import bind_text_format
+
             bind_text_format(stream.response, text_format)
         return stream
 

@@ -33,7 +33,11 @@ from .models import (
 E = TypeVar("E", bound="Event")
 
 
-@dataclass(frozen=True)
+def _field_values(obj: Any) -> Tuple[Any, ...]:
+    return tuple(getattr(obj, f.name) for f in fields(obj) if f.compare)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
 class Event(JsonMixin):
     """Base class of every event.
 
@@ -48,6 +52,20 @@ class Event(JsonMixin):
 
     type: str = ""
     sequence_number: Optional[int] = None
+
+    # repr/eq are written once here instead of generated for each of the ~60 event classes:
+    # generating them cost ~30 ms of import time. They behave like the generated ones.
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _field_values(self) == _field_values(other)
+
+    def __hash__(self) -> int:
+        return hash(_field_values(self))
 
     @classmethod
     def from_wire(cls: Type[E], data: Dict[str, Any]) -> E:
@@ -88,7 +106,7 @@ class Event(JsonMixin):
         return {f.name: _dump(getattr(self, f.name)) for f in fields(self)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class UnknownEvent(Event):
     """An event whose ``type`` this version does not know; ``data`` is its whole payload.
 
@@ -99,7 +117,7 @@ class UnknownEvent(Event):
     data: Dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class KeepAlive(Event):
     """A heartbeat: a ``keepalive`` event, or an SSE comment line (then ``comment`` holds it).
 
@@ -112,7 +130,7 @@ class KeepAlive(Event):
     comment: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ErrorEvent(Event):
     """``error``: Emitted when an error occurs."""
 
@@ -127,7 +145,7 @@ class ErrorEvent(Event):
     error: Optional[Dict[str, Any]] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ApplyPatchCallOperationDiffDelta(Event):
     """``response.apply_patch_call_operation_diff.delta``: Emitted when a delta is added to an
     apply_patch call's diff (seen on the wire, not in the official SDK).
@@ -142,7 +160,7 @@ class ApplyPatchCallOperationDiffDelta(Event):
     obfuscation: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ApplyPatchCallOperationDiffDone(Event):
     """``response.apply_patch_call_operation_diff.done``: Emitted when an apply_patch call's diff
     is complete (seen on the wire, not in the official SDK).
@@ -156,7 +174,7 @@ class ApplyPatchCallOperationDiffDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class AudioDelta(Event):
     """``response.audio.delta``: Emitted when there is a partial audio response."""
 
@@ -166,7 +184,7 @@ class AudioDelta(Event):
     delta: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class AudioDone(Event):
     """``response.audio.done``: Emitted when the audio response is complete."""
 
@@ -175,7 +193,7 @@ class AudioDone(Event):
     type: str = "response.audio.done"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class AudioTranscriptDelta(Event):
     """``response.audio.transcript.delta``: Emitted when there is a partial transcript of audio."""
 
@@ -185,7 +203,7 @@ class AudioTranscriptDelta(Event):
     delta: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class AudioTranscriptDone(Event):
     """``response.audio.transcript.done``: Emitted when the full audio transcript is completed."""
 
@@ -194,7 +212,7 @@ class AudioTranscriptDone(Event):
     type: str = "response.audio.transcript.done"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CodeInterpreterCallCompleted(Event):
     """``response.code_interpreter_call.completed``: Emitted when the code interpreter call is
     completed.
@@ -207,7 +225,7 @@ class CodeInterpreterCallCompleted(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CodeInterpreterCallInProgress(Event):
     """``response.code_interpreter_call.in_progress``: Emitted when a code interpreter call is in
     progress.
@@ -220,7 +238,7 @@ class CodeInterpreterCallInProgress(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CodeInterpreterCallInterpreting(Event):
     """``response.code_interpreter_call.interpreting``: Emitted when the code interpreter is
     actively interpreting the code snippet.
@@ -233,7 +251,7 @@ class CodeInterpreterCallInterpreting(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CodeInterpreterCallCodeDelta(Event):
     """``response.code_interpreter_call_code.delta``: Emitted when a partial code snippet is
     streamed by the code interpreter.
@@ -247,7 +265,7 @@ class CodeInterpreterCallCodeDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CodeInterpreterCallCodeDone(Event):
     """``response.code_interpreter_call_code.done``: Emitted when the code snippet is finalized by
     the code interpreter.
@@ -261,7 +279,7 @@ class CodeInterpreterCallCodeDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CompactionCompacting(Event):
     """``response.compaction.compacting``: Emitted when new summary content is sampled for a
     compaction trigger.
@@ -274,7 +292,7 @@ class CompactionCompacting(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ResponseCompleted(Event):
     """``response.completed``: Emitted when the model response is complete."""
 
@@ -285,7 +303,7 @@ class ResponseCompleted(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("response", Response.from_wire),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ContentPartAdded(Event):
     """``response.content_part.added``: Emitted when a new content part is added."""
 
@@ -299,7 +317,7 @@ class ContentPartAdded(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("part", part_from_dict),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ContentPartDone(Event):
     """``response.content_part.done``: Emitted when a content part is done."""
 
@@ -313,7 +331,7 @@ class ContentPartDone(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("part", part_from_dict),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ResponseCreated(Event):
     """``response.created``: An event that is emitted when a response is created."""
 
@@ -324,7 +342,7 @@ class ResponseCreated(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("response", Response.from_wire),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CustomToolCallInputDelta(Event):
     """``response.custom_tool_call_input.delta``: Event representing a delta (partial update) to
     the input of a custom tool call.
@@ -338,7 +356,7 @@ class CustomToolCallInputDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CustomToolCallInputDone(Event):
     """``response.custom_tool_call_input.done``: Event indicating that input for a custom tool call
     is complete.
@@ -352,7 +370,7 @@ class CustomToolCallInputDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ResponseFailed(Event):
     """``response.failed``: An event that is emitted when a response fails."""
 
@@ -363,7 +381,7 @@ class ResponseFailed(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("response", Response.from_wire),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class FileSearchCallCompleted(Event):
     """``response.file_search_call.completed``: Emitted when a file search call is completed
     (results found).
@@ -376,7 +394,7 @@ class FileSearchCallCompleted(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class FileSearchCallInProgress(Event):
     """``response.file_search_call.in_progress``: Emitted when a file search call is initiated."""
 
@@ -387,7 +405,7 @@ class FileSearchCallInProgress(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class FileSearchCallSearching(Event):
     """``response.file_search_call.searching``: Emitted when a file search is searching."""
 
@@ -398,7 +416,7 @@ class FileSearchCallSearching(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class FunctionCallArgumentsDelta(Event):
     """``response.function_call_arguments.delta``: Emitted when there is a partial function-call
     arguments delta.
@@ -412,7 +430,7 @@ class FunctionCallArgumentsDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class FunctionCallArgumentsDone(Event):
     """``response.function_call_arguments.done``: Emitted when function-call arguments are
     finalized.
@@ -426,7 +444,7 @@ class FunctionCallArgumentsDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ImageGenerationCallCompleted(Event):
     """``response.image_generation_call.completed``: Emitted when an image generation tool call has
     completed and the final image is available.
@@ -439,7 +457,7 @@ class ImageGenerationCallCompleted(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ImageGenerationCallGenerating(Event):
     """``response.image_generation_call.generating``: Emitted when an image generation tool call is
     actively generating an image (intermediate state).
@@ -452,7 +470,7 @@ class ImageGenerationCallGenerating(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ImageGenerationCallInProgress(Event):
     """``response.image_generation_call.in_progress``: Emitted when an image generation tool call
     is in progress.
@@ -465,7 +483,7 @@ class ImageGenerationCallInProgress(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ImageGenerationCallPartialImage(Event):
     """``response.image_generation_call.partial_image``: Emitted when a partial image is available
     during image generation streaming.
@@ -484,7 +502,7 @@ class ImageGenerationCallPartialImage(Event):
     size: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ResponseInProgress(Event):
     """``response.in_progress``: Emitted when the response is in progress."""
 
@@ -495,7 +513,7 @@ class ResponseInProgress(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("response", Response.from_wire),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ResponseIncomplete(Event):
     """``response.incomplete``: An event that is emitted when a response finishes as incomplete."""
 
@@ -506,7 +524,7 @@ class ResponseIncomplete(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("response", Response.from_wire),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpCallCompleted(Event):
     """``response.mcp_call.completed``: Emitted when an MCP tool call has completed successfully."""
 
@@ -517,7 +535,7 @@ class McpCallCompleted(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpCallFailed(Event):
     """``response.mcp_call.failed``: Emitted when an MCP tool call has failed."""
 
@@ -528,7 +546,7 @@ class McpCallFailed(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpCallInProgress(Event):
     """``response.mcp_call.in_progress``: Emitted when an MCP tool call is in progress."""
 
@@ -539,7 +557,7 @@ class McpCallInProgress(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpCallArgumentsDelta(Event):
     """``response.mcp_call_arguments.delta``: Emitted when there is a delta (partial update) to the
     arguments of an MCP tool call.
@@ -553,7 +571,7 @@ class McpCallArgumentsDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpCallArgumentsDone(Event):
     """``response.mcp_call_arguments.done``: Emitted when the arguments for an MCP tool call are
     finalized.
@@ -567,7 +585,7 @@ class McpCallArgumentsDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpListToolsCompleted(Event):
     """``response.mcp_list_tools.completed``: Emitted when the list of available MCP tools has been
     successfully retrieved.
@@ -580,7 +598,7 @@ class McpListToolsCompleted(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpListToolsFailed(Event):
     """``response.mcp_list_tools.failed``: Emitted when the attempt to list available MCP tools has
     failed.
@@ -593,7 +611,7 @@ class McpListToolsFailed(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class McpListToolsInProgress(Event):
     """``response.mcp_list_tools.in_progress``: Emitted when the system is in the process of
     retrieving the list of available MCP tools.
@@ -606,7 +624,7 @@ class McpListToolsInProgress(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class OutputItemAdded(Event):
     """``response.output_item.added``: Emitted when a new output item is added."""
 
@@ -618,7 +636,7 @@ class OutputItemAdded(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("item", output_item_from_dict),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class OutputItemDone(Event):
     """``response.output_item.done``: Emitted when an output item is marked done."""
 
@@ -630,7 +648,7 @@ class OutputItemDone(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("item", output_item_from_dict),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class OutputTextAnnotationAdded(Event):
     """``response.output_text.annotation.added``: Emitted when an annotation is added to output
     text content.
@@ -646,7 +664,7 @@ class OutputTextAnnotationAdded(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class OutputTextDelta(Event):
     """``response.output_text.delta``: Emitted when there is an additional text delta."""
 
@@ -660,7 +678,7 @@ class OutputTextDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class OutputTextDone(Event):
     """``response.output_text.done``: Emitted when text content is finalized."""
 
@@ -674,7 +692,7 @@ class OutputTextDone(Event):
     text: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ResponseQueued(Event):
     """``response.queued``: Emitted when a response is queued and waiting to be processed."""
 
@@ -685,7 +703,7 @@ class ResponseQueued(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("response", Response.from_wire),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReasoningSummaryPartAdded(Event):
     """``response.reasoning_summary_part.added``: Emitted when a new reasoning summary part is
     added.
@@ -701,7 +719,7 @@ class ReasoningSummaryPartAdded(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("part", part_from_dict),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReasoningSummaryPartDone(Event):
     """``response.reasoning_summary_part.done``: Emitted when a reasoning summary part is
     completed.
@@ -718,7 +736,7 @@ class ReasoningSummaryPartDone(Event):
     _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("part", part_from_dict),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReasoningSummaryTextDelta(Event):
     """``response.reasoning_summary_text.delta``: Emitted when a delta is added to a reasoning
     summary text.
@@ -733,7 +751,7 @@ class ReasoningSummaryTextDelta(Event):
     summary_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReasoningSummaryTextDone(Event):
     """``response.reasoning_summary_text.done``: Emitted when a reasoning summary text is
     completed.
@@ -748,7 +766,7 @@ class ReasoningSummaryTextDone(Event):
     text: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReasoningTextDelta(Event):
     """``response.reasoning_text.delta``: Emitted when a delta is added to a reasoning text."""
 
@@ -761,7 +779,7 @@ class ReasoningTextDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReasoningTextDone(Event):
     """``response.reasoning_text.done``: Emitted when a reasoning text is completed."""
 
@@ -774,7 +792,7 @@ class ReasoningTextDone(Event):
     text: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class RefusalDelta(Event):
     """``response.refusal.delta``: Emitted when there is a partial refusal text."""
 
@@ -787,7 +805,7 @@ class RefusalDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class RefusalDone(Event):
     """``response.refusal.done``: Emitted when refusal text is finalized."""
 
@@ -800,7 +818,7 @@ class RefusalDone(Event):
     refusal: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ShellCallCommandAdded(Event):
     """``response.shell_call_command.added``: A streaming event that indicated a shell command was
     added to a tool call.
@@ -814,7 +832,7 @@ class ShellCallCommandAdded(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ShellCallCommandDelta(Event):
     """``response.shell_call_command.delta``: A streaming event that indicated a shell command was
     incrementally updated.
@@ -829,7 +847,7 @@ class ShellCallCommandDelta(Event):
     obfuscation: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ShellCallCommandDone(Event):
     """``response.shell_call_command.done``: A streaming event that indicated a shell command was
     completed.
@@ -843,7 +861,7 @@ class ShellCallCommandDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ShellCallOutputContentDelta(Event):
     """``response.shell_call_output_content.delta``: A streaming event that indicated shell call
     output was incrementally added.
@@ -858,7 +876,7 @@ class ShellCallOutputContentDelta(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ShellCallOutputContentDone(Event):
     """``response.shell_call_output_content.done``: A streaming event that indicated shell call
     output was completed.
@@ -873,7 +891,7 @@ class ShellCallOutputContentDone(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class WebSearchCallCompleted(Event):
     """``response.web_search_call.completed``: Emitted when a web search call is completed."""
 
@@ -884,7 +902,7 @@ class WebSearchCallCompleted(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class WebSearchCallInProgress(Event):
     """``response.web_search_call.in_progress``: Emitted when a web search call is initiated."""
 
@@ -895,7 +913,7 @@ class WebSearchCallInProgress(Event):
     output_index: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class WebSearchCallSearching(Event):
     """``response.web_search_call.searching``: Emitted when a web search call is executing."""
 

@@ -11,7 +11,7 @@ conveniences. An output item of a type this SDK does not know stays the raw ``di
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from typing import (
     Any,
     ClassVar,
@@ -76,6 +76,11 @@ __all__ = [
 M = TypeVar("M", bound="Model")
 
 
+def _fields(obj: Any) -> Tuple[Field[Any], ...]:
+    """The dataclass fields of a model instance (every concrete model is a dataclass)."""
+    return fields(obj)
+
+
 def _dump(value: Any) -> Any:
     """Turn a model tree back into plain JSON-compatible values (copying containers)."""
     if isinstance(value, Model):
@@ -129,6 +134,19 @@ class Model(JsonMixin):
             raise TypeError(f"{cls.__name__}.from_dict() needs a mapping, got {type(kvs).__name__}")
         return cls.from_wire(kvs)
 
+    # repr/eq are written once here instead of generated for each model class (import time).
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in _fields(self) if f.repr)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = [f.name for f in _fields(self) if f.compare]
+        return [getattr(self, n) for n in names] == [getattr(other, n) for n in names]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq=True
+
     def to_dict(self, encode_json: bool = False) -> Dict[str, Any]:
         """Return the object as plain JSON data: every key that arrived, with current values."""
         out = {k: _dump(v) for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -138,7 +156,7 @@ class Model(JsonMixin):
         return out
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Usage(Model):
     """Token usage of a response (``response.usage``).
 
@@ -153,7 +171,7 @@ class Usage(Model):
     output_tokens_details: Optional[Dict[str, Any]] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ResponseError(Model):
     """Why a response failed (``response.error``): ``code`` and ``message``."""
 
@@ -163,7 +181,7 @@ class ResponseError(Model):
     type: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class IncompleteDetails(Model):
     """Why a response is incomplete (``response.incomplete_details.reason``)."""
 
@@ -173,7 +191,7 @@ class IncompleteDetails(Model):
 # ----------------------------------------------------------------------------- content parts
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class OutputText(Model):
     """A text part of a :class:`Message` (``output_text``), with annotations and logprobs."""
 
@@ -185,7 +203,7 @@ class OutputText(Model):
     _LISTS: ClassVar[Tuple[str, ...]] = ("annotations",)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Refusal(Model):
     """A refusal part of a :class:`Message`: the model declined; ``refusal`` says why."""
 
@@ -194,7 +212,7 @@ class Refusal(Model):
     refusal: str = ""
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ReasoningText(Model):
     """A raw reasoning text part (``reasoning_text``: gpt-oss via OpenRouter, vLLM, DeepSeek)."""
 
@@ -203,7 +221,7 @@ class ReasoningText(Model):
     text: str = ""
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class SummaryText(Model):
     """One part of a reasoning summary (``summary_text``)."""
 
@@ -247,7 +265,7 @@ class OutputItemBase(Model):
     TYPE: ClassVar[str] = ""
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Message(OutputItemBase):
     """Output item ``message``: the assistant's answer; ``content`` holds its parts.
 
@@ -277,7 +295,7 @@ class Message(OutputItemBase):
         return "".join(parts) if parts else None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class FunctionCall(OutputItemBase):
     """Output item ``function_call``: the model asks you to call function ``name``.
 
@@ -324,7 +342,7 @@ class FunctionCall(OutputItemBase):
         return value
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Reasoning(OutputItemBase):
     """Output item ``reasoning``: the model's reasoning summary and (encrypted) reasoning.
 
@@ -353,7 +371,7 @@ class Reasoning(OutputItemBase):
         return "".join(p.text for p in (self.content or []) if isinstance(p, ReasoningText))
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class FileSearchCall(OutputItemBase):
     """Output item ``file_search_call``: The results of a file search tool call."""
 
@@ -365,7 +383,7 @@ class FileSearchCall(OutputItemBase):
     results: Optional[List[Any]] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class FunctionCallOutput(OutputItemBase):
     """Output item ``function_call_output``: function call output."""
 
@@ -381,7 +399,7 @@ class FunctionCallOutput(OutputItemBase):
     namespace: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class WebSearchCall(OutputItemBase):
     """Output item ``web_search_call``: The results of a web search tool call."""
 
@@ -392,7 +410,7 @@ class WebSearchCall(OutputItemBase):
     status: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ComputerCall(OutputItemBase):
     """Output item ``computer_call``: A tool call to a computer use tool."""
 
@@ -406,7 +424,7 @@ class ComputerCall(OutputItemBase):
     actions: Optional[List[Any]] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ComputerCallOutput(OutputItemBase):
     """Output item ``computer_call_output``: computer call output."""
 
@@ -420,7 +438,7 @@ class ComputerCallOutput(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Program(OutputItemBase):
     """Output item ``program``: program."""
 
@@ -432,7 +450,7 @@ class Program(OutputItemBase):
     fingerprint: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ProgramOutput(OutputItemBase):
     """Output item ``program_output``: program output."""
 
@@ -444,7 +462,7 @@ class ProgramOutput(OutputItemBase):
     status: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ToolSearchCall(OutputItemBase):
     """Output item ``tool_search_call``: tool search call."""
 
@@ -458,7 +476,7 @@ class ToolSearchCall(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ToolSearchOutput(OutputItemBase):
     """Output item ``tool_search_output``: tool search output."""
 
@@ -472,7 +490,7 @@ class ToolSearchOutput(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class AdditionalTools(OutputItemBase):
     """Output item ``additional_tools``: additional tools."""
 
@@ -483,7 +501,7 @@ class AdditionalTools(OutputItemBase):
     tools: Optional[List[Any]] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Compaction(OutputItemBase):
     """Output item ``compaction``: A compaction item generated by the [`v1/responses/compact`
     API](https://developers.openai.com/api/reference/resources/responses/methods/compact).
@@ -496,7 +514,7 @@ class Compaction(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ImageGenerationCall(OutputItemBase):
     """Output item ``image_generation_call``: An image generation request made by the model."""
 
@@ -515,7 +533,7 @@ class ImageGenerationCall(OutputItemBase):
     svg_usage: Any = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CodeInterpreterCall(OutputItemBase):
     """Output item ``code_interpreter_call``: A tool call to run code."""
 
@@ -528,7 +546,7 @@ class CodeInterpreterCall(OutputItemBase):
     status: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class LocalShellCall(OutputItemBase):
     """Output item ``local_shell_call``: A tool call to run a command on the local shell."""
 
@@ -540,7 +558,7 @@ class LocalShellCall(OutputItemBase):
     status: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class LocalShellCallOutput(OutputItemBase):
     """Output item ``local_shell_call_output``: The output of a local shell tool call."""
 
@@ -551,7 +569,7 @@ class LocalShellCallOutput(OutputItemBase):
     status: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ShellCall(OutputItemBase):
     """Output item ``shell_call``: A tool call that executes one or more shell commands in a
     managed environment.
@@ -568,7 +586,7 @@ class ShellCall(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ShellCallOutput(OutputItemBase):
     """Output item ``shell_call_output``: The output of a shell tool call that was emitted."""
 
@@ -583,7 +601,7 @@ class ShellCallOutput(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ApplyPatchCall(OutputItemBase):
     """Output item ``apply_patch_call``: A tool call that applies file diffs by creating, deleting,
     or updating files.
@@ -599,7 +617,7 @@ class ApplyPatchCall(OutputItemBase):
     created_by: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ApplyPatchCallOutput(OutputItemBase):
     """Output item ``apply_patch_call_output``: The output emitted by an apply patch tool call."""
 
@@ -613,7 +631,7 @@ class ApplyPatchCallOutput(OutputItemBase):
     output: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class McpCall(OutputItemBase):
     """Output item ``mcp_call``: An invocation of a tool on an MCP server."""
 
@@ -629,7 +647,7 @@ class McpCall(OutputItemBase):
     status: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class McpListTools(OutputItemBase):
     """Output item ``mcp_list_tools``: A list of tools available on an MCP server."""
 
@@ -641,7 +659,7 @@ class McpListTools(OutputItemBase):
     error: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class McpApprovalRequest(OutputItemBase):
     """Output item ``mcp_approval_request``: A request for human approval of a tool invocation."""
 
@@ -653,7 +671,7 @@ class McpApprovalRequest(OutputItemBase):
     server_label: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class McpApprovalResponse(OutputItemBase):
     """Output item ``mcp_approval_response``: A response to an MCP approval request."""
 
@@ -665,7 +683,7 @@ class McpApprovalResponse(OutputItemBase):
     reason: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CustomToolCall(OutputItemBase):
     """Output item ``custom_tool_call``: A call to a custom tool created by the model."""
 
@@ -679,7 +697,7 @@ class CustomToolCall(OutputItemBase):
     namespace: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CustomToolCallOutput(OutputItemBase):
     """Output item ``custom_tool_call_output``: The output of a custom tool call from your code,
     being sent back to the model.
@@ -776,7 +794,7 @@ def _items(values: Any) -> Any:
     return values
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Response(Model):
     """A response: the payload of lifecycle events, and the SDK's running snapshot.
 
