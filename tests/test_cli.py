@@ -103,3 +103,32 @@ def test_error_exit_code() -> None:
     with MockServer() as server:
         server.add_error(400, "bad model")
         assert main(["hi", "--base-url", server.url]) == 1
+
+
+def test_ctrl_c_exits_130_after_closing_the_connection() -> None:
+    """SIGINT while streaming: the CLI closes the connection and exits with 130."""
+    import os
+    import signal
+    import time
+
+    from responses_stream.testing import MockServer, Script
+
+    script = Script(seed=44).text(" ".join(["slow"] * 200), chunk=5).completed()
+    with MockServer() as server:
+        server.add(script, delay=0.05)
+        env = dict(os.environ, OPENAI_API_KEY="k")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "responses_stream", "hi", "--base-url", server.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.read(4)  # wait until text is streaming
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert first == "slow"
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
