@@ -260,22 +260,39 @@ def _type_hints(obj: Any, owner: str) -> Dict[str, Any]:
 # ---------------------------------------------------------------------------------- schema
 
 
-def _describe(value: Any) -> str:
+def _json_kind(value: Any) -> Optional[str]:
+    """The JSON Schema type name of a plain JSON value, or ``None`` for anything else."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "boolean"
     if isinstance(value, int):
-        return "an integer"
+        return "integer"
     if isinstance(value, float):
-        return "a number"
+        return "number"
     if isinstance(value, str):
-        return "a string"
+        return "string"
     if isinstance(value, list):
-        return "an array"
+        return "array"
     if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+        return "object"
+    return None
+
+
+_KIND_WORDS = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+def _describe(value: Any) -> str:
+    kind = _json_kind(value)
+    return _KIND_WORDS[kind] if kind is not None else type(value).__name__
 
 
 def _fail(path: str, expected: str, value: Any) -> _Invalid:
@@ -290,17 +307,12 @@ def _fail(path: str, expected: str, value: Any) -> _Invalid:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    raise TypeError(f"unsupported Literal/Enum value {value!r}: use str, int, float, bool or None")
+    kind = _json_kind(value)
+    if kind is None or kind in ("array", "object"):
+        raise TypeError(
+            f"unsupported Literal/Enum value {value!r}: use str, int, float, bool or None"
+        )
+    return kind
 
 
 def _nullable(schema: JSONDict) -> JSONDict:
