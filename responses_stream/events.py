@@ -1036,7 +1036,8 @@ def parse_event(data: Dict[str, Any]) -> Event:
     LiteLLM sends on mid-stream failure) is an :class:`ErrorEvent`; anything else unknown is an
     :class:`UnknownEvent` carrying the whole payload.
     """
-    cls = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if type(kind) is str else None
     if cls is not None:
         if cls is ErrorEvent:
             return _error_event(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, List, Tuple
 
 import pytest
@@ -247,6 +248,22 @@ def test_unknown_events_and_keepalives() -> None:
         "response.output_text.delta",
         "response.completed",
     ]
+
+
+@pytest.mark.parametrize("kind", ["[1]", '{"a": 1}', "7", "null", '""'])
+def test_a_type_that_is_not_a_string_is_an_unknown_event(kind: str) -> None:
+    """A non-string ``type`` (even an unhashable one) is delivered as unknown, not a crash."""
+    body = (
+        b'data: {"type":"response.created","response":{"id":"r1","status":"in_progress"}}\n\n'
+        + b'data: {"type":%s,"sequence_number":2}\n\n' % kind.encode()
+        + b'data: {"type":"response.output_text.delta","delta":"hi"}\n\n'
+        b'data: {"type":"response.completed","response":{"id":"r1","status":"completed"}}\n\n'
+    )
+    handler = Recorder()
+    assert rs.replay(body, handler).output_text == "hi"
+    assert handler.names() == ["created", "unknown", "text_delta", "completed", "end"]
+    event = rs.parse_event({"type": json.loads(kind)})
+    assert isinstance(event, rs.events.UnknownEvent) and event.type == ""
 
 
 def test_eof_without_terminal_raises_interrupted_with_everything() -> None:
