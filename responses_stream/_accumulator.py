@@ -130,7 +130,7 @@ class Accumulator:
         self._text_part: Any = None
         for index, item in enumerate(self.response.output):
             self._register(index, item)
-        self._handlers: Dict[str, Callable[[Any], Any]] = {
+        self.handlers: Dict[str, Callable[[Any], Any]] = {
             "response.output_text.delta": self._output_text_delta,
             "response.output_text.done": self._output_text_done,
             "response.output_text.annotation.added": self._annotation_added,
@@ -153,27 +153,30 @@ class Accumulator:
             "response.apply_patch_call_operation_diff.done": self._patch_diff,
         }
         for kind in _LIFECYCLE_STATUS:
-            self._handlers[kind] = self._lifecycle
+            self.handlers[kind] = self._lifecycle
         for kind in _STREAMED_FIELDS:
-            self._handlers[kind] = self._streamed_delta
+            self.handlers[kind] = self._streamed_delta
         for kind in _STREAMED_DONE:
-            self._handlers[kind] = self._streamed_done
+            self.handlers[kind] = self._streamed_done
         for kind in _ITEM_STATUS:
-            self._handlers.setdefault(kind, self._item_status)
+            self.handlers.setdefault(kind, self._item_status)
 
     # ----------------------------------------------------------------------- entry point
 
     def apply(self, event: ev.Event) -> Any:
-        """Apply one event to the snapshot; return what it touched (or ``None``)."""
+        """Apply one event to the snapshot; return what it touched (or ``None``).
+
+        ``EventStream`` does the same inline (sequence number, then ``handlers[event.type]``).
+        """
         seq = event.sequence_number
         if seq is not None and (
             self.last_sequence_number is None or seq > self.last_sequence_number
         ):
             self.last_sequence_number = seq
-        handler = self._handlers.get(event.type)
-        if handler is None:
+        step = self.handlers.get(event.type)
+        if step is None:
             return None
-        return handler(event)
+        return step(event)
 
     @property
     def unfinished_items(self) -> List[OutputItem]:
@@ -415,7 +418,19 @@ class Accumulator:
             part = self._part(self._item(event, Message), event.content_index, OutputText)
             self._text_key = key
             self._text_part = part
-        _append(part, "text", event.delta or "")
+        # _append inlined: the most frequent event of all.
+        attrs = part.__dict__
+        text = attrs.get("text")
+        delta = event.delta
+        if delta:
+            attrs["text"] = None  # drop our reference so CPython may grow the string in place
+            if text is None:
+                text = delta
+            else:
+                text += delta
+            attrs["text"] = text
+        elif text is None:
+            attrs["text"] = ""
         self.saw_output = True
         return part
 

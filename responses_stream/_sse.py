@@ -19,7 +19,8 @@ Line endings CR, LF and CRLF are all accepted, including a CRLF split across two
 
 from __future__ import annotations
 
-from typing import Any, Generator, Iterator, List, Tuple
+from itertools import chain
+from typing import Generator, Iterator, List, Optional, Tuple
 
 from sseclient import Event, SSEClient
 
@@ -33,6 +34,7 @@ COMMENT = "\x00responses_stream.comment"
 """Event name given to a block made only of SSE comment lines (its data is the comment text)."""
 
 _BOM = b"\xef\xbb\xbf"
+_END: Tuple[Optional[bytes]] = (None,)
 
 
 class FramedSSEClient(SSEClient):
@@ -52,117 +54,122 @@ class FramedSSEClient(SSEClient):
         self.head = b""
         """The first bytes of the body (up to 1 KiB), kept for error reports."""
 
-    def _read(self) -> Iterator[bytes]:
+    def messages(self) -> Iterator[Tuple[str, str]]:
+        """Yield ``(event name, data)`` for every message, as soon as its block is complete.
+
+        Framing (finding the blank line that ends each block) and splitting happen in this one
+        generator: with one event per network read, every extra generator level is a frame
+        resumed per event. The two block shapes every Responses server sends (``data: X`` and
+        ``event: N`` + ``data: X``, one line each) are split here directly; every other block
+        (several data lines, ``id:``/``retry:`` fields, comments mixed with fields, no space
+        after the colon) is parsed by sseclient-py, so the field rules stay exactly
+        sseclient-py's. A block made only of comments becomes ``(COMMENT, "#" + text)``.
+        """
         pending: List[bytes] = []  # bytes of the current, not yet terminated, block
         pending_ends_lf = False  # the last pending byte is "\n"
         skip_lf = False  # the previous read ended in "\r": a leading "\n" belongs to it
         at_start = True
         head = b""
-        for received in self._source:
-            chunk = received
-            if not chunk:
-                continue
-            if self.bytes_received < 1024:
-                self.head += chunk[: 1024 - self.bytes_received]
-            self.bytes_received += len(chunk)
-            if at_start:
-                # A BOM may itself arrive split; hold bytes until three are known.
-                head += chunk
-                if len(head) < 3 and _BOM.startswith(head):
-                    continue
-                chunk = head[3:] if head.startswith(_BOM) else head
-                at_start = False
+        # None marks the end of the body, so the tail goes through the same loop below.
+        for received in chain(self._source, _END):
+            if received is None:
+                if at_start and head:
+                    pending.append(head)  # fewer than three bytes in the whole body
+                tail = b"".join(pending)
+                if not tail.strip(b"\n"):
+                    return
+                self.truncated = True
+                chunk = tail + b"\n\n"
+                pending = []
+                pending_ends_lf = False
+            else:
+                chunk = received
                 if not chunk:
                     continue
-            if skip_lf:
-                skip_lf = False
-                if chunk[:1] == b"\n":
-                    chunk = chunk[1:]
+                if self.bytes_received < 1024:
+                    self.head += chunk[: 1024 - self.bytes_received]
+                self.bytes_received += len(chunk)
+                if at_start:
+                    # A BOM may itself arrive split; hold bytes until three are known.
+                    head += chunk
+                    if len(head) < 3 and _BOM.startswith(head):
+                        continue
+                    chunk = head[3:] if head.startswith(_BOM) else head
+                    at_start = False
                     if not chunk:
                         continue
-            if b"\r" in chunk:
-                # Normalise to LF; a trailing CR may be the first half of a CRLF.
-                skip_lf = chunk.endswith(b"\r")
-                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                if skip_lf:
+                    skip_lf = False
+                    if chunk[:1] == b"\n":
+                        chunk = chunk[1:]
+                        if not chunk:
+                            continue
+                if b"\r" in chunk:
+                    # Normalise to LF; a trailing CR may be the first half of a CRLF.
+                    skip_lf = chunk.endswith(b"\r")
+                    chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             start = 0
+            end = len(chunk)
+            straddled = None
             if pending_ends_lf and chunk[:1] == b"\n":
                 # The blank line that ends the block straddles two reads.
                 pending.append(b"\n")
-                block = b"".join(pending)
+                straddled = b"".join(pending)
                 pending = []
                 start = 1
-                yield block
-            end = len(chunk)
-            while start < end:
-                cut = chunk.find(b"\n\n", start)
-                if cut < 0:
-                    break
-                piece = chunk[start : cut + 2]
-                if pending:
-                    pending.append(piece)
-                    piece = b"".join(pending)
-                    pending = []
-                yield piece
-                start = cut + 2
+            while True:
+                if straddled is not None:
+                    block = straddled
+                    straddled = None
+                else:
+                    cut = chunk.find(b"\n\n", start)
+                    if cut < 0:
+                        break
+                    block = chunk[start : cut + 2]  # the chunk itself when it is one block
+                    if pending:
+                        pending.append(block)
+                        block = b"".join(pending)
+                        pending = []
+                    start = cut + 2
+                first = block[:1]
+                if first == b"d":
+                    # "data: X\n\n"
+                    if block[:6] == b"data: ":
+                        line_end = block.find(b"\n", 6)
+                        if line_end == len(block) - 2 and line_end > 6:
+                            yield "message", block[6:line_end].decode()
+                            continue
+                elif first == b"e":
+                    # "event: N\ndata: X\n\n"
+                    if block[:7] == b"event: ":
+                        name_end = block.find(b"\n", 7)
+                        data_at = name_end + 7
+                        if block[name_end + 1 : data_at] == b"data: ":
+                            line_end = block.find(b"\n", data_at)
+                            if line_end == len(block) - 2 and line_end > data_at:
+                                name = block[7:name_end].decode() or "message"
+                                yield name, block[data_at:line_end].decode()
+                                continue
+                elif first == b":":
+                    lines = block.rstrip(b"\n").split(b"\n")
+                    if all(line[:1] == b":" for line in lines):
+                        # sseclient-py drops comments; they are heartbeats worth reporting. One
+                        # space after the colon is framing, as for fields.
+                        texts = [line[1:2].lstrip(b" ") + line[2:] for line in lines]
+                        yield COMMENT, "#" + b"\n".join(texts).decode()
+                        continue
+                elif first == b"\n":
+                    block = block.lstrip(b"\n")
+                    if not block:
+                        continue
+                    # Blank lines before a block: parse what follows on the general path.
+                for event in _OneBlock(block).events():
+                    yield event.event, event.data
             if start < end:
                 pending.append(chunk[start:] if start else chunk)
                 pending_ends_lf = chunk.endswith(b"\n")
             else:
                 pending_ends_lf = False
-        if at_start and head:
-            pending.append(head)  # fewer than three bytes in the whole body
-        if pending:
-            tail = b"".join(pending)
-            if tail.strip(b"\n"):
-                self.truncated = True
-                yield tail + b"\n\n"
-
-    def messages(self) -> Iterator[Tuple[str, str]]:
-        """Yield ``(event name, data)`` for every message, as soon as its block is complete.
-
-        The two block shapes every Responses server sends (``data: X`` and ``event: N`` +
-        ``data: X``, one line each) are split here directly; every other block (several data
-        lines, ``id:``/``retry:`` fields, comments mixed with fields, no space after the colon)
-        is parsed by sseclient-py, so the field rules stay exactly sseclient-py's. A block made
-        only of comments becomes ``(COMMENT, "#" + text)``.
-        """
-        for framed in self._read():
-            block = framed
-            first = block[:1]
-            if first == b"d":
-                # "data: X\n\n"
-                if block[:6] == b"data: ":
-                    end = block.find(b"\n", 6)
-                    if end == len(block) - 2 and end > 6:
-                        yield "message", block[6:end].decode()
-                        continue
-            elif first == b"e":
-                # "event: N\ndata: X\n\n"
-                if block[:7] == b"event: ":
-                    name_end = block.find(b"\n", 7)
-                    data_at = name_end + 7
-                    if block[name_end + 1 : data_at] == b"data: ":
-                        end = block.find(b"\n", data_at)
-                        if end == len(block) - 2 and end > data_at:
-                            name = block[7:name_end].decode() or "message"
-                            yield name, block[data_at:end].decode()
-                            continue
-            elif first == b":":
-                body = block.rstrip(b"\n")
-                lines = body.split(b"\n")
-                if all(line[:1] == b":" for line in lines):
-                    # sseclient-py drops comments; they are heartbeats worth reporting. One
-                    # space after the colon is framing, as for fields.
-                    texts = [line[1:2].lstrip(b" ") + line[2:] for line in lines]
-                    yield COMMENT, "#" + b"\n".join(texts).decode()
-                    continue
-            elif first == b"\n":
-                block = block.lstrip(b"\n")
-                if not block:
-                    continue
-                # Blank lines before a block: parse what follows on the general path.
-            for event in _OneBlock(block).events():
-                yield event.event, event.data
 
     def events(self) -> Generator[Event, None, None]:
         """sseclient-py's API: ``sseclient.Event`` objects (``.event``, ``.data``)."""
@@ -181,8 +188,3 @@ class _OneBlock(SSEClient):
 
     def _read(self) -> Iterator[bytes]:
         yield self._block
-
-
-def iter_messages(source: Iterator[bytes]) -> Any:
-    """Return the :class:`FramedSSEClient` over ``source`` (iterate its ``events()``)."""
-    return FramedSSEClient(source)

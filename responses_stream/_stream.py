@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import socket
 import time
-from typing import Any, BinaryIO, Callable, Iterator, Optional, Tuple, Type, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Type, Union
 
 import requests
 import urllib3.exceptions
@@ -50,21 +51,22 @@ def _chunks(raw: Any, record: Optional[BinaryIO] = None) -> Iterator[bytes]:
     ``record``, every byte is also written there as received.
     """
     read1 = getattr(raw, "read1", None)
-    source = _read1_loop(read1) if read1 is not None else raw.stream(1024, decode_content=True)
+    source: Iterator[bytes]
+    if read1 is not None:
+        # A C-level callable iterator: no Python frame per chunk (one chunk per event when the
+        # server flushes each event). read1 returns b"" only at the end of the body.
+        source = iter(functools.partial(read1, READ_SIZE), b"")
+    else:
+        source = raw.stream(1024, decode_content=True)
     if record is None:
-        yield from source
-        return
+        return source
+    return _recorded(source, record)
+
+
+def _recorded(source: Iterator[bytes], record: BinaryIO) -> Iterator[bytes]:
     for chunk in source:
         record.write(chunk)
         record.flush()
-        yield chunk
-
-
-def _read1_loop(read1: Callable[[int], bytes]) -> Iterator[bytes]:
-    while True:
-        chunk = read1(READ_SIZE)
-        if not chunk:
-            return
         yield chunk
 
 
@@ -153,7 +155,9 @@ class EventStream:
 
     def __iter__(self) -> Iterator[ev.Event]:
         if self._iterator is None:
-            self._iterator = self._events()
+            # Only a background stream can be resumed; the others skip the resume loop's frame.
+            resumable = self._reopen is not None
+            self._iterator = self._events() if resumable else self._connection_events()
         return self._iterator
 
     def __enter__(self) -> EventStream:
@@ -241,7 +245,15 @@ class EventStream:
             return
         sse = FramedSSEClient(_chunks(http.raw, self._record))
         acc = self._accumulator
-        apply = acc.apply if self._accumulate else _no_accumulate(acc)
+        # Accumulator.apply, inlined below: sequence tracking, then the event's own step.
+        handlers: Dict[str, Callable[[Any], Any]]
+        fallback: Optional[Callable[[Any], Any]]
+        if self._accumulate:
+            handlers, fallback = acc.handlers, None
+        else:
+            handlers, fallback = {}, _no_accumulate(acc)
+        plain_types = ev.PLAIN_EVENT_TYPES
+        new_event = object.__new__
         deliver_after = self._deliver_after
         starting_after = self._starting_after
         deadline = self._deadline
@@ -262,7 +274,7 @@ class EventStream:
                     comment = data_text[1:]
                     yield _KeepAlive.from_wire({"type": "keepalive", "comment": comment})
                     continue
-                if data_text[:6] == "[DONE]":
+                if data_text[:1] == "[" and data_text.startswith("[DONE]"):
                     self.done_sentinel = True
                     break
                 try:
@@ -285,23 +297,37 @@ class EventStream:
                         response=self.response,
                         request_id=self.request_id,
                     )
-                if "type" not in data and name != "message":
+                kind = data.get("type")
+                cls = plain_types.get(kind) if type(kind) is str else None
+                if cls is not None and cls._RESERVED.isdisjoint(data):
+                    # Event.from_wire inlined for the common case (no nested objects, no key
+                    # that would shadow a method): this loop runs once per event.
+                    event = new_event(cls)
+                    attrs = event.__dict__
+                    attrs.update(data)
+                    attrs["_raw"] = data
+                elif "type" not in data and name != "message":
                     event = _parse(dict(data, type=name))
                     event.__dict__["_raw"] = data
                 else:
                     event = _parse(data)
-                if starting_after is not None:
-                    seq = event.sequence_number
-                    if seq is not None and seq <= starting_after:
+                seq = event.sequence_number
+                if seq is not None:
+                    if starting_after is not None and seq <= starting_after:
                         continue  # already delivered before the stream was resumed
-                self.last_result = apply(event)
+                    last = acc.last_sequence_number
+                    if last is None or seq > last:
+                        acc.last_sequence_number = seq
+                kind = event.type
+                step = handlers.get(kind, fallback)
+                self.last_result = None if step is None else step(event)
                 if deliver_after is None:
                     yield event
                 elif event.sequence_number is None or event.sequence_number > deliver_after:
                     self._deliver_after = deliver_after = None
                     yield event
                 # else: replayed only to rebuild the snapshot, the caller has seen it
-                if event.type in TERMINAL_TYPES:
+                if kind in TERMINAL_TYPES:
                     self._finish(event)
                     return
                 if deadline is not None and clock() > deadline:
@@ -410,12 +436,12 @@ class EventStream:
 
 
 def _no_accumulate(acc: Accumulator) -> Callable[[ev.Event], Any]:
-    """``accumulate=False``: track only what resume and errors need, keep no output."""
+    """``accumulate=False``: track only what resume and errors need, keep no output.
+
+    The sequence number is tracked by the caller (as for the accumulator's steps).
+    """
 
     def apply(event: ev.Event) -> Any:
-        seq = event.sequence_number
-        if seq is not None and (acc.last_sequence_number is None or seq > acc.last_sequence_number):
-            acc.last_sequence_number = seq
         kind = event.type
         if kind in _LIFECYCLE:
             response = getattr(event, "response", None)

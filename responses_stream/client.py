@@ -24,7 +24,6 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from ._accumulator import TERMINAL_TYPES
 from ._stream import EventStream, offline_response
 from ._transport import RetryPolicy, Timeout, merge_headers, send_with_retries, timeouts
 from .errors import (
@@ -652,14 +651,18 @@ def replay(
 
 def _drive(events: EventStream, handler: ResponseHandler, accumulate: bool) -> Response:
     """Feed every event of ``events`` to ``handler``; return the final snapshot."""
-    dispatcher = Dispatcher(handler, accumulated=accumulate)
-    dispatch = dispatcher.dispatch
     acc = events.accumulator
-    terminal_types = TERMINAL_TYPES
+    dispatcher = Dispatcher(
+        handler, accumulated=accumulate, unfinished=lambda: acc.unfinished_at_terminal
+    )
+    # The per-event path: one dict lookup and at most one call (see Dispatcher.plan).
+    plans = dispatcher.plans
+    plan = dispatcher.plan
     for event in events:
-        if event.type in terminal_types and acc.unfinished_at_terminal:
-            dispatcher.finish_items(acc.unfinished_at_terminal)
-        dispatch(event, events.last_result)
+        cls = type(event)
+        step = plans[cls] if cls in plans else plan(cls)
+        if step is not None:
+            step(event, events.last_result)
         if handler._stop_requested:
             break
     return events.response

@@ -1008,6 +1008,13 @@ for _cls in _EVENT_CLASSES:
     _cls._RESERVED = _reserved(_cls)
 
 
+PLAIN_EVENT_TYPES: Dict[str, Type[Event]] = {
+    kind: cls for kind, cls in EVENT_TYPES.items() if not cls._CONVERT and cls is not ErrorEvent
+}
+"""The wire types whose events are a plain copy of the payload (no nested objects to build):
+the stream loop builds these inline, as :meth:`Event.from_wire` would, to save a call per event."""
+
+
 def _error_event(data: Dict[str, Any]) -> ErrorEvent:
     # OpenAI documents a flat error event but sends a nested one; accept both, flat first.
     nested = data.get("error")

@@ -374,13 +374,36 @@ def _overrides(handler: ResponseHandler, name: str) -> Optional[Callable[..., An
     return getattr(handler, name)  # type: ignore[no-any-return]
 
 
-class Dispatcher:
-    """Calls a handler's overridden methods for each event (after the snapshot is updated)."""
+_TERMINAL_EVENTS = (ev.ResponseCompleted, ev.ResponseIncomplete, ev.ResponseFailed)
 
-    def __init__(self, handler: ResponseHandler, *, accumulated: bool = True) -> None:
+
+def _chain(steps: Tuple[Step, ...]) -> Step:
+    def run(event: Any, result: Any) -> None:
+        for step in steps:
+            step(event, result)
+
+    return run
+
+
+class Dispatcher:
+    """Calls a handler's overridden methods for each event (after the snapshot is updated).
+
+    ``unfinished`` returns the items still open when a terminal event arrives (the
+    accumulator's ``unfinished_at_terminal``); their ``*_done`` callbacks fire first.
+    """
+
+    def __init__(
+        self,
+        handler: ResponseHandler,
+        *,
+        accumulated: bool = True,
+        unfinished: Optional[Callable[[], List[Any]]] = None,
+    ) -> None:
         self.handler = handler
         self._with_accumulated = accumulated
-        self._plans: Dict[Type[ev.Event], Tuple[Step, ...]] = {}
+        self._unfinished = unfinished
+        self.plans: Dict[Type[ev.Event], Optional[Step]] = {}
+        """Event class -> the one callable that runs its callbacks (None: nothing to call)."""
         self._on_event = _overrides(handler, "on_event")
         self._on_function_call_done = _overrides(handler, "on_function_call_done")
         self._on_reasoning_done = _overrides(handler, "on_reasoning_done")
@@ -398,11 +421,18 @@ class Dispatcher:
 
     def dispatch(self, event: ev.Event, result: Any) -> None:
         """Run every callback ``event`` calls for; ``result`` is what it touched."""
-        plan = self._plans.get(type(event))
-        if plan is None:
-            plan = self._plans[type(event)] = self._plan(type(event))
-        for step in plan:
+        cls = type(event)
+        step = self.plans[cls] if cls in self.plans else self.plan(cls)
+        if step is not None:
             step(event, result)
+
+    def plan(self, cls: Type[ev.Event]) -> Optional[Step]:
+        """Work out (once per class) what an event of ``cls`` calls; ``None`` if nothing."""
+        steps = self._steps(cls)
+        # A single step is called directly: no loop on the per-event path.
+        step = None if not steps else steps[0] if len(steps) == 1 else _chain(steps)
+        self.plans[cls] = step
+        return step
 
     def finish_items(self, items: List[Any]) -> None:
         """Fire the ``*_done`` callbacks of items the server never finished explicitly."""
@@ -414,9 +444,19 @@ class Dispatcher:
             elif isinstance(item, Reasoning) and self._on_reasoning_done is not None:
                 self._on_reasoning_done(item)
 
-    def _plan(self, cls: Type[ev.Event]) -> Tuple[Step, ...]:
+    def _steps(self, cls: Type[ev.Event]) -> Tuple[Step, ...]:
         h = self.handler
         steps: List[Step] = []
+        unfinished = self._unfinished
+        if unfinished is not None and issubclass(cls, _TERMINAL_EVENTS):
+            finish_items = self.finish_items
+
+            def finish_open_items(event: Any, result: Any) -> None:
+                items = unfinished()
+                if items:
+                    finish_items(items)
+
+            steps.append(finish_open_items)
         on_event = self._on_event
         if on_event is not None and cls is not ev.KeepAlive:
             steps.append(lambda e, r: on_event(e))
