@@ -17,8 +17,20 @@ raises.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Type, TypeVar
+from dataclasses import field, fields
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from ._json import JsonMixin
 from .models import (
@@ -29,6 +41,12 @@ from .models import (
     output_item_from_dict,
     part_from_dict,
 )
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    # The same dataclasses, without compiling code per class at import (see _records).
+    from ._records import dataclass
 
 E = TypeVar("E", bound="Event")
 

@@ -11,8 +11,9 @@ conveniences. An output item of a type this SDK does not know stays the raw ``di
 from __future__ import annotations
 
 import json
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, field, fields
 from typing import (
+    TYPE_CHECKING,
     Any,
     ClassVar,
     Dict,
@@ -28,6 +29,12 @@ from typing import (
 
 from ._json import JsonMixin
 from .errors import InvalidArgumentsError
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    # The same dataclasses, without compiling code per class at import (see _records).
+    from ._records import dataclass
 
 __all__ = [
     "AdditionalTools",
