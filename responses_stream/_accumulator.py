@@ -169,7 +169,7 @@ class Accumulator:
         ``EventStream`` does the same inline (sequence number, then ``handlers[event.type]``).
         """
         seq = event.sequence_number
-        if seq is not None and (
+        if type(seq) is int and (
             self.last_sequence_number is None or seq > self.last_sequence_number
         ):
             self.last_sequence_number = seq

@@ -312,7 +312,7 @@ class EventStream:
                 else:
                     event = _parse(data)
                 seq = event.sequence_number
-                if seq is not None:
+                if type(seq) is int:  # anything else on the wire is no cursor: not compared
                     if starting_after is not None and seq <= starting_after:
                         continue  # already delivered before the stream was resumed
                     last = acc.last_sequence_number
@@ -323,7 +323,7 @@ class EventStream:
                 self.last_result = None if step is None else step(event)
                 if deliver_after is None:
                     yield event
-                elif event.sequence_number is None or event.sequence_number > deliver_after:
+                elif type(seq) is not int or seq > deliver_after:
                     self._deliver_after = deliver_after = None
                     yield event
                 # else: replayed only to rebuild the snapshot, the caller has seen it

@@ -8,6 +8,7 @@ from typing import Any, List, Tuple
 import pytest
 
 import responses_stream as rs
+from responses_stream._stream import EventStream, offline_response
 from responses_stream.testing import Script
 
 from .conftest import FIXTURES
@@ -264,6 +265,27 @@ def test_a_type_that_is_not_a_string_is_an_unknown_event(kind: str) -> None:
     assert handler.names() == ["created", "unknown", "text_delta", "completed", "end"]
     event = rs.parse_event({"type": json.loads(kind)})
     assert isinstance(event, rs.events.UnknownEvent) and event.type == ""
+
+
+@pytest.mark.parametrize("odd", ['"7"', "2.5", "true", "[3]", '{"n": 1}'])
+def test_a_sequence_number_that_is_not_an_integer_is_no_cursor(odd: str) -> None:
+    """Only integers move the resume cursor; other values arrive unchanged and break nothing."""
+    body = (
+        b'data: {"type":"response.created","sequence_number":0,"response":{"id":"r1"}}\n\n'
+        + b'data: {"type":"response.output_text.delta","delta":"a","sequence_number":%s}\n\n'
+        % odd.encode()
+        + b'data: {"type":"response.output_text.delta","delta":"b","sequence_number":4}\n\n'
+        + b'data: {"type":"response.output_text.delta","delta":"c","sequence_number":%s}\n\n'
+        % odd.encode()
+        + b'data: {"type":"response.completed","response":{"id":"r1","status":"completed"}}\n\n'
+    )
+    assert rs.replay(body).output_text == "abc"
+    for starting_after in (None, 0):
+        stream = EventStream(offline_response([body]), starting_after=starting_after)
+        deltas = [e for e in stream if isinstance(e, rs.events.OutputTextDelta)]
+        assert [e.delta for e in deltas] == ["a", "b", "c"]
+        assert deltas[0].sequence_number == json.loads(odd)  # kept as it arrived
+        assert stream.last_sequence_number == 4 and stream.response.output_text == "abc"
 
 
 def test_eof_without_terminal_raises_interrupted_with_everything() -> None:
