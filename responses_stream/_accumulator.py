@@ -418,19 +418,7 @@ class Accumulator:
             part = self._part(self._item(event, Message), event.content_index, OutputText)
             self._text_key = key
             self._text_part = part
-        # _append inlined: the most frequent event of all.
-        attrs = part.__dict__
-        text = attrs.get("text")
-        delta = event.delta
-        if delta:
-            attrs["text"] = None  # drop our reference so CPython may grow the string in place
-            if text is None:
-                text = delta
-            else:
-                text += delta
-            attrs["text"] = text
-        elif text is None:
-            attrs["text"] = ""
+        _append(part, "text", event.delta or "")
         self.saw_output = True
         return part
 

@@ -9,15 +9,15 @@ parameters in ``__dataclass_params__`` are what the standard decorator gives), b
 class's fields. The streaming path never calls ``__init__`` (``from_wire`` fills ``__dict__``
 directly), so the shared version costs nothing per event.
 
-Type checkers see ``dataclasses.dataclass`` itself (the modules import it under
-``TYPE_CHECKING``), so constructor arguments and frozen fields are checked as usual.
+Type checkers see ``dataclasses.dataclass`` itself under the name ``dataclass`` (see the end of
+this module), so constructor arguments and frozen fields are checked as usual.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, Type, TypeVar
 
 T = TypeVar("T")
 
@@ -133,7 +133,7 @@ _FACTORY = _Factory()
 _SIGNATURE = _InitSignature()
 
 
-def dataclass(
+def record_dataclass(
     *, frozen: bool = False, repr: bool = True, eq: bool = True
 ) -> Callable[[Type[T]], Type[T]]:
     """Like ``dataclasses.dataclass(frozen=..., repr=..., eq=...)`` (see the module docstring)."""
@@ -167,3 +167,9 @@ def dataclass(
         return made
 
     return wrap
+
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as dataclass  # noqa: PLC0414 - explicit re-export for mypy
+else:
+    dataclass = record_dataclass

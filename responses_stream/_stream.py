@@ -252,7 +252,7 @@ class EventStream:
             handlers, fallback = acc.handlers, None
         else:
             handlers, fallback = {}, _no_accumulate(acc)
-        plain_types = ev.PLAIN_EVENT_TYPES
+        plain_types = ev._PLAIN_EVENT_TYPES
         new_event = object.__new__
         deliver_after = self._deliver_after
         starting_after = self._starting_after

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 from dataclasses import field, fields
 from typing import (
-    TYPE_CHECKING,
     Any,
     ClassVar,
     Dict,
@@ -33,6 +32,7 @@ from typing import (
 )
 
 from ._json import JsonMixin
+from ._records import dataclass
 from .models import (
     ContentPart,
     OutputItem,
@@ -41,12 +41,6 @@ from .models import (
     output_item_from_dict,
     part_from_dict,
 )
-
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    # The same dataclasses, without compiling code per class at import (see _records).
-    from ._records import dataclass
 
 E = TypeVar("E", bound="Event")
 
@@ -1026,7 +1020,7 @@ for _cls in _EVENT_CLASSES:
     _cls._RESERVED = _reserved(_cls)
 
 
-PLAIN_EVENT_TYPES: Dict[str, Type[Event]] = {
+_PLAIN_EVENT_TYPES: Dict[str, Type[Event]] = {
     kind: cls for kind, cls in EVENT_TYPES.items() if not cls._CONVERT and cls is not ErrorEvent
 }
 """The wire types whose events are a plain copy of the payload (no nested objects to build):

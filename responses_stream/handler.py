@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type
 
 from . import events as ev
+from ._accumulator import TERMINAL_TYPES
 from .models import FunctionCall, Reasoning, Response
 
 __all__ = ["ResponseHandler"]
@@ -374,9 +375,6 @@ def _overrides(handler: ResponseHandler, name: str) -> Optional[Callable[..., An
     return getattr(handler, name)  # type: ignore[no-any-return]
 
 
-_TERMINAL_EVENTS = (ev.ResponseCompleted, ev.ResponseIncomplete, ev.ResponseFailed)
-
-
 def _chain(steps: Tuple[Step, ...]) -> Step:
     def run(event: Any, result: Any) -> None:
         for step in steps:
@@ -419,13 +417,6 @@ class Dispatcher:
 
             self._announce = announce
 
-    def dispatch(self, event: ev.Event, result: Any) -> None:
-        """Run every callback ``event`` calls for; ``result`` is what it touched."""
-        cls = type(event)
-        step = self.plans[cls] if cls in self.plans else self.plan(cls)
-        if step is not None:
-            step(event, result)
-
     def plan(self, cls: Type[ev.Event]) -> Optional[Step]:
         """Work out (once per class) what an event of ``cls`` calls; ``None`` if nothing."""
         steps = self._steps(cls)
@@ -448,7 +439,7 @@ class Dispatcher:
         h = self.handler
         steps: List[Step] = []
         unfinished = self._unfinished
-        if unfinished is not None and issubclass(cls, _TERMINAL_EVENTS):
+        if unfinished is not None and cls.TYPE in TERMINAL_TYPES:
             finish_items = self.finish_items
 
             def finish_open_items(event: Any, result: Any) -> None:

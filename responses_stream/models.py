@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import Field, field, fields
 from typing import (
-    TYPE_CHECKING,
     Any,
     ClassVar,
     Dict,
@@ -28,13 +27,8 @@ from typing import (
 )
 
 from ._json import JsonMixin
+from ._records import dataclass
 from .errors import InvalidArgumentsError
-
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    # The same dataclasses, without compiling code per class at import (see _records).
-    from ._records import dataclass
 
 __all__ = [
     "AdditionalTools",
