@@ -15,9 +15,11 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Typ
 
 import requests
 import urllib3.exceptions
+import urllib3.response
 
 from . import events as ev
 from ._accumulator import TERMINAL_TYPES, Accumulator
+from ._chunked import chunked_body
 from ._sse import COMMENT, FramedSSEClient
 from .errors import (
     RETRYABLE_STREAM_ERROR_CODES,
@@ -51,10 +53,15 @@ def _chunks(raw: Any, record: Optional[BinaryIO] = None) -> Iterator[bytes]:
     ``record``, every byte is also written there as received.
     """
     read1 = getattr(raw, "read1", None)
-    source: Iterator[bytes]
-    if read1 is not None:
+    source: Optional[Iterator[bytes]] = chunked_body(raw, READ_SIZE)
+    if source is not None:
+        pass  # every chunk that has arrived, in one read (see _chunked)
+    elif read1 is not None:
         # A C-level callable iterator: no Python frame per chunk (one chunk per event when the
         # server flushes each event). read1 returns b"" only at the end of the body.
+        if isinstance(raw, urllib3.response.HTTPResponse):
+            # requests leaves decompression to iter_content, which is not used here.
+            read1 = functools.partial(read1, decode_content=True)
         source = iter(functools.partial(read1, READ_SIZE), b"")
     else:
         source = raw.stream(1024, decode_content=True)

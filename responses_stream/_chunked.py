@@ -1,0 +1,195 @@
+"""HTTP/1.1 chunked transfer decoding straight off the socket's buffered reader.
+
+urllib3's ``read1`` on a chunked body goes through urllib3, http.client and the decoder
+buffer for every HTTP chunk, and a Responses server sends one chunk per event: that stack
+cost more per event than parsing the event itself (``benchmarks/README.md``). Here one
+``read1`` of the socket file brings every chunk that has arrived, and the payloads of all of
+them are handed on together, as soon as they are received: nothing is held back waiting for
+a chunk, a line or a block to complete.
+
+Only used for what it can do exactly (:func:`chunked_body`): a chunked body with no
+content coding, not yet read, from a real ``http.client`` response; anything else stays on
+urllib3's own reader.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from typing import Any, Callable, Iterator, List, Optional
+
+import urllib3.exceptions
+
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+MAX_LINE = 65536
+"""Longest chunk-size or trailer line accepted (the limit urllib3 and http.client use)."""
+MAX_TRAILER_LINES = 100
+
+
+class ChunkedBodyError(urllib3.exceptions.ProtocolError):
+    """The chunked body was cut off or malformed (translated like urllib3's own errors)."""
+
+
+def chunked_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
+    """The payload bytes of ``raw`` (a urllib3 response) decoded here, or None if not eligible.
+
+    When the last chunk and the trailers have been read, the body is finished the way
+    http.client finishes it (the socket stays open) and the connection goes back to urllib3's
+    pool, so the next request on the client reuses it.
+    """
+    fp = getattr(raw, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse):
+        return None  # e.g. a test double's BytesIO body
+    sock_file = fp.fp
+    if sock_file is None or not fp.chunked or fp.chunk_left is not None:
+        return None
+    if raw.tell() != 0:
+        return None  # someone already read from it through urllib3
+    coding = str(raw.headers.get("content-encoding", "")).strip().lower()
+    if coding not in ("", "identity"):
+        return None  # urllib3 decompresses; keep its reader
+
+    def read(size: int) -> bytes:
+        try:
+            data: bytes = sock_file.read1(size)
+        except ValueError:
+            if sock_file.closed:  # the stream was closed by the caller while we read
+                return b""
+            raise
+        return data
+
+    def finish() -> None:
+        fp.close()  # what http.client does after the last chunk; the socket stays open
+        raw.release_conn()
+
+    return decode_chunked(read, read_size, finish, lambda: bool(sock_file.closed))
+
+
+def decode_chunked(
+    read: Callable[[int], bytes],
+    read_size: int,
+    finish: Callable[[], None] = lambda: None,
+    closed: Callable[[], bool] = lambda: False,
+) -> Iterator[bytes]:
+    """Yield the payload of a chunked body as it arrives; ``read(n)`` returns what is there.
+
+    Raises :class:`ChunkedBodyError` if the body ends before its last chunk or is malformed.
+    An empty read after ``closed()`` turned true ends quietly: the caller closed the stream.
+    """
+    data = b""  # received and not yet consumed: starts at a size line, payload or CRLF
+    pos = 0
+    payload_left = 0  # payload bytes of the current chunk still to come
+    crlf_left = 0  # bytes of the CRLF after the current chunk's payload still to come
+    while True:
+        block = read(read_size)
+        if not block:
+            if closed():
+                return
+            raise ChunkedBodyError(
+                "Connection broken: the chunked body ended before its last chunk "
+                f"({payload_left} byte(s) of the current chunk missing)"
+            )
+        data = data[pos:] + block if pos < len(data) else block
+        pos = 0
+        end = len(data)
+        out: List[bytes] = []
+        while True:
+            if payload_left:
+                stop = pos + payload_left
+                if stop > end:
+                    out.append(data[pos:] if pos else data)
+                    payload_left = stop - end
+                    pos = end
+                    break
+                out.append(data[pos:stop])
+                pos = stop
+                payload_left = 0
+                crlf_left = 2
+            if crlf_left:
+                if crlf_left == 2 and data[pos : pos + 2] == b"\r\n":
+                    pos += 2
+                    crlf_left = 0
+                # The CRLF may itself be split across reads: skip what is here.
+                while crlf_left and pos < end:
+                    expected = b"\r" if crlf_left == 2 else b"\n"
+                    if data[pos : pos + 1] != expected:
+                        if crlf_left == 2 and data[pos : pos + 1] == b"\n":
+                            crlf_left = 1  # a bare LF, as lenient parsers accept
+                            continue
+                        got = data[pos : pos + 20]
+                        raise ChunkedBodyError(
+                            f"malformed chunked body: no CRLF after a chunk: {got!r}"
+                        )
+                    pos += 1
+                    crlf_left -= 1
+                if crlf_left:
+                    break
+            eol = data.find(b"\n", pos)
+            if eol < 0:
+                if end - pos > MAX_LINE:
+                    raise ChunkedBodyError("malformed chunked body: chunk-size line too long")
+                break
+            size = _chunk_size(data[pos:eol])
+            pos = eol + 1
+            if size == 0:
+                rest = data[pos:]
+                if _trailers_end(rest) is not None:
+                    # The whole end of the body is here: give the connection back before the
+                    # last events go out, as the caller may stop reading at the terminal event.
+                    finish()
+                    if out:
+                        yield b"".join(out)
+                    return
+                if out:
+                    yield b"".join(out)
+                _read_trailers(read, read_size, rest, closed)
+                finish()
+                return
+            payload_left = size
+        if out:
+            yield out[0] if len(out) == 1 else b"".join(out)
+
+
+def _chunk_size(line: bytes) -> int:
+    token = line.split(b";", 1)[0].strip()  # chunk extensions are ignored, as everywhere
+    if _HEX.fullmatch(token) is None:
+        raise ChunkedBodyError(f"malformed chunked body: bad chunk size line {line[:40]!r}")
+    return int(token, 16)
+
+
+def _trailers_end(data: bytes) -> Optional[int]:
+    """Where the trailer section at the start of ``data`` ends, if all of it is there."""
+    pos = 0
+    for _ in range(MAX_TRAILER_LINES + 1):
+        eol = data.find(b"\n", pos)
+        if eol < 0:
+            return None
+        if eol == pos or (eol == pos + 1 and data[pos : pos + 1] == b"\r"):
+            return eol + 1
+        pos = eol + 1
+    return None  # too many lines: let _read_trailers report it
+
+
+def _read_trailers(
+    read: Callable[[int], bytes], read_size: int, data: bytes, closed: Callable[[], bool]
+) -> None:
+    """Consume the trailer section after the last chunk, up to its empty line."""
+    lines = 0
+    while True:
+        eol = data.find(b"\n")
+        if eol < 0:
+            if len(data) > MAX_LINE:
+                raise ChunkedBodyError("malformed chunked body: trailer line too long")
+            block = read(read_size)
+            if not block:
+                if closed():
+                    return
+                raise ChunkedBodyError("Connection broken: the body ended inside its trailers")
+            data += block
+            continue
+        line, data = data[:eol], data[eol + 1 :]
+        if line in (b"", b"\r"):
+            return
+        lines += 1
+        if lines > MAX_TRAILER_LINES:
+            raise ChunkedBodyError("malformed chunked body: too many trailer lines")
