@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # allow `python benchmarks/run.py`
@@ -90,15 +90,18 @@ def log(msg: str) -> None:
 class ServerProcess:
     """The stream server, in its own process, always stopped by PID."""
 
-    def __init__(self, prepare: Sequence[str], max_seconds: float) -> None:
+    def __init__(self, prepare: Sequence[str], max_seconds: float, cpu: Optional[int]) -> None:
         self.log_file: IO[bytes] = tempfile.NamedTemporaryFile(
             prefix="bench-server-", suffix=".log", delete=False
         )
         cmd = [sys.executable, "-m", "benchmarks.server", "--max-seconds", str(max_seconds)]
         cmd += ["--prepare", ",".join(prepare)]
+
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log_file, text=True
         )
+        if cpu is not None:  # before it has rendered its streams, long before it serves
+            os.sched_setaffinity(self.proc.pid, {cpu})
         self.port = 0
         self.sizes: Dict[str, int] = {}  # bulk body sizes in bytes, from the READY line
 
@@ -297,6 +300,22 @@ def paired_ratio(res: Results, sc: str, num: str, den: str, key: str = "cpu") ->
     return _med(ratios)
 
 
+def paired_eps_ratio(res: Results, sc: str, num: str, den: str) -> float:
+    """Median over repetitions of events/s of num ÷ events/s of den (same repetition)."""
+    a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
+    return _med([(a[r]["n"] / a[r]["wall"]) / (b[r]["n"] / b[r]["wall"]) for r in a if r in b])
+
+
+def run_p99_us(run: Dict[str, Any]) -> float:
+    return _pct(sorted(run["lat_ns"]), 99) / 1e3
+
+
+def paired_p99_diff(res: Results, sc: str, num: str, den: str = "floor") -> float:
+    """Median over repetitions of num's p99 minus den's p99 in the same repetition, in µs."""
+    a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
+    return _med([run_p99_us(a[r]) - run_p99_us(b[r]) for r in a if r in b])
+
+
 def describe_scenario(name: str, sizes: Dict[str, int]) -> str:
     sc = Scenario.parse(name)
     kind = {
@@ -315,7 +334,7 @@ def describe_scenario(name: str, sizes: Dict[str, int]) -> str:
     return f"{sc.n:,} {kind}, {framing}, written in one sendall{size}"
 
 
-def machine_section(versions: Dict[str, str]) -> List[str]:
+def machine_section(versions: Dict[str, str], cpus: int) -> List[str]:
     """Describe the machine; called at the start so date and load are the run's own."""
     model = "?"
     try:
@@ -326,15 +345,11 @@ def machine_section(versions: Dict[str, str]) -> List[str]:
                     break
     except OSError:
         pass
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = os.cpu_count() or 0
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     pkgs = ", ".join(f"{k} {v}" for k, v in versions.items())
     return [
         f"* Date: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')} (start)",
-        f"* Machine: nproc {affinity} (cpu_count {os.cpu_count()}), CPU `{model}`, "
+        f"* Machine: nproc {cpus} (cpu_count {os.cpu_count()}), CPU `{model}`, "
         f"{platform.system()} {platform.release()}, load average at start {load}",
         f"* Python {platform.python_version()} ({sys.executable})",
         f"* Packages: {pkgs}",
@@ -353,6 +368,110 @@ def package_versions(probe_info: Dict[str, Dict[str, Any]]) -> Dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def targets_section(
+    plan: Plan, present: List[str], res: Results, imports: Dict[str, List[float]]
+) -> List[str]:
+    """Each target of the performance issue, the figure this run measured, and whether it is
+    met. Computed for the report only: nothing here fails a run."""
+    rows: List[Tuple[str, str, str, float, bool]] = []  # target, scope, figure, value, met
+
+    def add(target: str, scope: str, value: float, limit: float, lower_is_better: bool) -> None:
+        met = value == value and (value <= limit if lower_is_better else value >= limit)
+        rows.append(
+            (target, scope, f"{value:.2f}" if abs(value) < 100 else f"{value:+,.0f}", value, met)
+        )
+
+    if "rs_stream" not in present:
+        return []
+    for sc in plan.throughput:
+        if "floor" in present:
+            add(
+                "rs_stream events/s ≥ 0.9x floor (paired)",
+                sc,
+                paired_eps_ratio(res, sc, "rs_stream", "floor"),
+                0.9,
+                False,
+            )
+    for sc in plan.throughput:
+        for ref, limit in (("openai_stream", 10.0), ("openai_create", 5.0)):
+            if ref in present:
+                add(
+                    f"rs_stream events/s ≥ {limit:.0f}x {ref} (paired)",
+                    sc,
+                    paired_eps_ratio(res, sc, "rs_stream", ref),
+                    limit,
+                    False,
+                )
+    if "floor" in present:
+        for sc in plan.paced:
+            add(
+                "rs_stream p99 latency ≤ floor's + 300 µs (paired, median of runs)",
+                sc,
+                paired_p99_diff(res, sc, "rs_stream"),
+                300.0,
+                True,
+            )
+    ours, theirs = imports.get("import responses_stream"), imports.get("import openai")
+    if ours and theirs:
+        add(
+            "import responses_stream ≤ 1/3 import openai (wall)",
+            "",
+            _med(ours) / _med(theirs),
+            1 / 3,
+            True,
+        )
+    large = [sc for sc in plan.throughput if sc.startswith("text-") and sc.endswith("-ev")]
+    if len(large) >= 2 and "floor" in present:
+        small_sc, big_sc = large[0], large[1]
+
+        def med(sc: str, c: str, f: Callable[[Dict[str, Any]], float]) -> float:
+            return _med([f(v) for v in res.ok_runs(sc, c).values()])
+
+        rss = med(big_sc, "rs_stream", lambda v: v["hwm_kib"]) / med(
+            big_sc, "floor", lambda v: v["hwm_kib"]
+        )
+        add("rs_stream peak RSS ≤ 1.2x floor", big_sc, rss, 1.2, True)
+        if "rs_stream_noacc" in present:
+
+            def growth(sc: str, c: str) -> float:
+                return med(sc, c, lambda v: (v["hwm_kib"] - v["hwm_before_kib"]) / 1024)
+
+            add(
+                "accumulate=False: growth during the stream ≤ floor's + 1 MiB",
+                big_sc,
+                growth(big_sc, "rs_stream_noacc") - growth(big_sc, "floor"),
+                1.0,
+                True,
+            )
+        eps = [med(sc, "rs_stream", lambda v: v["n"] / v["wall"]) for sc in (small_sc, big_sc)]
+        add(
+            "rs_stream events/s at 100k within 10% of 10k",
+            f"{big_sc} ÷ {small_sc}",
+            eps[1] / eps[0],
+            0.9,
+            False,
+        )
+    if not rows:
+        return []
+    missed = sum(not met for *_, met in rows)
+    lines = [
+        "## Targets",
+        "",
+        "Each target of the performance issue as measured in this run: events/s ratios are "
+        "medians of per-repetition (paired) ratios; the latency figure is the median over "
+        "repetitions of (rs_stream's p99 minus the floor's p99 in the same repetition), in µs.",
+        "",
+        "| target | stream | this run | met |",
+        "|---|---|---|---|",
+    ]
+    for target, scope, figure, _value, met in rows:
+        lines.append(
+            f"| {target} | {scope and f'`{scope}`'} | {figure} | {'yes' if met else '**no**'} |"
+        )
+    lines += ["", f"{len(rows) - missed} of {len(rows)} met.", ""]
+    return lines
 
 
 def render_report(
@@ -379,6 +498,8 @@ def render_report(
     ]
     present = [c for c in contenders if c not in res.unavailable]
     refs = [r for r in REFERENCES if r in present]
+    if not smoke:
+        lines += targets_section(plan, present, res, imports)
 
     # Import time.
     if imports:
@@ -482,16 +603,13 @@ def render_report(
             "(CLOCK_MONOTONIC is system-wide). Samples pooled over all repetitions.",
             "",
             "| contender | p50 µs | p90 µs | p99 µs | max µs | p99 minus floor p99 µs "
-            "| median of per-run p99 µs | minus floor's µs | samples |",
+            "| median of per-run p99 µs | paired p99 minus floor µs | samples |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         # A VM stall in one run lands in the pooled p99 of whichever contender ran then; the
-        # median over runs of each run's own p99 shows what a typical run saw.
-        per_run = {
-            c: _med([_pct(sorted(v["lat_ns"]), 99) / 1e3 for v in res.ok_runs(sc, c).values()])
-            for c in present
-        }
-        floor_run_p99 = per_run.get("floor", float("nan"))
+        # median over runs of each run's own p99 shows what a typical run saw, and the paired
+        # column compares each run with the floor's run in the same repetition.
+        per_run = {c: _med([run_p99_us(v) for v in res.ok_runs(sc, c).values()]) for c in present}
         pooled = {
             c: sorted(x / 1e3 for v in res.ok_runs(sc, c).values() for x in v.get("lat_ns", []))
             for c in present
@@ -504,7 +622,7 @@ def render_report(
                 f"| {c} | {_fmt(_pct(samples, 50))} | {_fmt(_pct(samples, 90))} "
                 f"| {_fmt(p99)} | {_fmt(samples[-1] if samples else float('nan'))} "
                 f"| {_fmt(p99 - floor_p99, '+,.0f')} | {_fmt(per_run[c])} "
-                f"| {_fmt(per_run[c] - floor_run_p99, '+,.0f')} | {len(samples)} |"
+                f"| {_fmt(paired_p99_diff(res, sc, c), '+,.0f')} | {len(samples)} |"
             )
         lines.append("")
 
@@ -551,6 +669,9 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     ap.add_argument("--paced-n", type=int, default=1000, help="events in the latency streams")
     ap.add_argument("--gap-us", type=int, default=3000, help="pause between paced events")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per worker process")
+    ap.add_argument(
+        "--no-pin", action="store_true", help="do not pin the server and the workers to two CPUs"
+    )
     ap.add_argument("--out", default=None, help="report path (default benchmarks/RESULTS.md)")
     ap.add_argument("--no-write", action="store_true", help="print only, write no file")
     ap.add_argument(
@@ -575,6 +696,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     plan = smoke_plan(args) if args.smoke else full_plan(args)
     t_start = time.monotonic()
 
+    # The server on one CPU and everything measured on another: left to the scheduler, the
+    # two processes sometimes share a CPU, and the same run then costs up to 1.7x the CPU.
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    server_cpu: Optional[int] = None
+    placement = "placed by the scheduler"
+    if len(cpus) >= 2 and not args.no_pin:
+        server_cpu = cpus[0]
+        os.sched_setaffinity(0, {cpus[1]})  # the workers and import timings inherit it
+        placement = f"stream server pinned to CPU {cpus[0]}, runner and workers to CPU {cpus[1]}"
+
     res = Results()
     probe_info = probe()
     for c in contenders:
@@ -583,7 +714,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             res.unavailable[c] = str(info.get("reason", "not importable"))
             log(f"{c}: unavailable ({res.unavailable[c]})")
     runnable = [c for c in contenders if c not in res.unavailable]
-    machine = machine_section(package_versions(probe_info))
+    machine = machine_section(package_versions(probe_info), len(cpus) or os.cpu_count() or 0)
+    machine.append(f"* Processes: {placement} (`--no-pin` leaves them to the scheduler)")
 
     # Import times first, while nothing else runs.
     modules = [
@@ -603,7 +735,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     names = plan.throughput + plan.paced
     prepare = sorted(set(names) | {warmup_for(Scenario.parse(n)) for n in names})
     log(f"starting stream server, rendering {len(prepare)} streams")
-    server = ServerProcess(prepare, plan.server_max_seconds)
+    server = ServerProcess(prepare, plan.server_max_seconds, server_cpu)
     try:
         port = server.wait_ready()
         base_url = f"http://127.0.0.1:{port}/v1"

@@ -19,7 +19,7 @@ import urllib3.response
 
 from . import events as ev
 from ._accumulator import TERMINAL_TYPES, Accumulator
-from ._chunked import chunked_body
+from ._body import socket_body
 from ._sse import COMMENT, FramedSSEClient
 from .errors import (
     RETRYABLE_STREAM_ERROR_CODES,
@@ -53,9 +53,9 @@ def _chunks(raw: Any, record: Optional[BinaryIO] = None) -> Iterator[bytes]:
     ``record``, every byte is also written there as received.
     """
     read1 = getattr(raw, "read1", None)
-    source: Optional[Iterator[bytes]] = chunked_body(raw, READ_SIZE)
+    source: Optional[Iterator[bytes]] = socket_body(raw, READ_SIZE)
     if source is not None:
-        pass  # every chunk that has arrived, in one read (see _chunked)
+        pass  # everything that has arrived, in one read (see _body)
     elif read1 is not None:
         # A C-level callable iterator: no Python frame per chunk (one chunk per event when the
         # server flushes each event). read1 returns b"" only at the end of the body.

@@ -156,6 +156,7 @@ def test_exception_in_every_kind_of_callback(server: MockServer, name: str, sign
     )
     body = b": keep-alive\n\n" + script.to_bytes()
     server.add(body, delay=0.01)
+
     def settle(limit: int) -> int:
         deadline = time.monotonic() + 3
         while _fds() > limit and time.monotonic() < deadline:

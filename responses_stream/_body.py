@@ -1,13 +1,13 @@
-"""HTTP/1.1 chunked transfer decoding straight off the socket's buffered reader.
+"""Response bodies read straight off the socket's buffered reader.
 
-urllib3's ``read1`` on a chunked body goes through urllib3, http.client and the decoder
-buffer for every HTTP chunk, and a Responses server sends one chunk per event: that stack
-cost more per event than parsing the event itself (``benchmarks/README.md``). Here one
-``read1`` of the socket file brings every chunk that has arrived, and the payloads of all of
-them are handed on together, as soon as they are received: nothing is held back waiting for
-a chunk, a line or a block to complete.
+urllib3's ``read1`` goes through urllib3, http.client and urllib3's decoder buffer on every
+call, and on a chunked body it returns one HTTP chunk per call; a Responses server sends one
+chunk per event, so that stack cost more per event than parsing the event itself
+(``benchmarks/README.md``). Here one ``read1`` of the socket file brings everything that has
+arrived, chunked framing is taken off in place, and all of it is handed on at once, as soon
+as it is received: nothing is held back waiting for a chunk, a line or a block to complete.
 
-Only used for what it can do exactly (:func:`chunked_body`): a chunked body with no
+Only used where it can do exactly what urllib3 would (:func:`socket_body`): a body with no
 content coding, not yet read, from a real ``http.client`` response; anything else stays on
 urllib3's own reader.
 """
@@ -27,24 +27,24 @@ MAX_TRAILER_LINES = 100
 
 
 class ChunkedBodyError(urllib3.exceptions.ProtocolError):
-    """The chunked body was cut off or malformed (translated like urllib3's own errors)."""
+    """The body was cut off or its chunked framing is malformed (translated like urllib3's
+    own errors: the stream is reported interrupted)."""
 
 
-def chunked_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
-    """The payload bytes of ``raw`` (a urllib3 response) decoded here, or None if not eligible.
+def socket_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
+    """The body bytes of ``raw`` (a urllib3 response) read here, or None if not eligible.
 
-    When the last chunk and the trailers have been read, the body is finished the way
-    http.client finishes it (the socket stays open) and the connection goes back to urllib3's
-    pool, so the next request on the client reuses it.
+    When the end of the body has been read, the response is finished the way http.client
+    finishes it and the connection goes back to urllib3's pool, so the next request on the
+    client reuses it (for chunked and Content-Length bodies; a close-delimited one ends with
+    its connection).
     """
     fp = getattr(raw, "_fp", None)
     if not isinstance(fp, http.client.HTTPResponse):
         return None  # e.g. a test double's BytesIO body
     sock_file = fp.fp
-    if sock_file is None or not fp.chunked or fp.chunk_left is not None:
-        return None
-    if raw.tell() != 0:
-        return None  # someone already read from it through urllib3
+    if sock_file is None or raw.tell() != 0:
+        return None  # already finished, or someone read from it through urllib3
     coding = str(raw.headers.get("content-encoding", "")).strip().lower()
     if coding not in ("", "identity"):
         return None  # urllib3 decompresses; keep its reader
@@ -59,10 +59,56 @@ def chunked_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
         return data
 
     def finish() -> None:
-        fp.close()  # what http.client does after the last chunk; the socket stays open
+        fp.close()  # what http.client does at the end of a body; a kept-alive socket stays open
         raw.release_conn()
 
-    return decode_chunked(read, read_size, finish, lambda: bool(sock_file.closed))
+    def closed() -> bool:
+        return bool(sock_file.closed)
+
+    if fp.chunked:
+        if fp.chunk_left is not None:
+            return None  # http.client is inside a chunk already
+        return decode_chunked(read, read_size, finish, closed)
+    if fp.length is None:
+        return _until_close(read, read_size, finish)
+    return _exactly(read, read_size, fp.length, finish, closed)
+
+
+def _until_close(
+    read: Callable[[int], bytes], read_size: int, finish: Callable[[], None]
+) -> Iterator[bytes]:
+    """A close-delimited body: everything until the server closes the connection."""
+    while True:
+        block = read(read_size)
+        if not block:
+            finish()
+            return
+        yield block
+
+
+def _exactly(
+    read: Callable[[int], bytes],
+    read_size: int,
+    length: int,
+    finish: Callable[[], None],
+    closed: Callable[[], bool],
+) -> Iterator[bytes]:
+    """A Content-Length body: exactly ``length`` bytes; fewer is a broken connection."""
+    left = length
+    while left > 0:
+        block = read(min(read_size, left))
+        if not block:
+            if closed():
+                return
+            raise ChunkedBodyError(
+                f"Connection broken: the body ended {left} byte(s) short of its Content-Length"
+            )
+        left -= len(block)
+        if left <= 0:
+            finish()  # before the last events go out: the caller may stop at the terminal one
+        yield block
+    if length == 0:
+        finish()
 
 
 def decode_chunked(

@@ -1,4 +1,4 @@
-"""Chunked transfer decoding off the socket (responses_stream._chunked): the decoder alone,
+"""Chunked transfer decoding off the socket (responses_stream._body): the decoder alone,
 with hypothesis over chunk layouts and read boundaries, then over real loopback HTTP:
 connection reuse, trailers, extensions, gzip, cuts at every kind of place."""
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import responses_stream as rs
-from responses_stream._chunked import ChunkedBodyError, decode_chunked
+from responses_stream._body import ChunkedBodyError, decode_chunked
 from responses_stream.testing import Script
 
 # ------------------------------------------------------------------------------ the decoder
@@ -325,3 +325,57 @@ def test_connection_closed_inside_chunk_framing_is_interrupted(
             client.stream(model="m", input="x")
     assert info.value.response is not None
     assert info.value.response.output_text.startswith("partial ")
+
+
+def plain_reply(body: bytes, length: bool) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+    if length:
+        head += b"Content-Length: %d\r\n" % len(body)
+    else:
+        head += b"Connection: close\r\n"
+    return head + b"\r\n" + body
+
+
+def test_content_length_streams_share_one_connection(
+    make_server: Callable[[List[bytes]], RawHTTPServer],
+) -> None:
+    """A Content-Length body read to its length leaves the connection for the next request."""
+    script = Script(seed=7).text("sized body", chunk=3).completed()
+    reply = plain_reply(script.to_bytes(), length=True)
+    server = make_server([reply, reply])
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        for _ in range(2):
+            assert client.stream(model="m", input="x").output_text == "sized body"
+    assert (server.requests, server.connections) == (2, 1)
+
+
+def test_close_delimited_stream_then_a_new_connection(
+    make_server: Callable[[List[bytes]], RawHTTPServer],
+) -> None:
+    """A body that ends with its connection: the next request opens a new one and works."""
+    script = Script(seed=8).text("until close", chunk=3).completed()
+    reply = plain_reply(script.to_bytes(), length=False)
+    server = make_server([reply, reply])
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        for _ in range(2):
+            assert client.stream(model="m", input="x").output_text == "until close"
+    assert (server.requests, server.connections) == (2, 2)
+
+
+def test_content_length_body_cut_short_is_interrupted(
+    make_server: Callable[[List[bytes]], RawHTTPServer],
+) -> None:
+    """Fewer bytes than Content-Length, then the connection closes: StreamInterrupted with the
+    text that arrived, even though the cut falls between two whole events."""
+    script = Script(seed=9).text("cut short here", chunk=5).completed()
+    events = script.to_sse_chunks()
+    body = script.to_bytes()
+    sent = b"".join(events[:5])
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+    reply = head + b"Content-Length: %d\r\n\r\n" % len(body) + sent
+    server = make_server([reply])
+    with rs.Client(base_url=server.url, api_key="k", max_retries=0) as client:
+        with pytest.raises(rs.StreamInterrupted, match="short of its Content-Length") as info:
+            client.stream(model="m", input="x")
+    assert info.value.response is not None
+    assert info.value.response.output_text == "cut s"
