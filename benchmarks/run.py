@@ -697,7 +697,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     t_start = time.monotonic()
 
     # The server on one CPU and everything measured on another: left to the scheduler, the
-    # two processes sometimes share a CPU, and the same run then costs up to 1.7x the CPU.
+    # two may share a CPU, and unpinned runs of one contender varied by up to 1.7x in CPU.
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cpu: Optional[int] = None
     placement = "placed by the scheduler"
