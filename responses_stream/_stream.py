@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import re
 import socket
 import time
 from typing import Any, BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Type, Union
@@ -41,6 +42,8 @@ _SSE_TYPES = ("text/event-stream",)
 _NOT_SSE_TYPES = ("application/json", "text/html", "application/problem+json", "text/xml")
 
 _loads = json.loads
+_BLOCK_END = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
+"""Two line ends in a row (CRLF, LF or CR, mixed as they come): the end of an SSE block."""
 _parse = ev.parse_event
 _KeepAlive = ev.KeepAlive
 
@@ -131,6 +134,7 @@ class EventStream:
         self.resumes = 0
         """How many times the stream was resumed after breaking."""
         self._record: Optional[BinaryIO] = None
+        self._record_start = 0  # where the current connection's bytes start in the recording
         self._accumulate = accumulate
         self._starting_after = starting_after
         self._deadline = deadline
@@ -141,7 +145,8 @@ class EventStream:
         self.done_sentinel = False
         self._check_content_type(http_response)
         if record_to is not None:
-            self._record = open(record_to, "wb")  # noqa: SIM115 - closed in close()
+            # w+b: a resume reads back the cut connection's tail (see _trim_recording).
+            self._record = open(record_to, "w+b")  # noqa: SIM115 - closed in close()
 
     # ------------------------------------------------------------------------- public API
 
@@ -239,17 +244,38 @@ class EventStream:
         if self._on_resume is not None:
             self._on_resume(response_id, after)
         self._sleep(min(0.5 * 2.0 ** (self.resumes - 1), 8.0))
+        self._trim_recording()
         http = self._reopen(response_id, after)
         self._http = http
         self.request_id = http.headers.get("x-request-id") or self.request_id
         self._starting_after = after
         return True
 
+    def _trim_recording(self) -> None:
+        """Before a resumed connection's bytes are recorded, drop the cut event's partial bytes.
+
+        The resumed stream sends that event again, whole; left in place, its partial bytes would
+        run into it and the recording would replay as a broken stream instead of the one the
+        caller saw.
+        """
+        record = self._record
+        if record is None:
+            return
+        record.flush()
+        end = record.tell()
+        record.seek(self._record_start)
+        tail = record.read(end - self._record_start)
+        whole = max((m.end() for m in _BLOCK_END.finditer(tail)), default=0)
+        record.truncate(self._record_start + whole)
+        record.seek(self._record_start + whole)
+
     def _connection_events(self) -> Iterator[ev.Event]:
         """The events of one HTTP response; raises how it ended unless it completed."""
         http = self._http
         if http is None:
             return
+        if self._record is not None:
+            self._record_start = self._record.tell()
         sse = FramedSSEClient(_chunks(http.raw, self._record))
         acc = self._accumulator
         # Accumulator.apply, inlined below: sequence tracking, then the event's own step.
