@@ -90,7 +90,9 @@ def log(msg: str) -> None:
 class ServerProcess:
     """The stream server, in its own process, always stopped by PID."""
 
-    def __init__(self, prepare: Sequence[str], max_seconds: float, cpu: Optional[int]) -> None:
+    def __init__(
+        self, prepare: Sequence[str], max_seconds: float, cpu: Optional[int] = None
+    ) -> None:
         self.log_file: IO[bytes] = tempfile.NamedTemporaryFile(
             prefix="bench-server-", suffix=".log", delete=False
         )
