@@ -14,11 +14,15 @@ urllib3's own reader.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import logging
 import re
 from typing import Any, Callable, Iterator, List, Optional
 
 import urllib3.exceptions
+
+logger = logging.getLogger("responses_stream")
 
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 MAX_LINE = 65536
@@ -72,6 +76,49 @@ def socket_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
     if fp.length is None:
         return _until_close(read, read_size, finish)
     return _exactly(read, read_size, fp.length, finish, closed)
+
+
+DRAIN_SECONDS = 0.05
+"""How long, after the terminal event, to wait for the rest of a body (usually already there)."""
+DRAIN_BYTES = 65536
+"""How much of a body after its terminal event is read for the connection's sake."""
+
+
+def drain(raw: Any, source: Iterator[bytes]) -> None:
+    """After the terminal event, finish reading a chunked or Content-Length body read here.
+
+    A server sends the end of the body right after the last event, but not always in the same
+    read; read on for a moment (at most :data:`DRAIN_SECONDS` per read and
+    :data:`DRAIN_BYTES`) so the connection can go back to the pool instead of being closed.
+    Anything that goes wrong just leaves the connection to be closed, as it would have been.
+    """
+    fp = getattr(raw, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse) or fp.fp is None:
+        return  # not read here, or already finished
+    if not fp.chunked and fp.length is None:
+        return  # close-delimited: the connection ends with the body
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        return
+    try:
+        previous = sock.gettimeout()
+        sock.settimeout(DRAIN_SECONDS)
+    except OSError:
+        return
+    received = 0
+    try:
+        for block in source:
+            received += len(block)
+            if received > DRAIN_BYTES:
+                break  # not the end of a body: let close() drop the connection
+    except Exception as exc:  # a timeout or a broken tail only costs the connection
+        logger.debug("connection not reused: the body did not end after the last event: %r", exc)
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(previous)
+    if received:
+        # Never delivered: a stream ends at its terminal event (e.g. a trailing data: [DONE]).
+        logger.debug("%d body byte(s) after the terminal event were read and not parsed", received)
 
 
 def _until_close(
@@ -143,7 +190,8 @@ def decode_chunked(
             if payload_left:
                 stop = pos + payload_left
                 if stop > end:
-                    out.append(data[pos:] if pos else data)
+                    if pos < end:
+                        out.append(data[pos:] if pos else data)
                     payload_left = stop - end
                     pos = end
                     break

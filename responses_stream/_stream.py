@@ -20,7 +20,7 @@ import urllib3.response
 
 from . import events as ev
 from ._accumulator import TERMINAL_TYPES, Accumulator
-from ._body import socket_body
+from ._body import drain, socket_body
 from ._sse import COMMENT, FramedSSEClient
 from .errors import (
     RETRYABLE_STREAM_ERROR_CODES,
@@ -276,7 +276,8 @@ class EventStream:
             return
         if self._record is not None:
             self._record_start = self._record.tell()
-        sse = FramedSSEClient(_chunks(http.raw, self._record))
+        source = _chunks(http.raw, self._record)
+        sse = FramedSSEClient(source)
         acc = self._accumulator
         # Accumulator.apply, inlined below: sequence tracking, then the event's own step.
         handlers: Dict[str, Callable[[Any], Any]]
@@ -361,6 +362,7 @@ class EventStream:
                     yield event
                 # else: replayed only to rebuild the snapshot, the caller has seen it
                 if kind in TERMINAL_TYPES:
+                    drain(http.raw, source)  # so the connection can be reused
                     self._finish(event)
                     return
                 if deadline is not None and clock() > deadline:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
-from typing import Callable, Iterator, List, Optional, Tuple
+import time
+from typing import Callable, Iterator, List, Optional, Tuple, Union
 
 import pytest
 from hypothesis import given, settings
@@ -183,11 +184,15 @@ def _reader(pieces: List[bytes]) -> Callable[[int], bytes]:
 # ------------------------------------------------------------------- over a real socket
 
 
+Reply = Union[bytes, List[Tuple[float, bytes]]]
+"""A whole reply, or (seconds to wait, bytes to send) pieces."""
+
+
 class RawHTTPServer:
     """Serves canned HTTP/1.1 responses, in order, on as many connections as clients open;
     counts connections so keep-alive can be checked."""
 
-    def __init__(self, replies: List[bytes]) -> None:
+    def __init__(self, replies: List[Reply]) -> None:
         self.replies = list(replies)
         self.connections = 0
         self.requests = 0
@@ -226,8 +231,14 @@ class RawHTTPServer:
                 buf = buf[length:]
                 self.requests += 1
                 reply = self.replies.pop(0)
-                conn.sendall(reply)
-                if b"Connection: close" in reply.split(b"\r\n\r\n", 1)[0]:
+                pieces = [(0.0, reply)] if isinstance(reply, bytes) else reply
+                try:
+                    for delay, piece in pieces:
+                        time.sleep(delay)
+                        conn.sendall(piece)
+                except OSError:
+                    return  # the client has gone
+                if b"Connection: close" in pieces[0][1].split(b"\r\n\r\n", 1)[0]:
                     return
 
     def close(self) -> None:
@@ -246,10 +257,10 @@ def chunked_reply(
 
 
 @pytest.fixture
-def make_server() -> Iterator[Callable[[List[bytes]], RawHTTPServer]]:
+def make_server() -> Iterator[Callable[[List[Reply]], RawHTTPServer]]:
     servers: List[RawHTTPServer] = []
 
-    def make(replies: List[bytes]) -> RawHTTPServer:
+    def make(replies: List[Reply]) -> RawHTTPServer:
         servers.append(RawHTTPServer(replies))
         return servers[-1]
 
@@ -259,7 +270,7 @@ def make_server() -> Iterator[Callable[[List[bytes]], RawHTTPServer]]:
 
 
 def test_two_streams_share_one_connection_after_trailers(
-    make_server: Callable[[List[bytes]], RawHTTPServer],
+    make_server: Callable[[List[Reply]], RawHTTPServer],
 ) -> None:
     """After the last chunk and its trailers the connection goes back to the pool: the
     second stream (and the third) are sent on the same TCP connection."""
@@ -273,7 +284,7 @@ def test_two_streams_share_one_connection_after_trailers(
 
 
 def test_many_events_in_one_chunk_and_one_event_over_many_chunks(
-    make_server: Callable[[List[bytes]], RawHTTPServer],
+    make_server: Callable[[List[Reply]], RawHTTPServer],
 ) -> None:
     """Chunk boundaries need not match event boundaries in either direction."""
     script = Script(seed=4).text("ünïcödé 漢字 🎉 over odd chunks", chunk=3).completed()
@@ -286,7 +297,7 @@ def test_many_events_in_one_chunk_and_one_event_over_many_chunks(
 
 
 def test_gzip_chunked_body_is_still_decompressed(
-    make_server: Callable[[List[bytes]], RawHTTPServer],
+    make_server: Callable[[List[Reply]], RawHTTPServer],
 ) -> None:
     """A content coding keeps urllib3's reader, which decompresses."""
     script = Script(seed=5).text("compressed text", chunk=5).completed()
@@ -302,7 +313,7 @@ def test_gzip_chunked_body_is_still_decompressed(
     ["inside-size-line", "inside-payload", "before-crlf", "before-last-chunk", "inside-trailers"],
 )
 def test_connection_closed_inside_chunk_framing_is_interrupted(
-    make_server: Callable[[List[bytes]], RawHTTPServer], cut: str
+    make_server: Callable[[List[Reply]], RawHTTPServer], cut: str
 ) -> None:
     """The server closes the connection somewhere inside the chunked framing: the stream ends
     with StreamInterrupted (never a silent success), keeping the text that arrived."""
@@ -337,7 +348,7 @@ def plain_reply(body: bytes, length: bool) -> bytes:
 
 
 def test_content_length_streams_share_one_connection(
-    make_server: Callable[[List[bytes]], RawHTTPServer],
+    make_server: Callable[[List[Reply]], RawHTTPServer],
 ) -> None:
     """A Content-Length body read to its length leaves the connection for the next request."""
     script = Script(seed=7).text("sized body", chunk=3).completed()
@@ -350,7 +361,7 @@ def test_content_length_streams_share_one_connection(
 
 
 def test_close_delimited_stream_then_a_new_connection(
-    make_server: Callable[[List[bytes]], RawHTTPServer],
+    make_server: Callable[[List[Reply]], RawHTTPServer],
 ) -> None:
     """A body that ends with its connection: the next request opens a new one and works."""
     script = Script(seed=8).text("until close", chunk=3).completed()
@@ -363,7 +374,7 @@ def test_close_delimited_stream_then_a_new_connection(
 
 
 def test_content_length_body_cut_short_is_interrupted(
-    make_server: Callable[[List[bytes]], RawHTTPServer],
+    make_server: Callable[[List[Reply]], RawHTTPServer],
 ) -> None:
     """Fewer bytes than Content-Length, then the connection closes: StreamInterrupted with the
     text that arrived, even though the cut falls between two whole events."""
@@ -379,3 +390,60 @@ def test_content_length_body_cut_short_is_interrupted(
             client.stream(model="m", input="x")
     assert info.value.response is not None
     assert info.value.response.output_text == "cut s"
+
+
+def test_end_of_body_in_a_later_read_still_reuses_the_connection(
+    make_server: Callable[[List[Reply]], RawHTTPServer],
+) -> None:
+    """The final chunk comes 20 ms after the terminal event (and a trailing data: [DONE]): the
+    stream waits for it briefly and the connection is reused."""
+    script = Script(seed=10).text("late end", chunk=3).completed()
+    body = chunked_reply([*script.to_sse_chunks(), b"data: [DONE]\n\n"], tail=b"")
+    reply: Reply = [(0.0, body), (0.02, b"0\r\n\r\n")]
+    server = make_server([reply, reply])
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        for _ in range(2):
+            assert client.stream(model="m", input="x").output_text == "late end"
+    assert (server.requests, server.connections) == (2, 1)
+
+
+def test_a_body_that_does_not_end_costs_only_the_connection(
+    make_server: Callable[[List[Reply]], RawHTTPServer],
+) -> None:
+    """No final chunk for 3 s after the terminal event: the stream returns at once with the
+    completed response, and the next request opens a new connection."""
+    script = Script(seed=11).text("slow end", chunk=3).completed()
+    body = chunked_reply(script.to_sse_chunks(), tail=b"")
+    server = make_server(
+        [[(0.0, body), (3.0, b"0\r\n\r\n")], chunked_reply(script.to_sse_chunks())]
+    )
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        start = time.monotonic()
+        assert client.stream(model="m", input="x").output_text == "slow end"
+        assert time.monotonic() - start < 2.0
+        assert client.stream(model="m", input="x").output_text == "slow end"
+    assert (server.requests, server.connections) == (2, 2)
+
+
+def test_bytes_after_the_terminal_event_are_not_delivered_and_cost_the_connection(
+    make_server: Callable[[List[Reply]], RawHTTPServer],
+) -> None:
+    """An event after response.completed is never delivered; a body that keeps going past
+    the drain limit without ending is dropped with its connection, and nothing fails."""
+    script = Script(seed=12).text("extra", chunk=3).completed()
+    events = script.to_sse_chunks()
+    junk = b"event: response.output_text.delta\ndata: " + b"x" * 70000 + b"\n\n"
+    late = chunked_reply([junk], tail=b"").split(b"\r\n\r\n", 1)[1]
+    reply: Reply = [(0.0, chunked_reply(events, tail=b"")), (0.02, late), (3.0, b"0\r\n\r\n")]
+    server = make_server([reply, reply])
+    seen: List[str] = []
+
+    class Deltas(rs.ResponseHandler):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            seen.append(delta)
+
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        for _ in range(2):
+            assert client.stream(Deltas(), model="m", input="x").output_text == "extra"
+    assert "".join(seen) == "extra" * 2
+    assert (server.requests, server.connections) == (2, 2)
