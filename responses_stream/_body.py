@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import logging
 import re
+import time
 from typing import Any, Callable, Iterator, List, Optional
 
 import urllib3.exceptions
@@ -82,14 +83,17 @@ DRAIN_SECONDS = 0.05
 """How long, after the terminal event, to wait for the rest of a body (usually already there)."""
 DRAIN_BYTES = 65536
 """How much of a body after its terminal event is read for the connection's sake."""
+DRAIN_TOTAL_SECONDS = 0.1
+"""The most the drain may take in all, however the server trickles bytes."""
 
 
 def drain(raw: Any, source: Iterator[bytes]) -> None:
     """After the terminal event, finish reading a chunked or Content-Length body read here.
 
     A server sends the end of the body right after the last event, but not always in the same
-    read; read on for a moment (at most :data:`DRAIN_SECONDS` per read and
-    :data:`DRAIN_BYTES`) so the connection can go back to the pool instead of being closed.
+    read; read on for a moment (:data:`DRAIN_SECONDS` per read, :data:`DRAIN_BYTES` and
+    :data:`DRAIN_TOTAL_SECONDS` at most) so the connection can go back to the pool instead of
+    being closed.
     Anything that goes wrong just leaves the connection to be closed, as it would have been.
     """
     fp = getattr(raw, "_fp", None)
@@ -106,10 +110,11 @@ def drain(raw: Any, source: Iterator[bytes]) -> None:
     except OSError:
         return
     received = 0
+    give_up = time.monotonic() + DRAIN_TOTAL_SECONDS
     try:
         for block in source:
             received += len(block)
-            if received > DRAIN_BYTES:
+            if received > DRAIN_BYTES or time.monotonic() > give_up:
                 break  # not the end of a body: let close() drop the connection
     except Exception as exc:  # a timeout or a broken tail only costs the connection
         logger.debug("connection not reused: the body did not end after the last event: %r", exc)

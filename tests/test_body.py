@@ -447,3 +447,19 @@ def test_bytes_after_the_terminal_event_are_not_delivered_and_cost_the_connectio
             assert client.stream(Deltas(), model="m", input="x").output_text == "extra"
     assert "".join(seen) == "extra" * 2
     assert (server.requests, server.connections) == (2, 2)
+
+
+def test_a_body_that_trickles_after_the_terminal_event_is_not_waited_for(
+    make_server: Callable[[List[Reply]], RawHTTPServer],
+) -> None:
+    """Keep-alive comments every 20 ms after the terminal event (each read well within the
+    per-read wait): the drain gives up after its total bound, not after 64 KiB of comments."""
+    script = Script(seed=13).text("trickle", chunk=3).completed()
+    comment = chunked_reply([b": keep-alive\n\n"], tail=b"").split(b"\r\n\r\n", 1)[1]
+    pieces: Reply = [(0.0, chunked_reply(script.to_sse_chunks(), tail=b""))]
+    pieces += [(0.02, comment)] * 150  # 3 s of comments
+    server = make_server([pieces])
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        start = time.monotonic()
+        assert client.stream(model="m", input="x").output_text == "trickle"
+        assert time.monotonic() - start < 1.5
