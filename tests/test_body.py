@@ -256,6 +256,15 @@ def chunked_reply(
     return head + body + tail
 
 
+def stream_times(server: RawHTTPServer, times: int, text: str) -> Tuple[int, int]:
+    """Stream ``times`` times on one client, checking the text; the server's (requests,
+    connections) afterwards."""
+    with rs.Client(base_url=server.url, api_key="k") as client:
+        for _ in range(times):
+            assert client.stream(model="m", input="x").output_text == text
+    return server.requests, server.connections
+
+
 @pytest.fixture
 def make_server() -> Iterator[Callable[[List[Reply]], RawHTTPServer]]:
     servers: List[RawHTTPServer] = []
@@ -277,10 +286,7 @@ def test_two_streams_share_one_connection_after_trailers(
     script = Script(seed=3).text("Reuse the socket, please.", chunk=4).completed()
     reply = chunked_reply(script.to_sse_chunks(), tail=b"0\r\nX-Trailer: done\r\n\r\n")
     server = make_server([reply, reply, reply])
-    with rs.Client(base_url=server.url, api_key="k") as client:
-        for _ in range(3):
-            assert client.stream(model="m", input="x").output_text == "Reuse the socket, please."
-    assert (server.requests, server.connections) == (3, 1)
+    assert stream_times(server, 3, "Reuse the socket, please.") == (3, 1)
 
 
 def test_many_events_in_one_chunk_and_one_event_over_many_chunks(
@@ -354,10 +360,7 @@ def test_content_length_streams_share_one_connection(
     script = Script(seed=7).text("sized body", chunk=3).completed()
     reply = plain_reply(script.to_bytes(), length=True)
     server = make_server([reply, reply])
-    with rs.Client(base_url=server.url, api_key="k") as client:
-        for _ in range(2):
-            assert client.stream(model="m", input="x").output_text == "sized body"
-    assert (server.requests, server.connections) == (2, 1)
+    assert stream_times(server, 2, "sized body") == (2, 1)
 
 
 def test_close_delimited_stream_then_a_new_connection(
@@ -367,10 +370,7 @@ def test_close_delimited_stream_then_a_new_connection(
     script = Script(seed=8).text("until close", chunk=3).completed()
     reply = plain_reply(script.to_bytes(), length=False)
     server = make_server([reply, reply])
-    with rs.Client(base_url=server.url, api_key="k") as client:
-        for _ in range(2):
-            assert client.stream(model="m", input="x").output_text == "until close"
-    assert (server.requests, server.connections) == (2, 2)
+    assert stream_times(server, 2, "until close") == (2, 2)
 
 
 def test_content_length_body_cut_short_is_interrupted(
@@ -401,10 +401,7 @@ def test_end_of_body_in_a_later_read_still_reuses_the_connection(
     body = chunked_reply([*script.to_sse_chunks(), b"data: [DONE]\n\n"], tail=b"")
     reply: Reply = [(0.0, body), (0.02, b"0\r\n\r\n")]
     server = make_server([reply, reply])
-    with rs.Client(base_url=server.url, api_key="k") as client:
-        for _ in range(2):
-            assert client.stream(model="m", input="x").output_text == "late end"
-    assert (server.requests, server.connections) == (2, 1)
+    assert stream_times(server, 2, "late end") == (2, 1)
 
 
 def test_a_body_that_does_not_end_costs_only_the_connection(
