@@ -98,7 +98,6 @@ class ServerProcess:
         )
         cmd = [sys.executable, "-m", "benchmarks.server", "--max-seconds", str(max_seconds)]
         cmd += ["--prepare", ",".join(prepare)]
-
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log_file, text=True
         )
@@ -295,17 +294,23 @@ def _fmt(x: float, spec: str = ",.0f", suffix: str = "") -> str:
     return "-" if x != x else format(x, spec) + suffix  # NaN -> dash
 
 
+def _paired(
+    res: Results, sc: str, num: str, den: str, f: Callable[[Dict[str, Any], Dict[str, Any]], float]
+) -> float:
+    """Median over repetitions of f(num's run, den's run) (same repetition only)."""
+    a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
+    return _med([f(a[r], b[r]) for r in a if r in b])
+
+
 def paired_ratio(res: Results, sc: str, num: str, den: str, key: str = "cpu") -> float:
     """Median over repetitions of num[rep].key / den[rep].key (same repetition only)."""
     a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
-    ratios = [a[r][key] / b[r][key] for r in a if r in b and b[r][key] > 0]
-    return _med(ratios)
+    return _med([a[r][key] / b[r][key] for r in a if r in b and b[r][key] > 0])
 
 
 def paired_eps_ratio(res: Results, sc: str, num: str, den: str) -> float:
     """Median over repetitions of events/s of num ÷ events/s of den (same repetition)."""
-    a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
-    return _med([(a[r]["n"] / a[r]["wall"]) / (b[r]["n"] / b[r]["wall"]) for r in a if r in b])
+    return _paired(res, sc, num, den, lambda x, y: (x["n"] / x["wall"]) / (y["n"] / y["wall"]))
 
 
 def run_p99_us(run: Dict[str, Any]) -> float:
@@ -314,8 +319,7 @@ def run_p99_us(run: Dict[str, Any]) -> float:
 
 def paired_p99_diff(res: Results, sc: str, num: str, den: str = "floor") -> float:
     """Median over repetitions of num's p99 minus den's p99 in the same repetition, in µs."""
-    a, b = res.ok_runs(sc, num), res.ok_runs(sc, den)
-    return _med([run_p99_us(a[r]) - run_p99_us(b[r]) for r in a if r in b])
+    return _paired(res, sc, num, den, lambda x, y: run_p99_us(x) - run_p99_us(y))
 
 
 def describe_scenario(name: str, sizes: Dict[str, int]) -> str:

@@ -257,38 +257,32 @@ def _chunk_size(line: bytes) -> int:
 
 
 def _trailers_end(data: bytes) -> Optional[int]:
-    """Where the trailer section at the start of ``data`` ends, if all of it is there."""
+    """Where the trailer section at the start of ``data`` ends, or None if more must be read.
+
+    Raises :class:`ChunkedBodyError` for more than :data:`MAX_TRAILER_LINES` lines or a line
+    longer than :data:`MAX_LINE`.
+    """
     pos = 0
     for _ in range(MAX_TRAILER_LINES + 1):
         eol = data.find(b"\n", pos)
         if eol < 0:
+            if len(data) - pos > MAX_LINE:
+                raise ChunkedBodyError("malformed chunked body: trailer line too long")
             return None
         if eol == pos or (eol == pos + 1 and data[pos : pos + 1] == b"\r"):
             return eol + 1
         pos = eol + 1
-    return None  # too many lines: let _read_trailers report it
+    raise ChunkedBodyError("malformed chunked body: too many trailer lines")
 
 
 def _read_trailers(
     read: Callable[[int], bytes], read_size: int, data: bytes, closed: Callable[[], bool]
 ) -> None:
     """Consume the trailer section after the last chunk, up to its empty line."""
-    lines = 0
-    while True:
-        eol = data.find(b"\n")
-        if eol < 0:
-            if len(data) > MAX_LINE:
-                raise ChunkedBodyError("malformed chunked body: trailer line too long")
-            block = read(read_size)
-            if not block:
-                if closed():
-                    return
-                raise ChunkedBodyError("Connection broken: the body ended inside its trailers")
-            data += block
-            continue
-        line, data = data[:eol], data[eol + 1 :]
-        if line in (b"", b"\r"):
-            return
-        lines += 1
-        if lines > MAX_TRAILER_LINES:
-            raise ChunkedBodyError("malformed chunked body: too many trailer lines")
+    while _trailers_end(data) is None:
+        block = read(read_size)
+        if not block:
+            if closed():
+                return
+            raise ChunkedBodyError("Connection broken: the body ended inside its trailers")
+        data += block

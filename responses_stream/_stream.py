@@ -55,19 +55,19 @@ def _chunks(raw: Any, record: Optional[BinaryIO] = None) -> Iterator[bytes]:
     reads one byte at a time (``research/PERF-BASELINE.md``); ``read1`` does neither. With
     ``record``, every byte is also written there as received.
     """
-    read1 = getattr(raw, "read1", None)
-    source: Optional[Iterator[bytes]] = socket_body(raw, READ_SIZE)
-    if source is not None:
-        pass  # everything that has arrived, in one read (see _body)
-    elif read1 is not None:
-        # A C-level callable iterator: no Python frame per chunk (one chunk per event when the
-        # server flushes each event). read1 returns b"" only at the end of the body.
-        if isinstance(raw, urllib3.response.HTTPResponse):
-            # requests leaves decompression to iter_content, which is not used here.
-            read1 = functools.partial(read1, decode_content=True)
-        source = iter(functools.partial(read1, READ_SIZE), b"")
-    else:
-        source = raw.stream(1024, decode_content=True)
+    # Everything that has arrived, in one read, straight off the socket (see _body).
+    source = socket_body(raw, READ_SIZE)
+    if source is None:
+        read1 = getattr(raw, "read1", None)
+        if read1 is not None:
+            # A C-level callable iterator: no Python frame per read. read1 returns b"" only at
+            # the end of the body.
+            if isinstance(raw, urllib3.response.HTTPResponse):
+                # requests leaves decompression to iter_content, which is not used here.
+                read1 = functools.partial(read1, decode_content=True)
+            source = iter(functools.partial(read1, READ_SIZE), b"")
+        else:
+            source = raw.stream(1024, decode_content=True)
     if record is None:
         return source
     return _recorded(source, record)
