@@ -22,7 +22,8 @@ behalf (exceptions raised by your handler callbacks reach you unchanged)::
     ├── ProtocolError                     bytes that are not a valid Responses stream
     ├── InvalidArgumentsError (ValueError) a function call's ``arguments`` are not a JSON object
     ├── MaxTurnsExceeded                  the tool loop reached ``max_turns`` (``responses``)
-    └── OutputParseError (ValueError)     completed output that does not match ``text_format``
+    ├── OutputParseError (ValueError)     completed output that does not match ``text_format``
+    └── CheckpointError                   a checkpoint store could not load or save (disk, Redis)
 
 Errors raised while a stream is running carry ``response``: the :class:`~responses_stream.Response`
 snapshot with everything received so far, so nothing is lost. Errors that wrap a lower-level
@@ -42,6 +43,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "ConfigurationError",
     "ConflictError",
     "InternalServerError",
@@ -300,3 +302,13 @@ class OutputParseError(ResponsesStreamError, ValueError):
     def __init__(self, message: str, *, text: str, response: Optional[Response] = None) -> None:
         super().__init__(message, response=response)
         self.text = text
+
+
+class CheckpointError(ResponsesStreamError):
+    """A checkpoint store could not load, save or delete a checkpoint (disk full, database
+    locked or corrupt, Redis unreachable). The stored checkpoint is left as it was; ``key`` is
+    the checkpoint's key."""
+
+    def __init__(self, message: str, *, key: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.key = key
