@@ -3,7 +3,7 @@
 ``summarize(task_id, text)`` is what a worker calls: no event loop, one ``Client`` per worker
 process (made on first use, so after the fork) shared by its tasks, a time limit per call, and
 a JSON-ready result. Transient errors propagate so the queue retries the task (in Celery:
-``autoretry_for=(rs.APIConnectionError, rs.RateLimitError, rs.InternalServerError)``).
+``autoretry_for=(rs.APIConnectionError, rs.RateLimitError, rs.errors.InternalServerError)``).
 
 Runs offline against the SDK's MockServer (no key, no network):
 
@@ -40,7 +40,7 @@ def summarize(task_id: str, text: str) -> Dict[str, Any]:
             instructions="Summarise in one line.",
             input=text,
         )
-    except (rs.StreamError, rs.ResponseFailedError, rs.BadRequestError) as exc:
+    except (rs.StreamError, rs.ResponseFailedError, rs.errors.BadRequestError) as exc:
         return {"task_id": task_id, "status": "failed", "error": str(exc)}  # final: no retry
     return {"task_id": task_id, "status": final.status, "response": final.to_dict()}
 

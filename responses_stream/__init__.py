@@ -10,177 +10,83 @@ Subclass :class:`ResponseHandler`, override the ``on_*`` methods you need, and c
             print(delta, end="", flush=True)
 
     final = rs.Client().stream(handler=Printer(), model="gpt-5", input="Hi")
+
+The names here are the ones most code needs. Every event class is in
+:mod:`responses_stream.events`, every output item and content part in
+:mod:`responses_stream.models`, every exception in :mod:`responses_stream.errors`, and the
+test kit (``Script``, ``MockServer``) in :mod:`responses_stream.testing`.
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any, List
 
-__version__ = "0.1.0.dev0"
-
-from typing import TYPE_CHECKING, Any
-
-from . import errors, events
+from . import errors, events, models
+from .__version__ import __version__
+from ._config import Timeout
+from ._replay import replay
 from ._stream import EventStream
-from ._transport import Timeout
-from .client import DEFAULT_BASE_URL, Client, replay, stream
+from .client import Client, stream
 from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
-    ConflictError,
-    InternalServerError,
-    InvalidArgumentsError,
-    MaxTurnsExceeded,
-    NotFoundError,
-    OutputParseError,
-    PermissionDeniedError,
     ProtocolError,
     RateLimitError,
     ResponseFailedError,
     ResponsesStreamError,
     StreamError,
     StreamInterrupted,
-    UnprocessableEntityError,
 )
-from .events import parse_event
 from .handler import ResponseHandler
-from .models import (
-    AdditionalTools,
-    ApplyPatchCall,
-    ApplyPatchCallOutput,
-    CodeInterpreterCall,
-    Compaction,
-    ComputerCall,
-    ComputerCallOutput,
-    ContentPart,
-    CustomToolCall,
-    CustomToolCallOutput,
-    FileSearchCall,
-    FunctionCall,
-    FunctionCallOutput,
-    ImageGenerationCall,
-    IncompleteDetails,
-    LocalShellCall,
-    LocalShellCallOutput,
-    McpApprovalRequest,
-    McpApprovalResponse,
-    McpCall,
-    McpListTools,
-    Message,
-    OutputItem,
-    OutputText,
-    Program,
-    ProgramOutput,
-    Reasoning,
-    ReasoningText,
-    Refusal,
-    Response,
-    ResponseError,
-    ShellCall,
-    ShellCallOutput,
-    SummaryText,
-    ToolSearchCall,
-    ToolSearchOutput,
-    Usage,
-    WebSearchCall,
-)
+from .models import FunctionCall, Message, Reasoning, Response
+from .tools import Tool, function_call_output, tool
 
 if TYPE_CHECKING:
-    from . import tools
-    from .tools import Tool, UnknownToolError, function_call_output, tool
-
-# The tool helpers pull in inspect, enum and a thread pool: load them on first use so that
-# `import responses_stream` stays cheap for code that only streams.
-_LAZY_TOOLS = ("Tool", "UnknownToolError", "function_call_output", "tool")
-
-
-def __getattr__(name: str) -> Any:
-    if name == "tools" or name in _LAZY_TOOLS:
-        import importlib
-
-        module = importlib.import_module(".tools", __name__)
-        return module if name == "tools" else getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+    from . import testing
 
 # A library stays quiet unless the application configures logging.
 logging.getLogger("responses_stream").addHandler(logging.NullHandler())
 
 __all__ = [
-    "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
-    "AdditionalTools",
-    "ApplyPatchCall",
-    "ApplyPatchCallOutput",
-    "AuthenticationError",
-    "BadRequestError",
     "Client",
-    "CodeInterpreterCall",
-    "Compaction",
-    "ComputerCall",
-    "ComputerCallOutput",
     "ConfigurationError",
-    "ConflictError",
-    "ContentPart",
-    "CustomToolCall",
-    "CustomToolCallOutput",
     "EventStream",
-    "FileSearchCall",
     "FunctionCall",
-    "FunctionCallOutput",
-    "ImageGenerationCall",
-    "IncompleteDetails",
-    "InternalServerError",
-    "InvalidArgumentsError",
-    "LocalShellCall",
-    "LocalShellCallOutput",
-    "MaxTurnsExceeded",
-    "McpApprovalRequest",
-    "McpApprovalResponse",
-    "McpCall",
-    "McpListTools",
     "Message",
-    "NotFoundError",
-    "OutputItem",
-    "OutputParseError",
-    "OutputText",
-    "PermissionDeniedError",
-    "Program",
-    "ProgramOutput",
     "ProtocolError",
     "RateLimitError",
     "Reasoning",
-    "ReasoningText",
-    "Refusal",
     "Response",
-    "ResponseError",
     "ResponseFailedError",
     "ResponseHandler",
     "ResponsesStreamError",
-    "ShellCall",
-    "ShellCallOutput",
     "StreamError",
     "StreamInterrupted",
-    "SummaryText",
     "Timeout",
     "Tool",
-    "ToolSearchCall",
-    "ToolSearchOutput",
-    "UnknownToolError",
-    "UnprocessableEntityError",
-    "Usage",
-    "WebSearchCall",
     "__version__",
     "errors",
     "events",
     "function_call_output",
-    "parse_event",
+    "models",
     "replay",
     "stream",
+    "testing",
     "tool",
-    "tools",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The test kit (an HTTP server) is loaded on first use: most code never needs it.
+    if name == "testing":
+        return importlib.import_module(".testing", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), *__all__})

@@ -17,7 +17,8 @@ import threading
 from typing import Any, Dict, List, Optional, TextIO
 
 from . import __version__
-from .client import Client, replay
+from ._replay import replay
+from .client import Client
 from .errors import ResponsesStreamError
 from .events import Event
 from .handler import ResponseHandler

@@ -1,5 +1,8 @@
 """Events in, a :class:`~responses_stream.Response` snapshot out. Pure: no I/O, no callbacks.
 
+:meth:`Accumulator.feed` is the SDK's one per-event step after parsing: it tracks the sequence
+number (dropping the events a resumed connection sends again), applies the event to the
+snapshot and returns what it touched (the part, call or item) for the handler's callbacks.
 The snapshot is right even when the stream is odd:
 
 * items are keyed by ``output_index``, falling back to ``item_id`` (llama.cpp sends no indexes),
@@ -11,7 +14,9 @@ The snapshot is right even when the stream is odd:
   change before ``response.completed``); an empty or missing one keeps them (LiteLLM, ChatGPT).
 
 Text is appended in place (the running string is held by one reference while it grows), so
-accumulation stays linear however long the stream is.
+accumulation stays linear however long the stream is. A payload of the wrong shape (a number
+where text belongs) raises ``TypeError``/``ValueError``, which the stream reports as a
+:class:`~responses_stream.errors.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Type
 
 from . import events as ev
+from .errors import StreamInterrupted
+from .events import LIFECYCLE_STATUS, TERMINAL_TYPES
 from .models import (
     ApplyPatchCall,
     CodeInterpreterCall,
@@ -38,15 +45,8 @@ from .models import (
     part_from_dict,
 )
 
-TERMINAL_TYPES = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_LIFECYCLE_STATUS = {
-    "response.created": "in_progress",
-    "response.queued": "queued",
-    "response.in_progress": "in_progress",
-    "response.completed": "completed",
-    "response.incomplete": "incomplete",
-    "response.failed": "failed",
-}
+REPEAT: Any = object()
+"""What :meth:`Accumulator.feed` returns for an event a resumed connection sent again."""
 # Item tool-call progress events: the status they put on the item.
 _STATUS_SUFFIXES = {
     ".in_progress": "in_progress",
@@ -94,34 +94,50 @@ def _fresh_items(event: Any) -> List[OutputItem]:
     return [output_item_from_dict(item) for item in payload.get("output") or []]
 
 
-def _append(obj: Model, attr: str, delta: str) -> str:
-    """Append ``delta`` to a string attribute without copying the whole string each time."""
+def _append(obj: Model, attr: str, delta: Any) -> str:
+    """Append ``delta`` to a string attribute without copying the whole string each time.
+
+    A delta that is not a string raises ``TypeError`` (``str + int``), before anything changes.
+    """
     attrs = obj.__dict__
-    text = attrs.get(attr)
+    text = attrs.get(attr) or ""
     attrs[attr] = None  # drop our reference so CPython may grow the string in place
-    if text is None:
-        text = delta
-    else:
-        text += delta
-    attrs[attr] = text
+    try:
+        text += delta if delta is not None else ""
+    finally:
+        attrs[attr] = text
     return text
 
 
-class Accumulator:
-    """Applies events to a :class:`Response` snapshot.
+def _text(event: Any, key: str) -> Optional[str]:
+    """A ``.done`` event's final text, which must be a string (or absent)."""
+    value = event.__dict__.get(key)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{event.type}: {key} must be a string, got {type(value).__name__}")
+    return value
 
-    ``apply(event)`` returns what the event touched (the part, call or item), which the
-    dispatcher hands to the accumulated callbacks. ``pending_done`` lists items that were
-    announced but never finished, for the dispatcher's fallback ``*_done`` callbacks.
+
+class Accumulator:
+    """Applies events to a :class:`Response` snapshot (:meth:`feed`).
+
+    ``keep_output=False`` (``accumulate=False``) keeps no output: only what the stream's end and
+    a resume need (the response's own fields, the terminal and error events, whether any
+    output arrived), so memory stays flat on unbounded streams.
     """
 
-    def __init__(self, response: Optional[Response] = None) -> None:
+    def __init__(self, response: Optional[Response] = None, *, keep_output: bool = True) -> None:
         self.response = response if response is not None else Response.from_wire({})
         self.last_sequence_number: Optional[int] = None
+        """The highest integer ``sequence_number`` applied so far (the resume cursor)."""
         self.error_event: Optional[ev.ErrorEvent] = None
         self.terminal: Optional[ev.Event] = None
         self.saw_output = False
+        """True once any output (an item, a part or a delta) arrived."""
         self.unfinished_at_terminal: List[Any] = []
+        """Items still open when the terminal event arrived (their ``*_done`` callbacks fire
+        then)."""
+        self.keep_output = keep_output
+        self._resumed_after: Optional[int] = None
         self._by_index: Dict[int, OutputItem] = {}
         self._by_id: Dict[str, OutputItem] = {}
         self._finished: Dict[int, bool] = {}  # id(item) -> output_item.done seen
@@ -130,7 +146,46 @@ class Accumulator:
         self._text_part: Any = None
         for index, item in enumerate(self.response.output):
             self._register(index, item)
-        self.handlers: Dict[str, Callable[[Any], Any]] = {
+        self.steps = self._output_steps() if keep_output else self._lifecycle_steps()
+        """Wire type -> the step that applies it (types without one change nothing)."""
+
+    # ----------------------------------------------------------------------- entry point
+
+    def feed(self, event: ev.Event) -> Any:
+        """Apply one event; return what it touched (the part, call, item or response), ``None``
+        if nothing, or :data:`REPEAT` for an event a resumed connection sent again.
+
+        Raises :class:`~responses_stream.errors.StreamInterrupted` when a resumed connection
+        skips sequence numbers (nothing is applied then), and ``TypeError``/``ValueError`` for
+        a payload of the wrong shape.
+        """
+        seq = event.sequence_number
+        if type(seq) is int:  # anything else on the wire is no cursor: not compared
+            resumed = self._resumed_after
+            if resumed is not None:
+                if seq <= resumed:
+                    return REPEAT
+                if seq != resumed + 1:
+                    raise StreamInterrupted(
+                        f"the resumed stream skipped events: asked for those after "
+                        f"sequence_number {resumed}, got {seq} first",
+                        last_sequence_number=resumed,
+                    )
+                self._resumed_after = None
+            last = self.last_sequence_number
+            if last is None or seq > last:
+                self.last_sequence_number = seq
+        step = self.steps.get(event.type)
+        return None if step is None else step(event)
+
+    def resuming(self) -> Optional[int]:
+        """Before a resumed connection: from now on, drop events up to the last sequence number
+        applied and check that the next one follows it. Returns that sequence number."""
+        self._resumed_after = self.last_sequence_number
+        return self._resumed_after
+
+    def _output_steps(self) -> Dict[str, Callable[[Any], Any]]:
+        steps: Dict[str, Callable[[Any], Any]] = {
             "response.output_text.delta": self._output_text_delta,
             "response.output_text.done": self._output_text_done,
             "response.output_text.annotation.added": self._annotation_added,
@@ -152,36 +207,24 @@ class Accumulator:
             "response.apply_patch_call_operation_diff.delta": self._patch_diff,
             "response.apply_patch_call_operation_diff.done": self._patch_diff,
         }
-        for kind in _LIFECYCLE_STATUS:
-            self.handlers[kind] = self._lifecycle
+        for kind in LIFECYCLE_STATUS:
+            steps[kind] = self._lifecycle
         for kind in _STREAMED_FIELDS:
-            self.handlers[kind] = self._streamed_delta
+            steps[kind] = self._streamed_delta
         for kind in _STREAMED_DONE:
-            self.handlers[kind] = self._streamed_done
+            steps[kind] = self._streamed_done
         for kind in _ITEM_STATUS:
-            self.handlers.setdefault(kind, self._item_status)
+            steps.setdefault(kind, self._item_status)
+        return steps
 
-    # ----------------------------------------------------------------------- entry point
-
-    def apply(self, event: ev.Event) -> Any:
-        """Apply one event to the snapshot; return what it touched (or ``None``).
-
-        ``EventStream`` does the same inline (sequence number, then ``handlers[event.type]``).
-        """
-        seq = event.sequence_number
-        if type(seq) is int and (
-            self.last_sequence_number is None or seq > self.last_sequence_number
-        ):
-            self.last_sequence_number = seq
-        step = self.handlers.get(event.type)
-        if step is None:
-            return None
-        return step(event)
-
-    @property
-    def unfinished_items(self) -> List[OutputItem]:
-        """Items announced by ``output_item.added`` (or implied) with no ``output_item.done``."""
-        return [item for item in self.response.output if not self._finished.get(id(item), False)]
+    def _lifecycle_steps(self) -> Dict[str, Callable[[Any], Any]]:
+        """``keep_output=False``: the response's own fields, the end, errors, output seen."""
+        steps: Dict[str, Callable[[Any], Any]] = {
+            kind: self._saw_delta for kind in ev.EVENT_TYPES if kind.endswith(".delta")
+        }
+        steps.update(dict.fromkeys(LIFECYCLE_STATUS, self._lifecycle_fields))
+        steps["error"] = self._error
+        return steps
 
     # --------------------------------------------------------------------- item bookkeeping
 
@@ -240,14 +283,19 @@ class Accumulator:
 
     # ---------------------------------------------------------------------------- lifecycle
 
+    def _copy_fields(self, payload: Optional[Response]) -> None:
+        """The lifecycle payload's own fields onto the snapshot (its output is handled apart)."""
+        if payload is not None:
+            attrs = self.response.__dict__
+            for key, value in payload.__dict__.items():
+                if key != "output":
+                    attrs[key] = value
+
     def _lifecycle(self, event: Any) -> Response:
         payload: Optional[Response] = event.response
         snapshot = self.response
         attrs = snapshot.__dict__
-        if payload is not None:
-            for key, value in payload.__dict__.items():
-                if key != "output":
-                    attrs[key] = value
+        self._copy_fields(payload)
         terminal = event.type in TERMINAL_TYPES
         if terminal:
             self.unfinished_at_terminal = [
@@ -261,7 +309,7 @@ class Accumulator:
                 adopted = True
         if terminal and not adopted and event.type != "response.failed":
             # No authoritative output: items the server never closed end with the response.
-            final = _LIFECYCLE_STATUS[event.type]
+            final = LIFECYCLE_STATUS[event.type]
             for item in snapshot.output:
                 if not isinstance(item, dict) and item.__dict__.get("status") == "in_progress":
                     item.__dict__["status"] = final
@@ -271,11 +319,24 @@ class Accumulator:
                 output[pos] for pos in self.unfinished_at_terminal if pos < len(output)
             ]
             if payload is None or payload.status is None:
-                attrs["status"] = _LIFECYCLE_STATUS[event.type]
+                attrs["status"] = LIFECYCLE_STATUS[event.type]
             self.terminal = event
         elif attrs.get("status") is None:
-            attrs["status"] = _LIFECYCLE_STATUS[event.type]
+            attrs["status"] = LIFECYCLE_STATUS[event.type]
         return snapshot
+
+    def _lifecycle_fields(self, event: Any) -> Response:
+        """A lifecycle event without output: the response's own fields and status only."""
+        payload: Optional[Response] = event.response
+        self._copy_fields(payload)
+        if payload is None or payload.status is None:
+            self.response.__dict__["status"] = LIFECYCLE_STATUS[event.type]
+        if event.type in TERMINAL_TYPES:
+            self.terminal = event
+        return self.response
+
+    def _saw_delta(self, event: Any) -> None:
+        self.saw_output = True
 
     def _adopt_output(self, new_output: List[OutputItem]) -> None:
         """Make ``new_output`` the snapshot's output, updating held objects in place."""
@@ -354,13 +415,13 @@ class Accumulator:
     def _streamed_delta(self, event: Any) -> Any:
         attr, cls = _STREAMED_FIELDS[event.type]
         item = self._item(event, cls)
-        _append(item, attr, event.delta or "")
+        _append(item, attr, event.delta)
         return item
 
     def _streamed_done(self, event: Any) -> Any:
         attr, cls = _STREAMED_DONE[event.type]
         item = self._item(event, cls)
-        value = event.__dict__.get(attr)
+        value = _text(event, attr)
         if value is not None:
             item.__dict__[attr] = value
         return item
@@ -418,14 +479,15 @@ class Accumulator:
             part = self._part(self._item(event, Message), event.content_index, OutputText)
             self._text_key = key
             self._text_part = part
-        _append(part, "text", event.delta or "")
+        _append(part, "text", event.delta)
         self.saw_output = True
         return part
 
     def _output_text_done(self, event: Any) -> OutputText:
         part: OutputText = self._part(self._item(event, Message), event.content_index, OutputText)
-        if event.text is not None:
-            part.__dict__["text"] = event.text
+        text = _text(event, "text")
+        if text is not None:
+            part.__dict__["text"] = text
         if event.logprobs is not None:
             part.__dict__["logprobs"] = event.logprobs
         self._text_key = None
@@ -445,26 +507,28 @@ class Accumulator:
 
     def _refusal_delta(self, event: Any) -> Refusal:
         part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
-        _append(part, "refusal", event.delta or "")
+        _append(part, "refusal", event.delta)
         self.saw_output = True
         return part
 
     def _refusal_done(self, event: Any) -> Refusal:
         part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
-        if event.refusal is not None:
-            part.__dict__["refusal"] = event.refusal
+        refusal = _text(event, "refusal")
+        if refusal is not None:
+            part.__dict__["refusal"] = refusal
         return part
 
     def _arguments_delta(self, event: Any) -> FunctionCall:
         call: FunctionCall = self._item(event, FunctionCall)
-        _append(call, "arguments", event.delta or "")
+        _append(call, "arguments", event.delta)
         self.saw_output = True
         return call
 
     def _arguments_done(self, event: Any) -> FunctionCall:
         call: FunctionCall = self._item(event, FunctionCall)
-        if event.arguments is not None:
-            call.__dict__["arguments"] = event.arguments
+        arguments = _text(event, "arguments")
+        if arguments is not None:
+            call.__dict__["arguments"] = arguments
         name = event.__dict__.get("name")
         if name is not None:
             call.__dict__["name"] = name
@@ -488,36 +552,38 @@ class Accumulator:
     def _summary_delta(self, event: Any) -> SummaryText:
         reasoning = self._item(event, Reasoning)
         part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
-        _append(part, "text", event.delta or "")
+        _append(part, "text", event.delta)
         self.saw_output = True
         return part
 
     def _summary_done(self, event: Any) -> SummaryText:
         reasoning = self._item(event, Reasoning)
         part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
-        if event.text is not None:
-            part.__dict__["text"] = event.text
+        text = _text(event, "text")
+        if text is not None:
+            part.__dict__["text"] = text
         return part
 
     def _reasoning_text_delta(self, event: Any) -> ReasoningText:
         reasoning = self._item(event, Reasoning)
         part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
-        _append(part, "text", event.delta or "")
+        _append(part, "text", event.delta)
         self.saw_output = True
         return part
 
     def _reasoning_text_done(self, event: Any) -> ReasoningText:
         reasoning = self._item(event, Reasoning)
         part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
-        if event.text is not None:
-            part.__dict__["text"] = event.text
+        text = _text(event, "text")
+        if text is not None:
+            part.__dict__["text"] = text
         return part
 
     def _patch_diff(self, event: Any) -> Any:
         call = self._item(event, ApplyPatchCall)
         operation = dict(call.__dict__.get("operation") or {})
         if event.type.endswith(".delta"):
-            operation["diff"] = (operation.get("diff") or "") + (event.delta or "")
+            operation["diff"] = (operation.get("diff") or "") + (event.delta)
         elif event.diff is not None:
             operation["diff"] = event.diff
         call.__dict__["operation"] = operation

@@ -3,7 +3,7 @@
 urllib3's ``read1`` goes through urllib3, http.client and urllib3's decoder buffer on every
 call, and on a chunked body it returns one HTTP chunk per call; a Responses server sends one
 chunk per event, so that stack cost more per event than parsing the event itself
-(``benchmarks/README.md``). Here one ``read1`` of the socket file brings everything that has
+(see ``benchmarks/README.md``). Here one ``read1`` of the socket file brings everything that has
 arrived, chunked framing is taken off in place, and all of it is handed on at once, as soon
 as it is received: nothing is held back waiting for a chunk, a line or a block to complete.
 
@@ -15,6 +15,7 @@ urllib3's own reader.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import logging
 import re
@@ -22,6 +23,7 @@ import time
 from typing import Any, Callable, Iterator, List, Optional
 
 import urllib3.exceptions
+import urllib3.response
 
 logger = logging.getLogger("responses_stream")
 
@@ -29,6 +31,31 @@ _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 MAX_LINE = 65536
 """Longest chunk-size or trailer line accepted (the limit urllib3 and http.client use)."""
 MAX_TRAILER_LINES = 100
+
+
+READ_SIZE = 65536
+"""Bytes asked of the socket per read: ``read1`` returns as soon as any are available."""
+
+
+def body_chunks(raw: Any, read_size: int = READ_SIZE) -> Iterator[bytes]:
+    """The bytes of a response body as soon as they arrive, chunked or close-delimited.
+
+    ``raw`` is the urllib3 response under a ``requests.Response`` (or anything with ``read1``).
+    ``iter_content(None)`` would hold a close-delimited body back until EOF and
+    ``iter_content()`` reads one byte at a time; ``read1`` does neither.
+    """
+    # Everything that has arrived, in one read, straight off the socket.
+    source = socket_body(raw, read_size)
+    if source is not None:
+        return source
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:
+        return raw.stream(1024, decode_content=True)  # type: ignore[no-any-return]
+    if isinstance(raw, urllib3.response.HTTPResponse):
+        # requests leaves decompression to iter_content, which is not used here.
+        read1 = functools.partial(read1, decode_content=True)
+    # A C-level callable iterator: no Python frame per read; b"" only at the end of the body.
+    return iter(functools.partial(read1, read_size), b"")
 
 
 class ChunkedBodyError(urllib3.exceptions.ProtocolError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -30,9 +29,6 @@ from .handler import ResponseHandler
 from .models import FunctionCall, Response
 from .structured import bind_text_format, prepare_text_format
 from .tools import Tool, UnknownToolError, encode_output, tool
-
-if TYPE_CHECKING:
-    from .client import Client
 
 __all__ = ["run"]
 
@@ -104,7 +100,7 @@ def _as_items(value: Any) -> List[Any]:
 
 
 def run(
-    client: Client,
+    stream: Callable[..., Response],
     handler: Optional[ResponseHandler] = None,
     *,
     tools: Sequence[ToolSpec],
@@ -116,10 +112,12 @@ def run(
 ) -> Response:
     """Stream turns into ``handler`` and run the model's function calls until it answers.
 
-    See ``Client.run``. Returns the last turn's response: the first one without function
-    calls, or one that is not ``completed`` (incomplete: its calls may be cut, so they are not
-    run), or the one during which ``handler.stop()`` was called. Raises
-    :class:`~responses_stream.MaxTurnsExceeded` when turn ``max_turns`` still calls functions.
+    Each turn is ``stream(handler, **request)`` (``Client.stream``); see ``Client.run``.
+    Returns the last turn's response: the first one without function calls, or one that is
+    not ``completed`` (incomplete: its calls may be cut, so they are not run), or the one during
+    which ``handler.stop()`` was called. Raises
+    :class:`~responses_stream.errors.MaxTurnsExceeded` when turn ``max_turns`` still calls
+    functions.
     """
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
         raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
@@ -151,7 +149,7 @@ def run(
     try:
         for turn in range(1, max_turns + 1):
             handler.on_turn_start(turn, request)
-            response = client.stream(handler, **request)
+            response = stream(handler, **request)
             if text_format is not None:
                 bind_text_format(response, text_format)
             responses.append(response)

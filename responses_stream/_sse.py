@@ -19,6 +19,7 @@ Line endings CR, LF and CRLF are all accepted, including a CRLF split across two
 
 from __future__ import annotations
 
+import re
 from itertools import chain
 from typing import Generator, Iterator, List, Optional, Tuple
 
@@ -35,6 +36,28 @@ COMMENT = "\x00responses_stream.comment"
 
 _BOM = b"\xef\xbb\xbf"
 _END: Tuple[Optional[bytes]] = (None,)
+_BLOCK_END = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
+"""Two line ends in a row (CRLF, LF or CR, mixed as they come): the end of an SSE block."""
+
+
+def block_ends(data: bytes) -> Iterator[int]:
+    """The offsets just past each block of ``data`` (raw bytes, any line endings).
+
+    For bytes at rest (a recording, a file to serve); :meth:`FramedSSEClient.messages` applies
+    the same rule to bytes as they arrive (a test checks that both agree).
+    """
+    return (match.end() for match in _BLOCK_END.finditer(data))
+
+
+def split_blocks(data: bytes) -> List[bytes]:
+    """``data`` cut after each block (a trailing unterminated block is the last piece)."""
+    pieces, start = [], 0
+    for end in block_ends(data):
+        pieces.append(data[start:end])
+        start = end
+    if start < len(data):
+        pieces.append(data[start:])
+    return pieces
 
 
 class FramedSSEClient(SSEClient):

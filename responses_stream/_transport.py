@@ -1,7 +1,9 @@
-"""HTTP: building requests, retrying before a stream starts, and turning failures into errors.
+"""HTTP: sending a request, retrying it before a stream starts, and turning failures into errors.
 
-This is the one place where ``requests``/``urllib3`` exceptions and HTTP statuses become
-``responses_stream`` errors (always chained with ``from``).
+:func:`translate` is the one place where an exception from ``requests``, ``urllib3``, the socket
+or the decoding of what arrived becomes a ``responses_stream`` error (always chained with
+``from``); anything else (your callbacks' exceptions, a signal handler's) is left alone.
+:func:`error_from_response` does the same for an HTTP status.
 """
 
 from __future__ import annotations
@@ -11,55 +13,34 @@ import email.utils
 import json
 import logging
 import random
+import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union, cast
 
 import requests
+import urllib3.exceptions
 
+from ._config import Settings, Timeout, merge_headers
 from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    ConfigurationError,
+    ProtocolError,
+    ResponsesStreamError,
+    StreamInterrupted,
     status_error_class,
 )
 
 logger = logging.getLogger("responses_stream")
 
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 600.0
 MAX_RETRY_AFTER = 120.0
+"""A server's ``retry-after`` longer than this is not waited for (the request fails)."""
+RETRY_STATUSES = frozenset({408, 409, 429})
 _MAX_ERROR_BODY = 1 << 20
 
 
-@dataclass(frozen=True)
-class Timeout:
-    """Time limits for one call, in seconds.
-
-    ``connect``: to open the connection (default 5). ``read``: the longest wait for the next
-    byte, so a stalled stream fails within it (default 600, like the official SDK). ``total``:
-    an upper bound for the whole call including retries (default ``None``: no bound). ``None``
-    for ``connect`` or ``read`` means wait forever.
-    """
-
-    connect: Optional[float] = DEFAULT_CONNECT_TIMEOUT
-    read: Optional[float] = DEFAULT_READ_TIMEOUT
-    total: Optional[float] = None
-
-    @classmethod
-    def coerce(cls, value: Union[Timeout, float, int, None]) -> Timeout:
-        """Accept a :class:`Timeout`, a number (used for both connect and read) or ``None``."""
-        if value is None:
-            return cls()
-        if isinstance(value, Timeout):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-            return cls(connect=float(value), read=float(value))
-        raise ConfigurationError(f"timeout must be a positive number or rs.Timeout, got {value!r}")
-
-
-RETRY_STATUSES = frozenset({408, 409, 429})
+# ------------------------------------------------------------------------------ retry policy
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: Callable[[], float]) -> Optional[float]:
@@ -95,17 +76,18 @@ def should_retry(status: int, headers: Mapping[str, str], now: Callable[[], floa
 
 
 def backoff_delay(
-    retries_taken: int,
-    headers: Optional[Mapping[str, str]],
-    now: Callable[[], float],
-    rand: Callable[[], float],
+    attempt: int,
+    headers: Optional[Mapping[str, str]] = None,
+    now: Callable[[], float] = time.time,
+    rand: Callable[[], float] = random.random,
 ) -> float:
-    """Seconds to wait before the next attempt: the server's wish when sane, else backoff."""
+    """Seconds to wait before attempt ``attempt + 1`` (of a request, or of a resume): the
+    server's wish when sane, else 0.5 s doubling to 8 s, less up to 25% jitter."""
     if headers is not None:
         delay = retry_after_seconds(headers, now)
         if delay is not None and 0 < delay <= MAX_RETRY_AFTER:
             return delay
-    return min(0.5 * 2.0**retries_taken, 8.0) * (1 - 0.25 * rand())
+    return min(0.5 * 2.0**attempt, 8.0) * (1 - 0.25 * rand())
 
 
 @dataclass
@@ -117,6 +99,9 @@ class RetryPolicy:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
+
+
+# ------------------------------------------------------------------------------ translation
 
 
 def error_from_response(resp: requests.Response) -> APIStatusError:
@@ -176,61 +161,72 @@ def _str_or_none(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else str(value)
 
 
-def translate_request_error(exc: Exception, url: str) -> APIConnectionError:
-    """Map a requests exception raised while sending/connecting to an SDK error."""
-    if isinstance(exc, (requests.ConnectTimeout, requests.ReadTimeout)):
-        kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
-        return APITimeoutError(f"{kind} timeout talking to {url}: {exc}")
-    return APIConnectionError(f"could not connect to {url}: {exc}")
+_TIMEOUTS = (urllib3.exceptions.TimeoutError, socket.timeout, requests.Timeout)
+_CONNECTION = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
+_DATA = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
 
 
-Send = Callable[[], requests.Response]
+def translate(
+    exc: BaseException, *, url: str = "", stream: Any = None
+) -> Optional[ResponsesStreamError]:
+    """The SDK error for ``exc``, raised while sending to ``url`` or reading ``stream``.
 
-
-def send_with_retries(
-    send: Send,
-    *,
-    url: str,
-    policy: RetryPolicy,
-    deadline: Optional[float],
-    on_retry: Optional[Callable[[Exception, int, float], None]] = None,
-) -> requests.Response:
-    """Call ``send`` until it returns a 2xx response, retrying what the policy allows.
-
-    Only the request is retried: the caller gets the response before reading any body byte, so
-    a stream that has started is never sent twice.
+    ``stream`` (an :class:`~responses_stream.EventStream`) gives the partial response, the
+    request id, the last sequence number and whether the body was cut. Returns ``None`` for an
+    exception that is not a failure of the connection or of the data received (yours, or a
+    signal handler's): the caller re-raises it unchanged. An SDK error is returned as is, with
+    the stream's context filled in where it has none.
     """
-    retries_taken = 0
-    while True:
-        error: Exception
-        headers: Optional[Mapping[str, str]] = None
-        try:
-            resp = send()
-        except requests.RequestException as exc:
-            error = translate_request_error(exc, url)
-            error.__cause__ = exc
-            retryable = isinstance(
-                exc, (requests.ConnectionError, requests.ConnectTimeout)
-            ) and not isinstance(exc, requests.ReadTimeout)
+    error: ResponsesStreamError
+    cut = bool(getattr(stream, "truncated", False))
+    if isinstance(exc, ResponsesStreamError):
+        error = exc
+        if cut and isinstance(exc, ProtocolError):
+            error = StreamInterrupted(
+                "the stream ended in the middle of an event", unparsed=exc.data
+            )
+    elif stream is None and isinstance(exc, requests.RequestException):
+        kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
+        if isinstance(exc, requests.Timeout):
+            error = APITimeoutError(f"{kind} timeout talking to {url}: {exc}")
         else:
-            request_id = resp.headers.get("x-request-id")
-            logger.debug("HTTP %s from %s (request id %s)", resp.status_code, url, request_id)
-            if resp.status_code < 300:
-                return resp
-            error = error_from_response(resp)
-            resp.close()
-            headers = resp.headers
-            retryable = should_retry(resp.status_code, headers, policy.wall_clock)
-        if not retryable or retries_taken >= policy.max_retries:
-            raise error
-        delay = backoff_delay(retries_taken, headers, policy.wall_clock, policy.rand)
-        if deadline is not None and policy.clock() + delay >= deadline:
-            raise error
-        retries_taken += 1
-        logger.info("retrying %s in %.2fs (attempt %d) after: %s", url, delay, retries_taken, error)
-        if on_retry is not None:
-            on_retry(error, retries_taken, delay)
-        policy.sleep(delay)
+            error = APIConnectionError(f"could not connect to {url}: {exc}")
+    elif isinstance(exc, UnicodeDecodeError):
+        if cut:
+            error = StreamInterrupted("the stream ended inside a UTF-8 character")
+        else:
+            error = ProtocolError(f"the stream is not valid UTF-8: {exc}", data=exc.object)
+    elif isinstance(exc, _TIMEOUTS):
+        error = APITimeoutError(f"no data for longer than the read timeout: {exc}")
+    elif isinstance(exc, _CONNECTION):
+        error = StreamInterrupted(f"the connection broke: {exc}")
+    elif isinstance(exc, _DATA):
+        error = ProtocolError(f"the stream sent data of the wrong shape: {exc!r}")
+    else:
+        return None
+    return error if stream is None else attach(error, stream)
+
+
+def attach(error: ResponsesStreamError, stream: Any) -> ResponsesStreamError:
+    """``error`` with what ``stream`` knows (partial response, request id, cursor) filled in
+    where it has none."""
+    if error.response is None:
+        error.response = stream.response
+    if error.request_id is None:
+        error.request_id = stream.request_id
+    seq = stream.last_sequence_number
+    has_cursor = isinstance(error, (APIConnectionError, StreamInterrupted))
+    if has_cursor and error.last_sequence_number is None:  # type: ignore[attr-defined]
+        error.last_sequence_number = seq  # type: ignore[attr-defined]
+    if isinstance(error, StreamInterrupted) and error.response_id is None:
+        error.response_id = stream.response.id
+        if "last sequence_number" not in error.message:
+            error.message += f" (last sequence_number {seq}); the partial response is on .response"
+            error.args = (error.message,)
+    return error
+
+
+# --------------------------------------------------------------------------------- sending
 
 
 def timeouts(
@@ -245,15 +241,149 @@ def timeouts(
     return connect, read
 
 
-def merge_headers(*parts: Optional[Mapping[str, Optional[str]]]) -> Dict[str, str]:
-    """Merge header mappings left to right; a ``None`` value removes the header."""
-    out: Dict[str, str] = {}
-    for part in parts:
-        if not part:
-            continue
-        for key, value in part.items():
-            for existing in [k for k in out if k.lower() == key.lower()]:
-                del out[existing]
-            if value is not None:
-                out[key] = value
-    return out
+class Transport:
+    """Sends the client's requests: URL, headers, auth, timeouts and the retry policy.
+
+    Only the request is retried: the caller gets the response before any body byte is read,
+    so a stream that has started is never sent twice.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.sleep = sleep
+        self.clock = clock
+
+    def deadline(self, timeout: Union[Timeout, float, None]) -> Optional[float]:
+        """When a call with ``timeout`` (else the client's) must be over, on :attr:`clock`."""
+        limits = Timeout.coerce(timeout) if timeout is not None else self.settings.timeout
+        return self.clock() + limits.total if limits.total is not None else None
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        payload: Optional[bytes] = None,
+        *,
+        query: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, float, None] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        on_retry: Optional[Callable[[Exception, int, float], None]] = None,
+        deadline: Optional[float] = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send one request; return the 2xx response (body unread when ``stream``).
+
+        Raises the :class:`APIStatusError` for the last answer, or :class:`APIConnectionError`
+        /:class:`APITimeoutError`, when retries (``max_retries``, else the client's) run out or
+        the status is not retryable.
+        """
+        settings = self.settings
+        limits = Timeout.coerce(timeout) if timeout is not None else settings.timeout
+        retries = settings.max_retries if max_retries is None else max_retries
+        url = settings.base_url + path
+        params = {**settings.query, **(query or {})}
+        accept = {"Accept": "text/event-stream" if stream else "application/json"}
+        provider = settings.token_provider
+        token = {"Authorization": f"Bearer {provider()}"} if provider is not None else None
+        headers = merge_headers(settings.headers, accept, token, extra_headers)
+        policy = RetryPolicy(max_retries=retries, sleep=self.sleep, clock=self.clock)
+        attempt = 0
+        while True:
+            connect, read = timeouts(limits, deadline, self.clock)
+            answer: Optional[Mapping[str, str]] = None
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    data=payload,
+                    params=params or None,
+                    headers=headers,
+                    stream=stream,
+                    timeout=(connect, read),
+                )
+            except requests.RequestException as exc:
+                error: ResponsesStreamError = cast(ResponsesStreamError, translate(exc, url=url))
+                error.__cause__ = exc
+                # A request that may have reached the server (read timeout) is not sent again.
+                retryable = isinstance(exc, requests.ConnectionError) and not isinstance(
+                    exc, requests.ReadTimeout
+                )
+            else:
+                request_id = resp.headers.get("x-request-id")
+                logger.debug(
+                    "%s %s: HTTP %s, request id %s", method, url, resp.status_code, request_id
+                )
+                if resp.status_code < 300:
+                    return resp
+                error = error_from_response(resp)
+                resp.close()
+                answer = resp.headers
+                retryable = should_retry(resp.status_code, answer, policy.wall_clock)
+            if not retryable or attempt >= policy.max_retries:
+                raise error
+            delay = backoff_delay(attempt, answer, policy.wall_clock, policy.rand)
+            if deadline is not None and self.clock() + delay >= deadline:
+                raise error
+            attempt += 1
+            logger.info("retrying %s in %.2fs (attempt %d) after: %s", url, delay, attempt, error)
+            if on_retry is not None:
+                on_retry(error, attempt, delay)
+            self.sleep(delay)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Optional[Mapping[str, Any]] = None,
+        timeout: Union[Timeout, float, None] = None,
+    ) -> Dict[str, Any]:
+        """Send a non-streamed request and return its JSON object."""
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        resp = self.send(method, path, payload, timeout=timeout, deadline=self.deadline(timeout))
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise ProtocolError(
+                f"expected a JSON response from {method} {path}, got: {resp.text[:200]!r}",
+                data=resp.content,
+                request_id=resp.headers.get("x-request-id"),
+            ) from exc
+        finally:
+            resp.close()
+        if not isinstance(data, dict):
+            raise ProtocolError(f"expected a JSON object from {method} {path}", data=data)
+        return data
+
+
+# -------------------------------------------------------------------------------- redirects
+
+_CREDENTIAL_HEADERS = ("Authorization", "api-key")
+
+
+def protect_redirects(session: requests.Session) -> None:
+    """Make ``session`` drop ``api-key`` (Azure) as well as ``Authorization`` on a redirect to
+    another host; requests only knows about the latter."""
+    if getattr(session, "_responses_stream_safe_redirects", False):
+        return
+    # requests' own methods are untyped in its stubs: give them the types they have.
+    original = cast(Callable[[Any, Any], None], session.rebuild_auth)
+    should_strip = cast(Callable[[str, str], bool], session.should_strip_auth)
+
+    def rebuild_auth(prepared_request: Any, response: Any) -> None:
+        original(prepared_request, response)
+        if should_strip(response.request.url, prepared_request.url):
+            for name in _CREDENTIAL_HEADERS:
+                prepared_request.headers.pop(name, None)
+
+    session.rebuild_auth = rebuild_auth  # type: ignore[method-assign]
+    session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]

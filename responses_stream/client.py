@@ -1,74 +1,40 @@
-"""The :class:`Client`: configuration, one ``requests.Session``, and the streaming entry points."""
+"""The :class:`Client` and its verbs: stream, events, run, resume, retrieve, cancel.
+
+A verb turns its keywords into a request (``_transport``) and a stream over the answer
+(``_stream``), and for the callback style drives a handler through it (``handler``).
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import time
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Dict,
-    Iterable,
-    Mapping,
-    Optional,
-    Sequence,
-    Union,
-    cast,
-)
-from urllib.parse import quote, urlsplit
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import __version__
-from ._stream import EventStream, offline_response
-from ._transport import RetryPolicy, Timeout, merge_headers, send_with_retries, timeouts
-from .errors import (
-    BadRequestError,
-    ConfigurationError,
-    ConflictError,
-    ProtocolError,
-    ResponsesStreamError,
-)
-from .handler import Dispatcher, ResponseHandler, _overrides
+from . import _loop
+from ._accumulator import Accumulator
+from ._config import DEFAULT_BASE_URL, Timeout, check_count, resolve
+from ._resume import Recording, Resumer
+from ._stream import EventStream
+from ._transport import Transport, protect_redirects
+from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
+from .handler import ResponseHandler, overridden, run_handler
 from .models import Response
-
-if TYPE_CHECKING:
-    from ._loop import ToolSpec
+from .structured import bind_text_format, prepare_text_format
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A file path, as ``str`` or ``pathlib.Path``."""
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "replay", "stream"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "stream"]
 
-logger = logging.getLogger("responses_stream")
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+_FINISHED = ("completed", "failed", "cancelled", "incomplete")
 
 
-def _is_local(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in _LOCAL_HOSTS or host.startswith("127.") or host.endswith(".localhost")
-
-
-class _Options:
-    """The SDK's own per-call keywords (everything else goes into the request body)."""
-
-    __slots__ = (
-        "accumulate",
-        "cancel_on_stop",
-        "extra_headers",
-        "max_resumes",
-        "max_retries",
-        "on_resume",
-        "on_retry",
-        "record_to",
-        "timeout",
-    )
+class _Call:
+    """The SDK's own keywords of one call (everything else goes into the request body)."""
 
     def __init__(
         self,
@@ -80,20 +46,17 @@ class _Options:
         max_resumes: int = 5,
         record_to: Optional[PathLike] = None,
         cancel_on_stop: bool = False,
-        on_retry: Optional[Callable[[Exception, int, float], None]] = None,
-        on_resume: Optional[Callable[[str, Optional[int]], None]] = None,
+        handler: Optional[ResponseHandler] = None,
     ) -> None:
-        if not isinstance(max_resumes, int) or max_resumes < 0:
-            raise ConfigurationError(f"max_resumes must be an int >= 0, got {max_resumes!r}")
         self.accumulate = accumulate
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.timeout = Timeout.coerce(timeout) if timeout is not None else None
+        self.max_retries = None if max_retries is None else check_count("max_retries", max_retries)
         self.extra_headers = extra_headers
-        self.max_resumes = max_resumes
+        self.max_resumes = check_count("max_resumes", max_resumes)
         self.record_to = record_to
         self.cancel_on_stop = cancel_on_stop
-        self.on_retry = on_retry
-        self.on_resume = on_resume
+        self.on_retry = overridden(handler, "on_retry") if handler is not None else None
+        self.on_resume = overridden(handler, "on_resume") if handler is not None else None
 
 
 class Client:
@@ -101,7 +64,7 @@ class Client:
 
     ``api_key`` defaults to ``$OPENAI_API_KEY`` and ``base_url`` to ``$OPENAI_BASE_URL``, else
     ``https://api.openai.com/v1``. A key is required except for servers on localhost. ``timeout``
-    is a number or :class:`~responses_stream.Timeout` (connect 5 s, read/idle 600 s by default).
+    is a number or :class:`~responses_stream.Timeout` (connect 5 s, read 600 s by default).
     ``max_retries`` (default 2) applies to failures before a stream starts; a stream that has
     started is never sent again. Pass ``session`` to reuse your own ``requests.Session`` (it is
     then yours to close).
@@ -135,53 +98,20 @@ class Client:
         azure_ad_token: Optional[str] = None,
         azure_ad_token_provider: Optional[Callable[[], str]] = None,
     ) -> None:
-        env = os.environ
-        openai_configured = base_url or env.get("OPENAI_BASE_URL") or api_key is not None
-        if azure_endpoint is None and not openai_configured and not env.get("OPENAI_API_KEY"):
-            azure_endpoint = env.get("AZURE_OPENAI_ENDPOINT") or None
-        self.is_azure = azure_endpoint is not None
-        self._query: Dict[str, str] = {}
-        self._token_provider: Optional[Callable[[], str]] = None
-        if azure_endpoint is not None:
-            if base_url is not None:
-                raise ConfigurationError("pass either base_url or azure_endpoint, not both")
-            version = api_version or env.get("OPENAI_API_VERSION")
-            root = azure_endpoint.rstrip("/")
-            if version:
-                self.base_url = root + "/openai"
-                self._query = {"api-version": version}
-            else:
-                self.base_url = root + "/openai/v1"
-            key = api_key if api_key is not None else env.get("AZURE_OPENAI_API_KEY")
-            if azure_ad_token_provider is not None:
-                self._token_provider = azure_ad_token_provider
-                auth: Optional[Dict[str, str]] = None
-            elif azure_ad_token:
-                auth = {"Authorization": f"Bearer {azure_ad_token}"}
-            elif key:
-                auth = {"api-key": key}
-            else:
-                raise ConfigurationError(
-                    "Azure OpenAI needs api_key (or AZURE_OPENAI_API_KEY), azure_ad_token or "
-                    "azure_ad_token_provider"
-                )
-        else:
-            self.base_url = (base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-            key = api_key if api_key is not None else env.get("OPENAI_API_KEY")
-            if not key and not _is_local(self.base_url):
-                raise ConfigurationError(
-                    "no API key: pass Client(api_key=...) or set OPENAI_API_KEY "
-                    "(a key is optional only for servers on localhost)"
-                )
-            auth = {"Authorization": f"Bearer {key}"} if key else None
-        if not urlsplit(self.base_url).scheme.startswith("http"):
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
-        self.max_retries = max_retries
-        self.timeout = Timeout.coerce(timeout)
-        self.organization = organization or env.get("OPENAI_ORG_ID")
-        self.project = project or env.get("OPENAI_PROJECT_ID")
+        self.settings = resolve(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            azure_endpoint=azure_endpoint,
+            api_version=api_version,
+            azure_ad_token=azure_ad_token,
+            azure_ad_token_provider=azure_ad_token_provider,
+        )
+        """What every request carries (:class:`responses_stream._config.Settings`)."""
         self._own_session = session is None
         if session is None:
             session = requests.Session()
@@ -189,23 +119,18 @@ class Client:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-        _strip_credentials_on_redirect(session)
-        self._session = session
-        self._headers = merge_headers(
-            {
-                "User-Agent": f"responses-stream/{__version__}",
-                # Compression makes proxies buffer and adds latency per event.
-                "Accept-Encoding": "identity",
-                "Content-Type": "application/json",
-            },
-            auth,
-            {"OpenAI-Organization": self.organization} if self.organization else None,
-            {"OpenAI-Project": self.project} if self.project else None,
-            default_headers,
-        )
-        # Injectable for tests: no real sleeping, controllable clocks.
-        self._sleep: Callable[[float], None] = time.sleep
-        self._clock: Callable[[], float] = time.monotonic
+        protect_redirects(session)
+        self._transport = Transport(session, self.settings)
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to, e.g. ``https://api.openai.com/v1``."""
+        return self.settings.base_url
+
+    @property
+    def is_azure(self) -> bool:
+        """True for an Azure OpenAI endpoint."""
+        return self.settings.is_azure
 
     def __repr__(self) -> str:
         kind = " azure" if self.is_azure else ""
@@ -220,7 +145,7 @@ class Client:
     def close(self) -> None:
         """Release pooled connections (a session you passed in is left open)."""
         if self._own_session:
-            self._session.close()
+            self._transport.session.close()
 
     # -------------------------------------------------------------------------- streaming
 
@@ -245,24 +170,17 @@ class Client:
         the JSON body unchanged, so new API parameters need no SDK release.
 
         SDK keywords: ``accumulate=False`` keeps no output in the snapshot (memory stays flat
-        on unbounded streams; the accumulated callbacks are then not called). ``timeout`` and
-        ``max_retries`` override the client's. ``extra_headers`` adds (or, with ``None``,
-        removes) headers. With ``background=True`` a broken stream is resumed up to
-        ``max_resumes`` times (``on_resume`` is called; no event is delivered twice), and
-        ``cancel_on_stop=True`` cancels the response when ``handler.stop()`` ends the stream.
-        ``record_to`` writes the raw bytes received to a file (see :func:`replay`).
-        ``text_format=SomeDataclass`` sends ``text.format`` (a strict JSON Schema built from
-        the dataclass); once the response has completed, ``response.output_parsed`` is an
-        instance of it (``None`` for an incomplete response or a refusal).
-
-        Raises :class:`ResponseFailedError` after ``on_failed``, :class:`StreamError` after
-        an ``error`` event, :class:`StreamInterrupted` when the body ends early, and the
-        :class:`APIStatusError` family when the request is refused. Exceptions raised by your
-        callbacks reach you unchanged, after ``on_exception``; ``on_end`` always runs last.
-        If a callback calls ``handler.stop()``, the partial snapshot is returned.
+        on unbounded streams; the accumulated callbacks such as ``on_text_delta`` are then not
+        called). ``timeout`` and ``max_retries`` override the client's. ``extra_headers`` adds
+        (or, with ``None``, removes) headers. With ``background=True`` a broken stream is
+        resumed up to ``max_resumes`` times (``on_resume`` is called; no event is delivered
+        twice), and ``cancel_on_stop=True`` cancels the response when ``handler.stop()`` ends
+        the stream. ``record_to`` writes the raw bytes received to a file (play it back with
+        :func:`~responses_stream.replay`). ``text_format`` takes a dataclass: the request asks
+        for JSON matching it and ``response.output_parsed`` is an instance of it.
         """
         handler = handler if handler is not None else ResponseHandler()
-        options = _Options(
+        call = _Call(
             accumulate=accumulate,
             timeout=timeout,
             max_retries=max_retries,
@@ -270,14 +188,11 @@ class Client:
             max_resumes=max_resumes,
             record_to=record_to,
             cancel_on_stop=cancel_on_stop,
-            on_retry=_overrides(handler, "on_retry"),
-            on_resume=_overrides(handler, "on_resume"),
+            handler=handler,
         )
         if text_format is not None:
-            from .structured import prepare_text_format
-
             params = prepare_text_format(params, text_format)
-        return self._run(handler, lambda: self._create(params, options, text_format), options)
+        return self._drive(handler, lambda: self._create(params, call, text_format), call)
 
     def events(
         self,
@@ -298,7 +213,7 @@ class Client:
         """
         if "handler" in params:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
-        options = _Options(
+        call = _Call(
             accumulate=accumulate,
             timeout=timeout,
             max_retries=max_retries,
@@ -307,16 +222,14 @@ class Client:
             record_to=record_to,
         )
         if text_format is not None:
-            from .structured import prepare_text_format
-
             params = prepare_text_format(params, text_format)
-        return self._create(params, options, text_format)
+        return self._create(params, call, text_format)
 
     def run(
         self,
         handler: Optional[ResponseHandler] = None,
         *,
-        tools: Sequence[ToolSpec],
+        tools: Sequence[_loop.ToolSpec],
         max_turns: int = 10,
         tool_workers: Optional[int] = None,
         raise_tool_errors: bool = False,
@@ -339,15 +252,13 @@ class Client:
         still sent, and callbacks fired, in call order). A tool that raises, an unknown tool
         name and invalid arguments are answered with the error message, so the model can
         recover, and reported to ``handler.on_tool_error``; ``raise_tool_errors=True``
-        re-raises what a tool raised. Raises :class:`MaxTurnsExceeded` (with every response)
-        when turn ``max_turns`` still calls functions. Other keywords are as for
-        :meth:`stream`; ``text_format`` applies to every turn and the final response's
-        ``output_parsed``.
+        re-raises what a tool raised. Raises :class:`~responses_stream.errors.MaxTurnsExceeded`
+        (with every response) when turn ``max_turns`` still calls functions. Other keywords
+        are as for :meth:`stream`; ``text_format`` applies to every turn and the final
+        response's ``output_parsed``.
         """
-        from ._loop import run as run_tool_loop  # loaded on first use (import time)
-
-        return run_tool_loop(
-            self,
+        return _loop.run(
+            self.stream,
             handler,
             tools=tools,
             max_turns=max_turns,
@@ -378,28 +289,30 @@ class Client:
         (the ones you have not processed yet). Breaks are resumed like in :meth:`stream`.
         """
         handler = handler if handler is not None else ResponseHandler()
-        options = _Options(
+        call = _Call(
             accumulate=accumulate,
             timeout=timeout,
             max_retries=max_retries,
             max_resumes=max_resumes,
             cancel_on_stop=cancel_on_stop,
-            on_retry=_overrides(handler, "on_retry"),
-            on_resume=_overrides(handler, "on_resume"),
+            handler=handler,
         )
 
         def open_stream() -> EventStream:
-            http = self._open_resume(response_id, None, options)
-            return self._event_stream(http, options, background=True, deliver_after=starting_after)
+            deadline = self._transport.deadline(call.timeout)
+            http = self._open_resume(response_id, None, call, deadline)
+            return self._event_stream(
+                http, call, background=True, deadline=deadline, deliver_after=starting_after
+            )
 
-        return self._run(handler, open_stream, options)
+        return self._drive(handler, open_stream, call)
 
     def retrieve(
         self, response_id: str, *, timeout: Union[Timeout, float, None] = None
     ) -> Response:
         """Fetch a stored response (``GET /responses/{id}``) as a :class:`Response`."""
-        data = self._request_json("GET", f"/responses/{_path_id(response_id)}", timeout=timeout)
-        return Response.from_wire(data)
+        path = f"/responses/{_path_id(response_id)}"
+        return Response.from_wire(self._transport.request_json("GET", path, timeout=timeout))
 
     def cancel(self, response_id: str, *, timeout: Union[Timeout, float, None] = None) -> Response:
         """Cancel a background response (``POST /responses/{id}/cancel``); idempotent.
@@ -409,30 +322,29 @@ class Client:
         """
         path = f"/responses/{_path_id(response_id)}/cancel"
         try:
-            data = self._request_json("POST", path, body={}, timeout=timeout)
+            data = self._transport.request_json("POST", path, body={}, timeout=timeout)
         except (BadRequestError, ConflictError) as exc:
             try:
                 current = self.retrieve(response_id, timeout=timeout)
             except ResponsesStreamError:
                 raise exc from None
-            if current.status in ("completed", "failed", "cancelled", "incomplete"):
+            if current.status in _FINISHED:
                 return current
             raise
         return Response.from_wire(data)
 
     # --------------------------------------------------------------------------- internals
 
-    def _run(
-        self, handler: ResponseHandler, open_stream: Callable[[], EventStream], options: _Options
+    def _drive(
+        self, handler: ResponseHandler, open_stream: Callable[[], EventStream], call: _Call
     ) -> Response:
-        final = run_handler(handler, open_stream, options.accumulate)
-        finished = final.status in ("completed", "failed", "cancelled", "incomplete")
-        if options.cancel_on_stop and handler.stopped and final.id and not finished:
+        final = run_handler(handler, open_stream)
+        if call.cancel_on_stop and handler.stopped and final.id and final.status not in _FINISHED:
             self.cancel(final.id)
         return final
 
     def _create(
-        self, params: Mapping[str, Any], options: _Options, text_format: Optional[type] = None
+        self, params: Mapping[str, Any], call: _Call, text_format: Optional[type]
     ) -> EventStream:
         body = dict(params)
         body["stream"] = True
@@ -442,230 +354,83 @@ class Client:
             raise ConfigurationError(
                 f"request parameters are not JSON-serialisable: {exc}"
             ) from exc
-        deadline = self._deadline(options.timeout)
-        http = self._send(
-            "POST", "/responses", payload, options=options, deadline=deadline, stream=True
+        deadline = self._transport.deadline(call.timeout)
+        http = self._transport.send(
+            "POST",
+            "/responses",
+            payload,
+            timeout=call.timeout,
+            max_retries=call.max_retries,
+            extra_headers=call.extra_headers,
+            on_retry=call.on_retry,
+            deadline=deadline,
+            stream=True,
         )
         stream = self._event_stream(
-            http, options, background=bool(body.get("background")), deadline=deadline
+            http, call, background=bool(body.get("background")), deadline=deadline
         )
         if text_format is not None:
-            # output_parsed parses on first access once the snapshot has completed.
-            from .structured import bind_text_format
-
             bind_text_format(stream.response, text_format)
         return stream
 
     def _event_stream(
         self,
         http: requests.Response,
-        options: _Options,
+        call: _Call,
         *,
         background: bool,
+        deadline: Optional[float],
         deliver_after: Optional[int] = None,
-        deadline: Optional[float] = None,
     ) -> EventStream:
-        def reopen(response_id: str, after: Optional[int]) -> requests.Response:
-            return self._open_resume(response_id, after, options, deadline)
-
+        try:
+            recording = Recording(call.record_to) if call.record_to is not None else None
+        except BaseException:
+            http.close()
+            raise
+        resumer = None
+        if background:
+            resumer = Resumer(
+                lambda response_id, after: self._open_resume(response_id, after, call, deadline),
+                max_resumes=call.max_resumes,
+                on_resume=call.on_resume,
+                sleep=self._transport.sleep,
+                clock=self._transport.clock,
+                deadline=deadline,
+                recording=recording,
+            )
         return EventStream(
             http,
-            accumulate=options.accumulate,
+            Accumulator(keep_output=call.accumulate),
             deliver_after=deliver_after,
             deadline=deadline,
-            clock=self._clock,
-            reopen=reopen if background else None,
-            max_resumes=options.max_resumes,
-            on_resume=options.on_resume,
-            sleep=self._sleep,
-            record_to=options.record_to,
+            clock=self._transport.clock,
+            resumer=resumer,
+            recording=recording,
         )
 
     def _open_resume(
-        self,
-        response_id: str,
-        after: Optional[int],
-        options: _Options,
-        deadline: Optional[float] = None,
+        self, response_id: str, after: Optional[int], call: _Call, deadline: Optional[float]
     ) -> requests.Response:
-        query: Dict[str, Any] = {"stream": "true"}
+        query: Dict[str, str] = {"stream": "true"}
         if after is not None:
             query["starting_after"] = str(after)
-        if deadline is None:
-            deadline = self._deadline(options.timeout)
-        path = f"/responses/{_path_id(response_id)}"
-        return self._send(
-            "GET", path, None, query=query, options=options, deadline=deadline, stream=True
+        return self._transport.send(
+            "GET",
+            f"/responses/{_path_id(response_id)}",
+            query=query,
+            timeout=call.timeout,
+            max_retries=call.max_retries,
+            extra_headers=call.extra_headers,
+            on_retry=call.on_retry,
+            deadline=deadline,
+            stream=True,
         )
-
-    def _request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Optional[Mapping[str, Any]] = None,
-        timeout: Union[Timeout, float, None] = None,
-    ) -> Dict[str, Any]:
-        options = _Options(timeout=timeout)
-        payload = json.dumps(body).encode("utf-8") if body is not None else None
-        deadline = self._deadline(timeout)
-        resp = self._send(method, path, payload, options=options, deadline=deadline, stream=False)
-        try:
-            data = resp.json()
-        except ValueError as exc:
-            raise ProtocolError(
-                f"expected a JSON response from {method} {path}, got: {resp.text[:200]!r}",
-                data=resp.content,
-                request_id=resp.headers.get("x-request-id"),
-            ) from exc
-        finally:
-            resp.close()
-        if not isinstance(data, dict):
-            raise ProtocolError(f"expected a JSON object from {method} {path}", data=data)
-        return data
-
-    def _deadline(self, timeout: Union[Timeout, float, None]) -> Optional[float]:
-        limits = Timeout.coerce(timeout) if timeout is not None else self.timeout
-        return self._clock() + limits.total if limits.total is not None else None
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        payload: Optional[bytes],
-        *,
-        query: Optional[Mapping[str, Any]] = None,
-        options: _Options,
-        deadline: Optional[float],
-        stream: bool,
-    ) -> requests.Response:
-        """Send one request with the client's auth, timeouts and retry policy."""
-        limits = Timeout.coerce(options.timeout) if options.timeout is not None else self.timeout
-        retries = self.max_retries if options.max_retries is None else options.max_retries
-        if not isinstance(retries, int) or retries < 0:
-            raise ConfigurationError(f"max_retries must be an int >= 0, got {retries!r}")
-        clock = self._clock
-        url = self.base_url + path
-        params = {**self._query, **(query or {})}
-        accept = {"Accept": "text/event-stream" if stream else "application/json"}
-        token = (
-            {"Authorization": f"Bearer {self._token_provider()}"}
-            if self._token_provider is not None
-            else None
-        )
-        headers = merge_headers(self._headers, accept, token, options.extra_headers)
-        session = self._session
-
-        def send() -> requests.Response:
-            connect, read = timeouts(limits, deadline, clock)
-            return session.request(
-                method,
-                url,
-                data=payload,
-                params=params or None,
-                headers=headers,
-                stream=stream,
-                timeout=(connect, read),
-            )
-
-        policy = RetryPolicy(max_retries=retries, sleep=self._sleep, clock=clock)
-        resp = send_with_retries(
-            send, url=url, policy=policy, deadline=deadline, on_retry=options.on_retry
-        )
-        logger.debug("%s %s: request id %s", method, url, resp.headers.get("x-request-id"))
-        return resp
 
 
 def _path_id(response_id: str) -> str:
     if not isinstance(response_id, str) or not response_id:
         raise ConfigurationError(f"response_id must be a non-empty string, got {response_id!r}")
     return quote(response_id, safe="")
-
-
-_CREDENTIAL_HEADERS = ("Authorization", "api-key")
-
-
-def _strip_credentials_on_redirect(session: requests.Session) -> None:
-    """Make ``session`` drop ``api-key`` (Azure) as well as ``Authorization`` on a redirect to
-    another host; requests only knows about the latter."""
-    if getattr(session, "_responses_stream_safe_redirects", False):
-        return
-    # requests' own methods are untyped in its stubs: give them the types they have.
-    original = cast(Callable[[Any, Any], None], session.rebuild_auth)
-    should_strip = cast(Callable[[str, str], bool], session.should_strip_auth)
-
-    def rebuild_auth(prepared_request: Any, response: Any) -> None:
-        original(prepared_request, response)
-        if should_strip(response.request.url, prepared_request.url):
-            for name in _CREDENTIAL_HEADERS:
-                prepared_request.headers.pop(name, None)
-
-    session.rebuild_auth = rebuild_auth  # type: ignore[method-assign]
-    session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]
-
-
-def run_handler(
-    handler: ResponseHandler, open_stream: Callable[[], EventStream], accumulate: bool = True
-) -> Response:
-    """Open a stream and drive ``handler`` through it, with the exception/end contract."""
-    handler._stop_requested = False
-    handler._snapshot = None
-    try:
-        with open_stream() as events:
-            handler._snapshot = events.response
-            return _drive(events, handler, accumulate)
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        handler.on_exception(exc)
-        raise
-    finally:
-        handler.on_end()
-
-
-def replay(
-    source: Union[str, os.PathLike[str], bytes, Iterable[bytes]],
-    handler: Optional[ResponseHandler] = None,
-    *,
-    accumulate: bool = True,
-) -> Response:
-    """Play a recorded stream into ``handler`` offline and return the final response.
-
-    ``source`` is a path to a ``.sse`` file, the raw bytes, or an iterable of byte chunks. The
-    same pipeline as a live stream runs (framing, events, snapshot, callbacks, errors), so a
-    recording of a failed or cut stream raises exactly as it did live.
-    """
-    chunks: Iterable[bytes]
-    if isinstance(source, (bytes, bytearray)):
-        chunks = [bytes(source)]
-    elif isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            chunks = [fh.read()]
-    else:
-        chunks = source
-    handler = handler if handler is not None else ResponseHandler()
-    return run_handler(
-        handler, lambda: EventStream(offline_response(chunks), accumulate=accumulate), accumulate
-    )
-
-
-def _drive(events: EventStream, handler: ResponseHandler, accumulate: bool) -> Response:
-    """Feed every event of ``events`` to ``handler``; return the final snapshot."""
-    acc = events.accumulator
-    dispatcher = Dispatcher(
-        handler, accumulated=accumulate, unfinished=lambda: acc.unfinished_at_terminal
-    )
-    # The per-event path: one dict lookup and at most one call (see Dispatcher.plan).
-    plans = dispatcher.plans
-    plan = dispatcher.plan
-    for event in events:
-        cls = type(event)
-        step = plans[cls] if cls in plans else plan(cls)
-        if step is not None:
-            step(event, events.last_result)
-        if handler._stop_requested:
-            break
-    return events.response
 
 
 def stream(handler: Optional[ResponseHandler] = None, **params: Any) -> Response:

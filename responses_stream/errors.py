@@ -32,10 +32,12 @@ exception (``requests``, ``json``, ``UnicodeDecodeError``) are chained with ``ra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
-if TYPE_CHECKING:
-    from .models import Response
+# ``response`` is the :class:`~responses_stream.Response` snapshot. It is typed ``Any`` here
+# because every module of the SDK raises these errors, the models included: importing them here
+# would make the exception tree depend on the models that depend on it.
+_Snapshot = Any
 
 __all__ = [
     "APIConnectionError",
@@ -74,13 +76,28 @@ class ResponsesStreamError(Exception):
         self,
         message: str,
         *,
-        response: Optional[Response] = None,
+        response: Optional[_Snapshot] = None,
         request_id: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.response = response
         self.request_id = request_id
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # Exception's default rebuilds with ``cls(*args)``, which keyword-only attributes
+        # break: a worker process raising one would break its pool. Rebuild from the state.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(
+    cls: Type[ResponsesStreamError], args: Tuple[Any, ...], state: Dict[str, Any]
+) -> ResponsesStreamError:
+    """Unpickle an exception: its class, message and attributes, without calling __init__."""
+    exc = cls.__new__(cls, *args)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
 
 
 class ConfigurationError(ResponsesStreamError, ValueError):
@@ -97,7 +114,7 @@ class APIConnectionError(ResponsesStreamError):
         self,
         message: str,
         *,
-        response: Optional[Response] = None,
+        response: Optional[_Snapshot] = None,
         request_id: Optional[str] = None,
         last_sequence_number: Optional[int] = None,
     ) -> None:
@@ -211,7 +228,7 @@ class StreamError(ResponsesStreamError):
         type: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
         retryable: bool = False,
-        response: Optional[Response] = None,
+        response: Optional[_Snapshot] = None,
         request_id: Optional[str] = None,
         sequence_number: Optional[int] = None,
     ) -> None:
@@ -232,21 +249,24 @@ class StreamInterrupted(ResponsesStreamError):
     """The stream ended (EOF, reset, ``[DONE]``) before a terminal event.
 
     ``response`` holds everything received; ``last_sequence_number`` and ``response_id`` are what
-    a background response needs to be resumed with ``client.resume``.
+    a background response needs to be resumed with ``client.resume``; ``unparsed`` is the data
+    of the event that was cut, when the body ended inside one.
     """
 
     def __init__(
         self,
         message: str,
         *,
-        response: Optional[Response] = None,
+        response: Optional[_Snapshot] = None,
         request_id: Optional[str] = None,
         last_sequence_number: Optional[int] = None,
         response_id: Optional[str] = None,
+        unparsed: Any = None,
     ) -> None:
         super().__init__(message, response=response, request_id=request_id)
         self.last_sequence_number = last_sequence_number
         self.response_id = response_id
+        self.unparsed = unparsed
 
 
 class ProtocolError(ResponsesStreamError):
@@ -260,7 +280,7 @@ class ProtocolError(ResponsesStreamError):
         message: str,
         *,
         data: Any = None,
-        response: Optional[Response] = None,
+        response: Optional[_Snapshot] = None,
         request_id: Optional[str] = None,
     ) -> None:
         super().__init__(message, response=response, request_id=request_id)
@@ -286,7 +306,7 @@ class MaxTurnsExceeded(ResponsesStreamError):
     ``response`` is the last one (whose function calls were not run).
     """
 
-    def __init__(self, message: str, *, responses: List[Response]) -> None:
+    def __init__(self, message: str, *, responses: List[_Snapshot]) -> None:
         super().__init__(message, response=responses[-1] if responses else None)
         self.responses = responses
 
@@ -299,7 +319,7 @@ class OutputParseError(ResponsesStreamError, ValueError):
     give ``None``).
     """
 
-    def __init__(self, message: str, *, text: str, response: Optional[Response] = None) -> None:
+    def __init__(self, message: str, *, text: str, response: Optional[_Snapshot] = None) -> None:
         super().__init__(message, response=response)
         self.text = text
 

@@ -1,4 +1,4 @@
-"""The handler you subclass, and the dispatcher that calls it.
+"""The handler you subclass, the dispatcher that calls it, and the loop that drives a stream.
 
 Subclass :class:`ResponseHandler` and override the ``on_*`` methods you care about; every one is a
 no-op by default and return values are ignored. For each event the SDK first updates the
@@ -8,8 +8,8 @@ snapshot, then calls, in this order: ``on_event(event)``; the event's own method
 ``on_completed(response)``); then the accumulated callbacks (``on_text_delta(delta, snapshot)``
 and friends).
 
-Only the methods you override are called: the dispatcher looks them up once per event type, so
-unused callbacks cost nothing per event.
+Only the methods you override are called: the dispatcher works out once per event type what to
+call, so unused callbacks cost nothing per event.
 """
 
 from __future__ import annotations
@@ -17,14 +17,34 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type
 
 from . import events as ev
-from ._accumulator import TERMINAL_TYPES
+from ._stream import EventStream
+from ._wire_callbacks import WireCallbacks
+from .events import TERMINAL_TYPES
 from .models import FunctionCall, Reasoning, Response
 
 __all__ = ["ResponseHandler"]
 
 
-class ResponseHandler:
+class ResponseHandler(WireCallbacks):
     """Base class for your callbacks; override what you need.
+
+    The callbacks, in the order you will usually reach for them:
+
+    * **accumulated** (the ones you normally override): ``on_text_delta(delta, snapshot)``,
+      ``on_text_done(text)``, ``on_refusal_delta``/``on_refusal_done``,
+      ``on_function_call_created(call)``, ``on_function_call_delta(delta, snapshot, call)``,
+      ``on_function_call_done(call)``, ``on_reasoning_delta(delta, snapshot)``,
+      ``on_reasoning_done(reasoning)``;
+    * **lifecycle**, with the :class:`~responses_stream.Response`: ``on_created``,
+      ``on_queued``, ``on_in_progress``, ``on_completed``, ``on_incomplete``, ``on_failed``;
+    * **every event and the rest of the stream**: ``on_event(event)`` (first, for every
+      event), ``on_error(error)``, ``on_unknown_event(event)``, ``on_keep_alive()``;
+    * **control and connection**: :meth:`stop`, :attr:`snapshot`, :attr:`stopped`,
+      ``on_retry``, ``on_resume``, ``on_exception(exc)``, ``on_end()`` (always, last);
+    * **tool loop** (``client.run()``): ``on_turn_start``, ``on_tool_result``,
+      ``on_tool_error``;
+    * **per wire type** (inherited from ``WireCallbacks``): ``on_<type>(event)`` with the
+      typed event, e.g. ``on_output_text_annotation_added``, ``on_web_search_call_searching``.
 
     One handler may serve several streams one after another (the tool loop streams every turn
     into the same handler) but not two at the same time.
@@ -32,58 +52,6 @@ class ResponseHandler:
 
     _snapshot: Optional[Response] = None
     _stop_requested: bool = False
-
-    # ------------------------------------------------------------------------- control
-
-    @property
-    def snapshot(self) -> Optional[Response]:
-        """The current :class:`Response` during a stream (the final one after it)."""
-        return self._snapshot
-
-    def stop(self) -> None:
-        """End the stream after the current callback returns.
-
-        The connection is closed and ``client.stream()`` returns the partial snapshot.
-        Safe to call from another thread.
-        """
-        self._stop_requested = True
-
-    @property
-    def stopped(self) -> bool:
-        """True once :meth:`stop` was called for the current stream."""
-        return self._stop_requested
-
-    # ---------------------------------------------------------------------- every event
-
-    def on_event(self, event: ev.Event) -> None:
-        """Called first for every event, with the typed event."""
-
-    # ------------------------------------------------------------------------ lifecycle
-
-    def on_created(self, response: Response) -> None:
-        """``response.created``: the response exists; ``response.id`` is known."""
-
-    def on_queued(self, response: Response) -> None:
-        """``response.queued``: a background response waits for capacity."""
-
-    def on_in_progress(self, response: Response) -> None:
-        """``response.in_progress``: the model started working."""
-
-    def on_completed(self, response: Response) -> None:
-        """``response.completed``: the final response (usage included).
-
-        A ``response.completed`` whose status is ``incomplete`` (vLLM's way to report
-        truncation) calls :meth:`on_incomplete` instead.
-        """
-
-    def on_incomplete(self, response: Response) -> None:
-        """``response.incomplete``: the final response, cut short (see ``incomplete_details``)."""
-
-    def on_failed(self, response: Response) -> None:
-        """``response.failed``: the final response; ``response.error`` says why.
-
-        :class:`~responses_stream.ResponseFailedError` is raised after this returns.
-        """
 
     # ---------------------------------------------------------------------- accumulated
 
@@ -114,6 +82,38 @@ class ResponseHandler:
     def on_reasoning_done(self, reasoning: Reasoning) -> None:
         """A reasoning item is complete (with ``encrypted_content`` when requested)."""
 
+    # ------------------------------------------------------------------------ lifecycle
+
+    def on_created(self, response: Response) -> None:
+        """``response.created``: the response exists; ``response.id`` is known."""
+
+    def on_queued(self, response: Response) -> None:
+        """``response.queued``: a background response waits for capacity."""
+
+    def on_in_progress(self, response: Response) -> None:
+        """``response.in_progress``: the model started working."""
+
+    def on_completed(self, response: Response) -> None:
+        """``response.completed``: the final response (usage included).
+
+        A ``response.completed`` whose status is ``incomplete`` (vLLM's way to report
+        truncation) calls :meth:`on_incomplete` instead.
+        """
+
+    def on_incomplete(self, response: Response) -> None:
+        """``response.incomplete``: the final response, cut short (see ``incomplete_details``)."""
+
+    def on_failed(self, response: Response) -> None:
+        """``response.failed``: the final response; ``response.error`` says why.
+
+        :class:`~responses_stream.ResponseFailedError` is raised after this returns.
+        """
+
+    # ---------------------------------------------------------------------- every event
+
+    def on_event(self, event: ev.Event) -> None:
+        """Called first for every event, with the typed event."""
+
     # --------------------------------------------------------------------- other events
 
     def on_error(self, error: ev.ErrorEvent) -> None:
@@ -128,6 +128,26 @@ class ResponseHandler:
 
     def on_keep_alive(self) -> None:
         """A heartbeat arrived: an SSE comment or a ``keepalive`` event."""
+
+    # ------------------------------------------------------------------------- control
+
+    @property
+    def snapshot(self) -> Optional[Response]:
+        """The current :class:`Response` during a stream (the final one after it)."""
+        return self._snapshot
+
+    def stop(self) -> None:
+        """End the stream after the current callback returns.
+
+        The connection is closed and ``client.stream()`` returns the partial snapshot.
+        Safe to call from another thread.
+        """
+        self._stop_requested = True
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called for the current stream."""
+        return self._stop_requested
 
     # -------------------------------------------------------------- connection & errors
 
@@ -166,172 +186,6 @@ class ResponseHandler:
         after this returns.
         """
 
-    # ----------------------------------------------------- one method per wire event type
-
-    def on_apply_patch_call_operation_diff_delta(
-        self, event: ev.ApplyPatchCallOperationDiffDelta
-    ) -> None:
-        """Called for each ``response.apply_patch_call_operation_diff.delta`` event."""
-
-    def on_apply_patch_call_operation_diff_done(
-        self, event: ev.ApplyPatchCallOperationDiffDone
-    ) -> None:
-        """Called for each ``response.apply_patch_call_operation_diff.done`` event."""
-
-    def on_audio_delta(self, event: ev.AudioDelta) -> None:
-        """Called for each ``response.audio.delta`` event."""
-
-    def on_audio_done(self, event: ev.AudioDone) -> None:
-        """Called for each ``response.audio.done`` event."""
-
-    def on_audio_transcript_delta(self, event: ev.AudioTranscriptDelta) -> None:
-        """Called for each ``response.audio.transcript.delta`` event."""
-
-    def on_audio_transcript_done(self, event: ev.AudioTranscriptDone) -> None:
-        """Called for each ``response.audio.transcript.done`` event."""
-
-    def on_code_interpreter_call_completed(self, event: ev.CodeInterpreterCallCompleted) -> None:
-        """Called for each ``response.code_interpreter_call.completed`` event."""
-
-    def on_code_interpreter_call_in_progress(self, event: ev.CodeInterpreterCallInProgress) -> None:
-        """Called for each ``response.code_interpreter_call.in_progress`` event."""
-
-    def on_code_interpreter_call_interpreting(
-        self, event: ev.CodeInterpreterCallInterpreting
-    ) -> None:
-        """Called for each ``response.code_interpreter_call.interpreting`` event."""
-
-    def on_code_interpreter_call_code_delta(self, event: ev.CodeInterpreterCallCodeDelta) -> None:
-        """Called for each ``response.code_interpreter_call_code.delta`` event."""
-
-    def on_code_interpreter_call_code_done(self, event: ev.CodeInterpreterCallCodeDone) -> None:
-        """Called for each ``response.code_interpreter_call_code.done`` event."""
-
-    def on_compaction_compacting(self, event: ev.CompactionCompacting) -> None:
-        """Called for each ``response.compaction.compacting`` event."""
-
-    def on_content_part_added(self, event: ev.ContentPartAdded) -> None:
-        """Called for each ``response.content_part.added`` event."""
-
-    def on_content_part_done(self, event: ev.ContentPartDone) -> None:
-        """Called for each ``response.content_part.done`` event."""
-
-    def on_custom_tool_call_input_delta(self, event: ev.CustomToolCallInputDelta) -> None:
-        """Called for each ``response.custom_tool_call_input.delta`` event."""
-
-    def on_custom_tool_call_input_done(self, event: ev.CustomToolCallInputDone) -> None:
-        """Called for each ``response.custom_tool_call_input.done`` event."""
-
-    def on_file_search_call_completed(self, event: ev.FileSearchCallCompleted) -> None:
-        """Called for each ``response.file_search_call.completed`` event."""
-
-    def on_file_search_call_in_progress(self, event: ev.FileSearchCallInProgress) -> None:
-        """Called for each ``response.file_search_call.in_progress`` event."""
-
-    def on_file_search_call_searching(self, event: ev.FileSearchCallSearching) -> None:
-        """Called for each ``response.file_search_call.searching`` event."""
-
-    def on_function_call_arguments_delta(self, event: ev.FunctionCallArgumentsDelta) -> None:
-        """Called for each ``response.function_call_arguments.delta`` event."""
-
-    def on_function_call_arguments_done(self, event: ev.FunctionCallArgumentsDone) -> None:
-        """Called for each ``response.function_call_arguments.done`` event."""
-
-    def on_image_generation_call_completed(self, event: ev.ImageGenerationCallCompleted) -> None:
-        """Called for each ``response.image_generation_call.completed`` event."""
-
-    def on_image_generation_call_generating(self, event: ev.ImageGenerationCallGenerating) -> None:
-        """Called for each ``response.image_generation_call.generating`` event."""
-
-    def on_image_generation_call_in_progress(self, event: ev.ImageGenerationCallInProgress) -> None:
-        """Called for each ``response.image_generation_call.in_progress`` event."""
-
-    def on_image_generation_call_partial_image(
-        self, event: ev.ImageGenerationCallPartialImage
-    ) -> None:
-        """Called for each ``response.image_generation_call.partial_image`` event."""
-
-    def on_mcp_call_completed(self, event: ev.McpCallCompleted) -> None:
-        """Called for each ``response.mcp_call.completed`` event."""
-
-    def on_mcp_call_failed(self, event: ev.McpCallFailed) -> None:
-        """Called for each ``response.mcp_call.failed`` event."""
-
-    def on_mcp_call_in_progress(self, event: ev.McpCallInProgress) -> None:
-        """Called for each ``response.mcp_call.in_progress`` event."""
-
-    def on_mcp_call_arguments_delta(self, event: ev.McpCallArgumentsDelta) -> None:
-        """Called for each ``response.mcp_call_arguments.delta`` event."""
-
-    def on_mcp_call_arguments_done(self, event: ev.McpCallArgumentsDone) -> None:
-        """Called for each ``response.mcp_call_arguments.done`` event."""
-
-    def on_mcp_list_tools_completed(self, event: ev.McpListToolsCompleted) -> None:
-        """Called for each ``response.mcp_list_tools.completed`` event."""
-
-    def on_mcp_list_tools_failed(self, event: ev.McpListToolsFailed) -> None:
-        """Called for each ``response.mcp_list_tools.failed`` event."""
-
-    def on_mcp_list_tools_in_progress(self, event: ev.McpListToolsInProgress) -> None:
-        """Called for each ``response.mcp_list_tools.in_progress`` event."""
-
-    def on_output_item_added(self, event: ev.OutputItemAdded) -> None:
-        """Called for each ``response.output_item.added`` event."""
-
-    def on_output_item_done(self, event: ev.OutputItemDone) -> None:
-        """Called for each ``response.output_item.done`` event."""
-
-    def on_output_text_annotation_added(self, event: ev.OutputTextAnnotationAdded) -> None:
-        """Called for each ``response.output_text.annotation.added`` event."""
-
-    def on_output_text_delta(self, event: ev.OutputTextDelta) -> None:
-        """Called for each ``response.output_text.delta`` event."""
-
-    def on_output_text_done(self, event: ev.OutputTextDone) -> None:
-        """Called for each ``response.output_text.done`` event."""
-
-    def on_reasoning_summary_part_added(self, event: ev.ReasoningSummaryPartAdded) -> None:
-        """Called for each ``response.reasoning_summary_part.added`` event."""
-
-    def on_reasoning_summary_part_done(self, event: ev.ReasoningSummaryPartDone) -> None:
-        """Called for each ``response.reasoning_summary_part.done`` event."""
-
-    def on_reasoning_summary_text_delta(self, event: ev.ReasoningSummaryTextDelta) -> None:
-        """Called for each ``response.reasoning_summary_text.delta`` event."""
-
-    def on_reasoning_summary_text_done(self, event: ev.ReasoningSummaryTextDone) -> None:
-        """Called for each ``response.reasoning_summary_text.done`` event."""
-
-    def on_reasoning_text_delta(self, event: ev.ReasoningTextDelta) -> None:
-        """Called for each ``response.reasoning_text.delta`` event."""
-
-    def on_reasoning_text_done(self, event: ev.ReasoningTextDone) -> None:
-        """Called for each ``response.reasoning_text.done`` event."""
-
-    def on_shell_call_command_added(self, event: ev.ShellCallCommandAdded) -> None:
-        """Called for each ``response.shell_call_command.added`` event."""
-
-    def on_shell_call_command_delta(self, event: ev.ShellCallCommandDelta) -> None:
-        """Called for each ``response.shell_call_command.delta`` event."""
-
-    def on_shell_call_command_done(self, event: ev.ShellCallCommandDone) -> None:
-        """Called for each ``response.shell_call_command.done`` event."""
-
-    def on_shell_call_output_content_delta(self, event: ev.ShellCallOutputContentDelta) -> None:
-        """Called for each ``response.shell_call_output_content.delta`` event."""
-
-    def on_shell_call_output_content_done(self, event: ev.ShellCallOutputContentDone) -> None:
-        """Called for each ``response.shell_call_output_content.done`` event."""
-
-    def on_web_search_call_completed(self, event: ev.WebSearchCallCompleted) -> None:
-        """Called for each ``response.web_search_call.completed`` event."""
-
-    def on_web_search_call_in_progress(self, event: ev.WebSearchCallInProgress) -> None:
-        """Called for each ``response.web_search_call.in_progress`` event."""
-
-    def on_web_search_call_searching(self, event: ev.WebSearchCallSearching) -> None:
-        """Called for each ``response.web_search_call.searching`` event."""
-
 
 # ----------------------------------------------------------------------------- dispatcher
 
@@ -367,7 +221,7 @@ _LIFECYCLE_METHODS = {
 }
 
 
-def _overrides(handler: ResponseHandler, name: str) -> Optional[Callable[..., Any]]:
+def overridden(handler: ResponseHandler, name: str) -> Optional[Callable[..., Any]]:
     """The handler's bound method ``name`` if its class overrides the no-op, else ``None``."""
     method = getattr(type(handler), name, None)
     if method is None or method is getattr(ResponseHandler, name, None):
@@ -402,10 +256,10 @@ class Dispatcher:
         self._unfinished = unfinished
         self.plans: Dict[Type[ev.Event], Optional[Step]] = {}
         """Event class -> the one callable that runs its callbacks (None: nothing to call)."""
-        self._on_event = _overrides(handler, "on_event")
-        self._on_function_call_done = _overrides(handler, "on_function_call_done")
-        self._on_reasoning_done = _overrides(handler, "on_reasoning_done")
-        on_created = _overrides(handler, "on_function_call_created")
+        self._on_event = overridden(handler, "on_event")
+        self._on_function_call_done = overridden(handler, "on_function_call_done")
+        self._on_reasoning_done = overridden(handler, "on_reasoning_done")
+        on_created = overridden(handler, "on_function_call_created")
         self._announce: Optional[Step] = None
         if on_created is not None and accumulated:
             announced: Set[int] = set()
@@ -458,22 +312,22 @@ class Dispatcher:
         if cls is ev.ResponseCompleted:
             # The final status decides: vLLM reports truncation as a response.completed
             # whose status is "incomplete", and that is what on_incomplete is for.
-            completed = _overrides(h, "on_completed")
-            incomplete = _overrides(h, "on_incomplete")
+            completed = overridden(h, "on_completed")
+            incomplete = overridden(h, "on_incomplete")
             if completed is not None or incomplete is not None:
                 steps.append(lambda e, r: _terminal_callback(r, completed, incomplete))
             return tuple(steps)
         if lifecycle is not None:
-            method = _overrides(h, lifecycle)
+            method = overridden(h, lifecycle)
             if method is not None:
                 steps.append(lambda e, r: method(r))
             return tuple(steps)
         if cls is ev.KeepAlive:
-            keep_alive = _overrides(h, "on_keep_alive")
+            keep_alive = overridden(h, "on_keep_alive")
             if keep_alive is not None:
                 steps.append(lambda e, r: keep_alive())
             return tuple(steps)
-        raw = _overrides(h, cls.HANDLER) if cls.HANDLER else None
+        raw = overridden(h, cls.HANDLER) if cls.HANDLER else None
         if raw is not None:
             steps.append(lambda e, r: raw(e))
         if self._with_accumulated:
@@ -485,7 +339,7 @@ class Dispatcher:
         steps: List[Step] = []
 
         def add(name: str, make: Callable[[Callable[..., Any]], Step]) -> None:
-            method = _overrides(h, name)
+            method = overridden(h, name)
             if method is not None:
                 steps.append(make(method))
 
@@ -517,3 +371,46 @@ class Dispatcher:
         elif cls is ev.ErrorEvent:
             pass  # on_error is the event's own method
         return steps
+
+
+# --------------------------------------------------------------------------------- driver
+
+
+def drive(handler: ResponseHandler, stream: EventStream) -> Response:
+    """Feed every event of ``stream`` to ``handler``; return the final snapshot.
+
+    Stops after the callback in which ``handler.stop()`` was called.
+    """
+    acc = stream.accumulator
+    dispatcher = Dispatcher(
+        handler, accumulated=acc.keep_output, unfinished=lambda: acc.unfinished_at_terminal
+    )
+    # The per-event path: one dict lookup and at most one call (see Dispatcher.plan).
+    plans = dispatcher.plans
+    plan = dispatcher.plan
+    for event, touched in stream.pairs():
+        cls = type(event)
+        step = plans[cls] if cls in plans else plan(cls)
+        if step is not None:
+            step(event, touched)
+        if handler._stop_requested:
+            break
+    return stream.response
+
+
+def run_handler(handler: ResponseHandler, open_stream: Callable[[], EventStream]) -> Response:
+    """Open a stream and drive ``handler`` through it, with the callbacks' end contract:
+    ``on_exception`` before anything is raised, ``on_end`` always, last."""
+    handler._stop_requested = False
+    handler._snapshot = None
+    try:
+        with open_stream() as events:
+            handler._snapshot = events.response
+            return drive(handler, events)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        handler.on_exception(exc)
+        raise
+    finally:
+        handler.on_end()

@@ -16,9 +16,9 @@ import json
 import re
 from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, cast
 
+from ._schema import json_schema
 from .errors import ConfigurationError, OutputParseError
 from .models import Message, OutputText, Response
-from .tools import json_schema
 
 __all__ = ["bind_text_format", "parse_output", "prepare_text_format", "text_format_schema"]
 
@@ -32,7 +32,7 @@ def text_format_schema(cls: type) -> Dict[str, Any]:
 
     ``{"type": "json_schema", "name": <class name>, "schema": ..., "strict": True}``, plus
     ``description`` from the class docstring. The schema follows the same rules as tool
-    parameters (see :mod:`responses_stream.tools`); raises :class:`TypeError` for a class
+    parameters (see ``responses_stream._schema``); raises :class:`TypeError` for a class
     that is not a dataclass or has a field type the API cannot express.
     """
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
@@ -77,7 +77,7 @@ def bind_text_format(response: Response, cls: type) -> Response:
     same through the stream); returns ``response``.
     """
     attrs = response.__dict__
-    attrs["_text_format"] = cls
+    attrs["_output_parser"] = functools.partial(parse_output, cls=cls)
     attrs.pop("_output_parsed", None)
     return response
 

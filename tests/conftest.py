@@ -4,13 +4,14 @@ fixtures/transcripts/SOURCES.md) and small stream builders."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List
 
 import pytest
 
 import responses_stream as rs
-from responses_stream._stream import EventStream, offline_response
+from responses_stream._replay import offline_stream
 from responses_stream.testing import MockServer, mock_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
@@ -37,7 +38,7 @@ def split_responses(data: bytes) -> List[bytes]:
 
 def events_of(chunks: Iterable[bytes], **kwargs: Any) -> List[Dict[str, Any]]:
     """Every event (as to_dict) the pipeline yields for ``chunks``, then the outcome."""
-    stream = EventStream(offline_response(chunks), **kwargs)
+    stream = offline_stream(chunks, **kwargs)
     out: List[Dict[str, Any]] = []
     try:
         for event in stream:
@@ -60,11 +61,11 @@ def payloads(data: bytes) -> List[Dict[str, Any]]:
 
 
 CLIENT_ERROR_STATUSES = [
-    (400, rs.BadRequestError),
-    (401, rs.AuthenticationError),
-    (403, rs.PermissionDeniedError),
-    (404, rs.NotFoundError),
-    (422, rs.UnprocessableEntityError),
+    (400, rs.errors.BadRequestError),
+    (401, rs.errors.AuthenticationError),
+    (403, rs.errors.PermissionDeniedError),
+    (404, rs.errors.NotFoundError),
+    (422, rs.errors.UnprocessableEntityError),
 ]
 """Statuses that are never retried, with the error class each must raise."""
 
@@ -72,8 +73,9 @@ CLIENT_ERROR_STATUSES = [
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's own OpenAI settings must not leak into any test."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "AZURE_OPENAI_")) or name == "RESPONSES_STREAM_MODEL":
+            monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def _script() -> Script:
 
 def _client(server: MockServer, **kwargs: object) -> rs.Client:
     client = rs.Client(base_url=server.url, max_retries=0, **kwargs)  # type: ignore[arg-type]
-    client._sleep = lambda seconds: None
+    client._transport.sleep = lambda seconds: None
     return client
 
 
@@ -233,5 +233,5 @@ def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
 
 def test_unknown_response_id_is_not_found(server: MockServer) -> None:
     """Resuming an id the server does not know raises NotFoundError."""
-    with _client(server) as client, pytest.raises(rs.NotFoundError):
+    with _client(server) as client, pytest.raises(rs.errors.NotFoundError):
         client.resume("resp_missing")

@@ -38,7 +38,7 @@ Event = Dict[str, Any]
 @pytest.fixture
 def client(server: MockServer) -> Iterator[rs.Client]:
     with rs.Client(api_key="sk-test", base_url=server.url, timeout=rs.Timeout(2, 10)) as c:
-        c._sleep = _no_sleep
+        c._transport.sleep = _no_sleep
         yield c
 
 
@@ -563,7 +563,7 @@ def test_request_id_is_on_the_stream_and_on_errors(server: MockServer, client: r
     assert failed.value.request_id == request_id(2)
 
     server.add_error(400, "Invalid value: 'temperature'.", param="temperature")
-    with pytest.raises(rs.BadRequestError) as bad:
+    with pytest.raises(rs.errors.BadRequestError) as bad:
         client.stream(model="m", input="hi")
     assert bad.value.request_id == request_id(3)
     assert request_id(3) in str(bad.value)

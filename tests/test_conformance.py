@@ -82,9 +82,9 @@ def test_output_is_rebuilt_when_terminal_output_is_empty(path: Path) -> None:
             if data.get("type") in TERMINAL:
                 emptied = copy.deepcopy(data)
                 emptied["response"]["output"] = []
-                acc.apply(rs.parse_event(emptied))
+                acc.feed(rs.events.parse_event(emptied))
             else:
-                acc.apply(rs.parse_event(data))
+                acc.feed(rs.events.parse_event(data))
         got = acc.response.to_dict()["output"]
         ignore = {"encrypted_content"}
         if "openrouter" in path.name:
@@ -105,7 +105,7 @@ def test_deltas_alone_rebuild_the_text(path: Path) -> None:
                 continue
             if kind == "response.output_item.done":
                 continue
-            acc.apply(rs.parse_event(data))
+            acc.feed(rs.events.parse_event(data))
         got = acc.response
         assert got.output_text == expected.output_text
         assert [(c.name, c.arguments) for c in got.function_calls] == [
@@ -165,7 +165,7 @@ def test_every_wire_event_type_is_typed() -> None:
     seen = set()
     for path in ALL_TRANSCRIPTS:
         for data in payloads(path.read_bytes()):
-            event = rs.parse_event(data)
+            event = rs.events.parse_event(data)
             assert not isinstance(event, rs.events.UnknownEvent), data.get("type")
             assert event.to_dict() == data
             seen.add(event.type)

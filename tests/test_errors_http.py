@@ -36,7 +36,7 @@ def sleeps() -> List[float]:
 def client(server: MockServer, sleeps: List[float]) -> Iterator[rs.Client]:
     """A client on the mock server whose retry sleeps are recorded in ``sleeps``."""
     with rs.Client(api_key=KEY, base_url=server.url, timeout=rs.Timeout(2, 5)) as c:
-        c._sleep = sleeps.append
+        c._transport.sleep = sleeps.append
         yield c
 
 
@@ -110,7 +110,7 @@ def test_400_with_openai_error_body(
     )
     handler = Recorder()
 
-    with pytest.raises(rs.BadRequestError) as info:
+    with pytest.raises(rs.errors.BadRequestError) as info:
         client.stream(handler, model="gpt-4o", input="hi", temperature=7)
 
     exc = info.value
@@ -174,7 +174,7 @@ def test_401_is_authentication_error_and_not_retried(
     server.add_error(401, "second", code="invalid_api_key")
     handler = Recorder()
 
-    with pytest.raises(rs.AuthenticationError) as info:
+    with pytest.raises(rs.errors.AuthenticationError) as info:
         client.stream(handler, model="m", input="hi")
 
     assert info.value.status_code == 401
@@ -247,7 +247,7 @@ def test_500_then_200_succeeds_after_backoff(
     assert len(sleeps) == 1
     assert 0.375 <= sleeps[0] <= 0.5
     (retry,) = handler.retries()
-    assert isinstance(retry[1], rs.InternalServerError)
+    assert isinstance(retry[1], rs.errors.InternalServerError)
     assert retry[2:] == (1, sleeps[0])
     assert len(server.requests) == 2
 
@@ -256,11 +256,11 @@ def test_500_then_200_succeeds_after_backoff(
     ("status", "cls"),
     [
         (408, rs.APIStatusError),
-        (409, rs.ConflictError),
+        (409, rs.errors.ConflictError),
         (429, rs.RateLimitError),
-        (502, rs.InternalServerError),
-        (503, rs.InternalServerError),
-        (504, rs.InternalServerError),
+        (502, rs.errors.InternalServerError),
+        (503, rs.errors.InternalServerError),
+        (504, rs.errors.InternalServerError),
     ],
 )
 def test_retryable_statuses_are_retried(
@@ -289,7 +289,7 @@ def test_500_three_times_raises_after_three_requests(
     server.add(text_script())
     handler = Recorder()
 
-    with pytest.raises(rs.InternalServerError) as info:
+    with pytest.raises(rs.errors.InternalServerError) as info:
         client.stream(handler, model="m", input="hi")
 
     assert "failure 2" in str(info.value)
@@ -307,10 +307,10 @@ def test_max_retries_zero_per_call(
     server: MockServer, client: rs.Client, sleeps: List[float]
 ) -> None:
     """stream(max_retries=0) overrides the client's 2: one 500 raises at once."""
-    assert client.max_retries == 2
+    assert client.settings.max_retries == 2
     server.add_error(500, "boom")
     server.add(text_script())
-    with pytest.raises(rs.InternalServerError):
+    with pytest.raises(rs.errors.InternalServerError):
         client.stream(model="m", input="hi", max_retries=0)
     assert len(server.requests) == 1
     assert sleeps == []
@@ -323,7 +323,7 @@ def test_per_call_max_retries_overrides_client_zero(
     server.add_error(500, "boom")
     server.add(text_script())
     with rs.Client(api_key=KEY, base_url=server.url, max_retries=0) as client:
-        client._sleep = sleeps.append
+        client._transport.sleep = sleeps.append
         assert client.stream(model="m", input="hi", max_retries=1).status == "completed"
     assert len(server.requests) == 2
     assert len(sleeps) == 1
@@ -335,7 +335,7 @@ def test_x_should_retry_false_on_500_is_not_retried(
     """x-should-retry: false makes a 500 final after one request."""
     server.add_error(500, "do not retry me", headers={"x-should-retry": "false"})
     server.add(text_script())
-    with pytest.raises(rs.InternalServerError):
+    with pytest.raises(rs.errors.InternalServerError):
         client.stream(model="m", input="hi")
     assert len(server.requests) == 1
     assert sleeps == []
@@ -375,7 +375,7 @@ def test_html_502_from_a_proxy(server: MockServer, client: rs.Client) -> None:
     )
     server.add_json(html.encode(), status=502, headers={"Content-Type": "text/html"})
 
-    with pytest.raises(rs.InternalServerError) as info:
+    with pytest.raises(rs.errors.InternalServerError) as info:
         client.stream(model="m", input="hi", max_retries=0)
 
     exc = info.value
@@ -487,7 +487,7 @@ def test_connection_refused_raises_api_connection_error_after_retries(sleeps: Li
     after max_retries backoff sleeps."""
     handler = Recorder()
     with rs.Client(api_key=KEY, base_url=closed_port_url(), max_retries=2) as client:
-        client._sleep = sleeps.append
+        client._transport.sleep = sleeps.append
         with pytest.raises(rs.APIConnectionError) as info:
             client.stream(handler, model="m", input="hi")
 
@@ -519,7 +519,7 @@ def test_stall_past_read_timeout_raises_api_timeout_error(
     with rs.Client(
         api_key=KEY, base_url=server.url, timeout=rs.Timeout(connect=2, read=0.5)
     ) as client:
-        client._sleep = sleeps.append
+        client._transport.sleep = sleeps.append
         start = time.monotonic()
         with pytest.raises(rs.APITimeoutError) as info:
             client.stream(handler, model="m", input="hi")
@@ -690,7 +690,7 @@ def test_api_key_never_leaks(
     errors: List[BaseException] = []
 
     with rs.Client(api_key=KEY, base_url=server.url, organization="org-1") as client:
-        client._sleep = sleeps.append
+        client._transport.sleep = sleeps.append
         assert KEY_FRAGMENT not in repr(client)
         assert KEY_FRAGMENT not in str(client)
         for _ in range(4):  # 401; 500 retried into 500; error event; cut stream
@@ -698,15 +698,15 @@ def test_api_key_never_leaks(
                 client.stream(model="m", input="hi", max_retries=1)
             errors.append(info.value)
     with rs.Client(api_key=KEY, base_url=closed_port_url()) as dead:
-        dead._sleep = sleeps.append
+        dead._transport.sleep = sleeps.append
         with pytest.raises(rs.APIConnectionError) as refused:
             dead.stream(model="m", input="hi")
         errors.append(refused.value)
 
     kinds = [type(e) for e in errors]
     assert kinds == [
-        rs.AuthenticationError,
-        rs.InternalServerError,
+        rs.errors.AuthenticationError,
+        rs.errors.InternalServerError,
         rs.StreamError,
         rs.StreamInterrupted,
         rs.APIConnectionError,

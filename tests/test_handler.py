@@ -8,7 +8,9 @@ from typing import Any, List, Tuple
 import pytest
 
 import responses_stream as rs
-from responses_stream._stream import EventStream, offline_response
+from responses_stream._accumulator import Accumulator
+from responses_stream._replay import offline_response
+from responses_stream._stream import EventStream
 from responses_stream.testing import Script
 
 from .conftest import FIXTURES
@@ -263,7 +265,7 @@ def test_a_type_that_is_not_a_string_is_an_unknown_event(kind: str) -> None:
     handler = Recorder()
     assert rs.replay(body, handler).output_text == "hi"
     assert handler.names() == ["created", "unknown", "text_delta", "completed", "end"]
-    event = rs.parse_event({"type": json.loads(kind)})
+    event = rs.events.parse_event({"type": json.loads(kind)})
     assert isinstance(event, rs.events.UnknownEvent) and event.type == ""
 
 
@@ -280,8 +282,8 @@ def test_a_sequence_number_that_is_not_an_integer_is_no_cursor(odd: str) -> None
         + b'data: {"type":"response.completed","response":{"id":"r1","status":"completed"}}\n\n'
     )
     assert rs.replay(body).output_text == "abc"
-    for starting_after in (None, 0):
-        stream = EventStream(offline_response([body]), starting_after=starting_after)
+    for deliver_after in (None, 0):
+        stream = EventStream(offline_response([body]), Accumulator(), deliver_after=deliver_after)
         deltas = [e for e in stream if isinstance(e, rs.events.OutputTextDelta)]
         assert [e.delta for e in deltas] == ["a", "b", "c"]
         assert deltas[0].sequence_number == json.loads(odd)  # kept as it arrived
@@ -396,7 +398,7 @@ def test_function_call_done_fallback_when_item_never_closed() -> None:
 def test_invalid_function_arguments_give_clear_error() -> None:
     """parsed_arguments on invalid JSON raises InvalidArgumentsError (a ValueError) with the raw."""
     call = rs.FunctionCall(name="f", call_id="c", arguments='{"a": ')
-    with pytest.raises(rs.InvalidArgumentsError) as info:
+    with pytest.raises(rs.errors.InvalidArgumentsError) as info:
         call.parsed_arguments
     assert isinstance(info.value, ValueError) and info.value.arguments == '{"a": '
     assert rs.FunctionCall(arguments="").parsed_arguments == {}

@@ -52,7 +52,7 @@ class Expect:
     truncated_reason: Optional[str]
     # a request the server refuses before streaming, and how
     bad_params: Dict[str, Any] = field(default_factory=dict)
-    bad_error: Type[rs.APIStatusError] = rs.BadRequestError
+    bad_error: Type[rs.APIStatusError] = rs.errors.BadRequestError
     bad_message: str = ""
     # True when the server hands the client a function call (LiteLLM's scripted upstream does;
     # the random-weight models never call a tool even when offered one)
@@ -60,7 +60,7 @@ class Expect:
     # sequence_number on every event (True), on none (False), or on some (None)
     numbered: Optional[bool] = None
     # what `temperature: "hot"` raises, and a piece of its message
-    wrong_type_error: Type[rs.ResponsesStreamError] = rs.BadRequestError
+    wrong_type_error: Type[rs.ResponsesStreamError] = rs.errors.BadRequestError
     wrong_type_message: str = ""
 
 
@@ -71,7 +71,7 @@ EXPECT = {
         truncated_status="completed",
         truncated_reason=None,
         bad_params={"previous_response_id": "resp_unknown"},
-        bad_error=rs.BadRequestError,
+        bad_error=rs.errors.BadRequestError,
         bad_message="does not support 'previous_response_id'",
         numbered=False,
         wrong_type_message="Field 'temperature': [json.exception.type_error.302]",
@@ -82,11 +82,11 @@ EXPECT = {
         truncated_status="completed",
         truncated_reason=None,
         bad_params={"bogus_field": 1},
-        bad_error=rs.UnprocessableEntityError,
+        bad_error=rs.errors.UnprocessableEntityError,
         bad_message="Unexpected fields in the request: {'bogus_field'}",
         numbered=True,
         # the handler crashes: a plain-text 500, which the client retries (max_retries=2)
-        wrong_type_error=rs.InternalServerError,
+        wrong_type_error=rs.errors.InternalServerError,
         wrong_type_message="HTTP 500 Internal Server Error",
     ),
     # LiteLLM maps the upstream's finish_reason "length" to response.incomplete.
@@ -95,7 +95,7 @@ EXPECT = {
         truncated_status="incomplete",
         truncated_reason="max_output_tokens",
         bad_params={"model": "no-such-model"},
-        bad_error=rs.BadRequestError,
+        bad_error=rs.errors.BadRequestError,
         bad_message="Invalid model name passed in model=no-such-model",
         calls_tools=True,
         numbered=None,
@@ -278,7 +278,9 @@ def test_bad_request_raises_status_error(live: RunningServer, client: rs.Client)
     err = info.value
     assert type(err) is expect.bad_error
     assert expect.bad_message in str(err)
-    assert err.status_code == (422 if expect.bad_error is rs.UnprocessableEntityError else 400)
+    assert err.status_code == (
+        422 if expect.bad_error is rs.errors.UnprocessableEntityError else 400
+    )
     assert handler.names() == ["exception", "end"]
     assert handler.args("exception") == [err]
 
@@ -340,5 +342,5 @@ def test_wrong_parameter_type(live: RunningServer, client: rs.Client) -> None:
         assert handler.names() == ["failed", "exception", "end"]
     else:
         assert expect.wrong_type_message in str(err)
-        retries = 2 if isinstance(err, rs.InternalServerError) else 0
+        retries = 2 if isinstance(err, rs.errors.InternalServerError) else 0
         assert handler.names() == ["retry"] * retries + ["exception", "end"]

@@ -67,7 +67,7 @@ def test_resumed_background_stream_records_as_one_whole_stream(
         live_events: List[Any] = []
         replayed: List[Any] = []
         with rs.Client(base_url=server.url, max_retries=0) as client:
-            client._sleep = lambda seconds: None
+            client._transport.sleep = lambda seconds: None
             live = client.stream(
                 Collect(live_events), model="m", input="x", background=True, record_to=path
             )

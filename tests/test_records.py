@@ -24,7 +24,7 @@ MODEL_CLASSES: List[Type[Any]] = sorted(
         for obj in vars(models).values()
         if isinstance(obj, type)
         and dataclasses.is_dataclass(obj)
-        and obj.__module__ == models.__name__
+        and obj.__module__ in (models.__name__, "responses_stream._model_types")
     ),
     key=lambda c: c.__name__,
 )
@@ -95,7 +95,7 @@ def test_dataclass_helpers_copy_and_pickle() -> None:
     assert dataclasses.asdict(event)["delta"] == "hi"
     assert pickle.loads(pickle.dumps(event)) == event
     assert copy.deepcopy(event) == event
-    parsed = rs.parse_event({"type": "response.output_text.delta", "delta": "x", "extra": 1})
+    parsed = rs.events.parse_event({"type": "response.output_text.delta", "delta": "x", "extra": 1})
     clone = pickle.loads(pickle.dumps(parsed))
     assert clone == parsed and clone.to_dict() == parsed.to_dict()
     response = rs.Response(id="r1", output=[rs.FunctionCall(name="f", arguments="{}")])

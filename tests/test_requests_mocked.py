@@ -111,7 +111,7 @@ def test_429_then_success_retries_with_server_delay() -> None:
             retries.append((type(error).__name__, attempt, delay))
 
     with rs.Client(api_key="sk-test", base_url=BASE) as client:
-        client._sleep = slept.append
+        client._transport.sleep = slept.append
         assert client.stream(Watch(), model="m", input="x").output_text == "ok"
     assert slept == [0.25]
     assert retries == [("RateLimitError", 1, 0.25)]

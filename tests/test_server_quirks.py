@@ -459,7 +459,7 @@ def test_transformers_serve_422_detail(detail: Any, expected: str) -> None:
         handler = Recorder()
         with (
             rs.Client(base_url=server.base_url) as client,
-            pytest.raises(rs.UnprocessableEntityError) as info,
+            pytest.raises(rs.errors.UnprocessableEntityError) as info,
         ):
             client.stream(handler, model="m", input="hi", bogus=1)
         assert len(server.requests) == 1
@@ -509,7 +509,7 @@ def test_vllm_integer_error_code_http() -> None:
         server.add_json(body, status=400)
         with (
             rs.Client(base_url=server.base_url) as client,
-            pytest.raises(rs.BadRequestError) as info,
+            pytest.raises(rs.errors.BadRequestError) as info,
         ):
             client.stream(model="tiny", input="hi", max_output_tokens=-1)
     err = info.value

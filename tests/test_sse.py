@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import responses_stream as rs
 from responses_stream._sse import COMMENT, FramedSSEClient
-from responses_stream._stream import EventStream, offline_response
+from responses_stream._replay import offline_stream
 
 from .conftest import events_of
 
@@ -33,7 +33,7 @@ def _split(data: bytes, cuts: List[int]) -> List[bytes]:
 @given(st.binary(max_size=400), st.lists(st.integers(min_value=0, max_value=400), max_size=8))
 def test_arbitrary_bytes_never_escape_the_error_tree(data: bytes, cuts: List[int]) -> None:
     """Any bytes in any chunks either yield events or raise a ResponsesStreamError."""
-    stream = EventStream(offline_response(_split(data, cuts)))
+    stream = offline_stream(_split(data, cuts))
     try:
         for _ in stream:
             pass

@@ -12,7 +12,6 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 
 import responses_stream as rs
-from responses_stream._loop import run
 from responses_stream.errors import OutputParseError
 from responses_stream.structured import (
     bind_text_format,
@@ -199,7 +198,7 @@ def test_handler_sees_the_parsed_output_in_on_completed(
         bind_text_format(stream.response, MathAnswer)
         return stream
 
-    from responses_stream.client import run_handler
+    from responses_stream.handler import run_handler
 
     run_handler(Grab(), open_stream)
     assert got[-1] == ("completed", PARSED)
@@ -293,7 +292,7 @@ def test_run_with_text_format(server: MockServer, client: rs.Client) -> None:
 
     server.add(Script(seed=11).function_call("solve", {"equation": "8x+7=-23"}).completed())
     server.add(Script(seed=12).text(ANSWER_TEXT).completed())
-    final = run(client, tools=[solve], text_format=MathAnswer, input="Solve 8x + 7 = -23")
+    final = client.run(tools=[solve], text_format=MathAnswer, input="Solve 8x + 7 = -23")
     assert final.output_parsed == PARSED
     assert [b["text"] for b in (r.json for r in server.requests)] == [{"format": MATH_FORMAT}] * 2
 

@@ -11,7 +11,6 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import responses_stream as rs
-from responses_stream._loop import run
 from responses_stream.errors import MaxTurnsExceeded
 from responses_stream.testing import MockServer, Script
 from responses_stream.tools import UnknownToolError, tool
@@ -129,8 +128,7 @@ def test_two_turns_parallel_calls(server: MockServer, client: rs.Client) -> None
     server.add(turn2)
     handler = Recorder()
 
-    final = run(
-        client,
+    final = client.run(
         handler,
         tools=[get_weather, get_time],
         model="gpt-5",
@@ -199,7 +197,7 @@ def test_three_turns_with_a_failing_tool_an_unknown_tool_and_bad_arguments(
         server.add(script)
     handler = Recorder()
 
-    final = run(client, handler, tools=[get_weather, get_time], model="m", input="Weather?")
+    final = client.run(handler, tools=[get_weather, get_time], model="m", input="Weather?")
 
     assert final.output_text == "Oslo is 18 °C; I could not find the rest."
     sent = bodies(server)
@@ -263,8 +261,7 @@ def test_store_false_resends_the_conversation_with_encrypted_reasoning(
         server.add(script)
     handler = Recorder()
 
-    final = run(
-        client,
+    final = client.run(
         handler,
         tools=[get_weather, get_time],
         model="o4-mini",
@@ -310,7 +307,7 @@ def test_store_false_with_a_string_input_and_no_include(
     server.add(turn1)
     server.add(turn2)
 
-    run(client, tools=[get_time], model="m", input="Time in Cairo?", store=False)
+    client.run(tools=[get_time], model="m", input="Time in Cairo?", store=False)
 
     first, second = bodies(server)
     assert first["input"] == "Time in Cairo?"
@@ -333,7 +330,7 @@ def test_max_turns_reached(server: MockServer, client: rs.Client) -> None:
     handler = Recorder()
 
     with pytest.raises(MaxTurnsExceeded) as info:
-        run(client, handler, tools=[get_time], max_turns=3, model="m", input="Loop")
+        client.run(handler, tools=[get_time], max_turns=3, model="m", input="Loop")
 
     exc = info.value
     assert isinstance(exc, rs.ResponsesStreamError)
@@ -349,14 +346,14 @@ def test_max_turns_reached(server: MockServer, client: rs.Client) -> None:
 def test_max_turns_one(server: MockServer, client: rs.Client) -> None:
     server.add(Script(seed=30).function_call("get_time", {"city": "Rome"}).completed())
     with pytest.raises(MaxTurnsExceeded, match=r"after 1 turn$") as info:
-        run(client, tools=[get_time], max_turns=1, model="m", input="x")
+        client.run(tools=[get_time], max_turns=1, model="m", input="x")
     assert len(info.value.responses) == 1
 
 
 def test_no_function_calls_is_one_turn(server: MockServer, client: rs.Client) -> None:
     server.add(Script(seed=31).text("Hello!").completed())
     handler = Recorder()
-    final = run(client, handler, tools=[get_time], model="m", input="Hi")
+    final = client.run(handler, tools=[get_time], model="m", input="Hi")
     assert final.output_text == "Hello!"
     assert len(server.requests) == 1
     assert [e for e in handler.log if e[0] == "turn"] == [("turn", 1)]
@@ -384,7 +381,7 @@ def test_tool_workers_run_calls_concurrently_and_answer_in_call_order(
     server.add(Script(seed=41).text("Done.").completed())
     handler = Recorder()
 
-    run(client, handler, tools=[slow], tool_workers=3, model="m", input="go")
+    client.run(handler, tools=[slow], tool_workers=3, model="m", input="go")
 
     assert bodies(server)[1]["input"] == [fco("p0", "0"), fco("p1", "10"), fco("p2", "20")]
     results = [e[1][0] for e in handler.log if e[0] == "tool_result"]
@@ -411,7 +408,7 @@ def test_calls_run_one_by_one_by_default(server: MockServer, client: rs.Client) 
         script = script.function_call("step", {"n": n})
     server.add(script.completed())
     server.add(Script(seed=43).text("ok").completed())
-    run(client, tools=[step], model="m", input="go")
+    client.run(tools=[step], model="m", input="go")
     assert seen == [1, 1, 1]
 
 
@@ -424,7 +421,7 @@ def test_raise_tool_errors(server: MockServer, client: rs.Client) -> None:
     )
     handler = Recorder()
     with pytest.raises(LookupError, match="no weather station in Atlantis"):
-        run(client, handler, tools=[get_weather, get_time], raise_tool_errors=True, input="x")
+        client.run(handler, tools=[get_weather, get_time], raise_tool_errors=True, input="x")
     assert ("tool_error", ("r1", "LookupError")) in handler.log
     assert not [e for e in handler.log if e[0] == "tool_result"]  # r2 never ran
     assert len(server.requests) == 1
@@ -436,7 +433,7 @@ def test_raise_tool_errors_with_workers_still_answers_unknown_tools(
     """raise_tool_errors is about exceptions from tools; bad calls are still answered."""
     server.add(Script(seed=51).function_call("nope", {}, call_id="u1").completed())
     server.add(Script(seed=52).text("Sorry.").completed())
-    final = run(client, tools=[get_time], raise_tool_errors=True, tool_workers=2, input="x")
+    final = client.run(tools=[get_time], raise_tool_errors=True, tool_workers=2, input="x")
     assert final.output_text == "Sorry."
     assert bodies(server)[1]["input"][0]["output"].startswith("Error: unknown tool 'nope'")
 
@@ -448,7 +445,12 @@ def test_raise_tool_errors_with_workers_still_answers_unknown_tools(
     )
     handler = Recorder()
     with pytest.raises(LookupError):
-        run(client, handler, tools=[get_weather, get_time], raise_tool_errors=True, tool_workers=2)
+        client.run(
+            handler,
+            tools=[get_weather, get_time],
+            raise_tool_errors=True,
+            tool_workers=2,
+        )
     assert [e[0] for e in handler.log if e[0].startswith("tool")] == ["tool_result", "tool_error"]
 
 
@@ -461,9 +463,9 @@ def test_unserialisable_result_is_a_tool_error(server: MockServer, client: rs.Cl
     server.add(Script(seed=54).function_call("opaque", {}, call_id="o1").completed())
     server.add(Script(seed=55).text("Hm.").completed())
     handler = Recorder()
-    run(client, handler, tools=[opaque], input="x")
+    client.run(handler, tools=[opaque], input="x")
     assert bodies(server)[1]["input"] == [
-        fco("o1", "Error: TypeError: object is not JSON serialisable")
+        fco("o1", "Error: TypeError: Object of type object is not JSON serializable")
     ]
     assert ("tool_error", ("o1", "TypeError")) in handler.log
 
@@ -490,7 +492,7 @@ def test_tool_results_of_every_shape(server: MockServer, client: rs.Client) -> N
         script = script.function_call("shape", {"kind": kind}, call_id=kind)
     server.add(script.completed())
     server.add(Script(seed=57).text("ok").completed())
-    run(client, tools=[shape], input="x")
+    client.run(tools=[shape], input="x")
     assert bodies(server)[1]["input"] == [
         fco("str", "plain"),
         fco("none", "null"),
@@ -512,7 +514,7 @@ def test_incomplete_turn_is_returned_without_running_its_calls(
         .incomplete("max_output_tokens")
     )
     handler = Recorder()
-    final = run(client, handler, tools=[get_time], input="x")
+    final = client.run(handler, tools=[get_time], input="x")
     assert final.status == "incomplete"
     assert final.function_calls[0].call_id == "i1"
     assert not [e for e in handler.log if e[0].startswith("tool")]
@@ -527,7 +529,7 @@ def test_stop_from_a_tool_callback_ends_the_loop(server: MockServer, client: rs.
 
     turn1 = Script(seed=61).function_call("get_time", {"city": "Rome"}).completed()
     server.add(turn1)
-    final = run(client, Stopper(), tools=[get_time], input="x")
+    final = client.run(Stopper(), tools=[get_time], input="x")
     assert final.id == turn1.response_id
     assert len(server.requests) == 1
 
@@ -538,7 +540,7 @@ def test_stop_during_a_stream_ends_the_loop(server: MockServer, client: rs.Clien
             self.stop()
 
     server.add(Script(seed=62).function_call("get_time", {"city": "Rome"}).completed())
-    final = run(client, StopAtCall(), tools=[get_time], input="x")
+    final = client.run(StopAtCall(), tools=[get_time], input="x")
     assert final.status == "in_progress"
     assert len(server.requests) == 1
 
@@ -546,7 +548,7 @@ def test_stop_during_a_stream_ends_the_loop(server: MockServer, client: rs.Clien
 def test_failed_turn_raises(server: MockServer, client: rs.Client) -> None:
     server.add(Script(seed=63).failed(code="server_error", message="boom"))
     with pytest.raises(rs.ResponseFailedError):
-        run(client, tools=[get_time], input="x")
+        client.run(tools=[get_time], input="x")
 
 
 # ---------------------------------------------------------------------- request shaping
@@ -563,7 +565,7 @@ def test_on_turn_start_changes_are_sent_and_kept(server: MockServer, client: rs.
     for i in range(2):
         server.add(Script(seed=70 + i).function_call("get_time", {"city": "Rome"}).completed())
     server.add(Script(seed=72).text("ok").completed())
-    run(client, Relax(), tools=[get_time], tool_choice="required", input="x")
+    client.run(Relax(), tools=[get_time], tool_choice="required", input="x")
     assert [b["tool_choice"] for b in bodies(server)] == ["required", "auto", "auto"]
 
 
@@ -574,7 +576,7 @@ def test_conversation_param_needs_no_previous_response_id(
         Script(seed=73).function_call("get_time", {"city": "Rome"}, call_id="v1").completed()
     )
     server.add(Script(seed=74).text("ok").completed())
-    run(client, tools=[get_time], conversation="conv_123", input="x")
+    client.run(tools=[get_time], conversation="conv_123", input="x")
     second = bodies(server)[1]
     assert second["conversation"] == "conv_123"
     assert second["input"] == [fco("v1", "12:00 in Rome")]
@@ -589,7 +591,7 @@ def test_plain_functions_and_raw_tool_dicts(server: MockServer, client: rs.Clien
     web_search = {"type": "web_search"}
     server.add(Script(seed=75).function_call("add", {"a": 2, "b": 3}, call_id="x1").completed())
     server.add(Script(seed=76).text("5").completed())
-    run(client, tools=[add, web_search], input="2+3?")
+    client.run(tools=[add, web_search], input="2+3?")
     first, second = bodies(server)
     assert first["tools"] == [rs.tools.tool(add).schema, {"type": "web_search"}]
     assert second["input"] == [fco("x1", "5")]
@@ -597,8 +599,7 @@ def test_plain_functions_and_raw_tool_dicts(server: MockServer, client: rs.Clien
 
 def test_stream_options_pass_through(server: MockServer, client: rs.Client) -> None:
     server.add(Script(seed=77).text("ok").completed())
-    run(
-        client,
+    client.run(
         tools=[],
         input="x",
         timeout=30,
@@ -625,7 +626,7 @@ def test_configuration_errors(
 ) -> None:
     params: Dict[str, Any] = {"tools": [get_time], "input": "x", **kwargs}
     with pytest.raises(rs.ConfigurationError, match=message):
-        run(client, **params)
+        client.run(**params)
     assert server.requests == []
 
 
@@ -638,7 +639,7 @@ def test_unknown_tool_error_is_passed_to_the_handler(server: MockServer, client:
 
     server.add(Script(seed=78).function_call("ghost", {}).completed())
     server.add(Script(seed=79).text("ok").completed())
-    run(client, Keep(), tools=[get_time], input="x")
+    client.run(Keep(), tools=[get_time], input="x")
     assert isinstance(seen[0], UnknownToolError) and seen[0].name == "ghost"
 
 
@@ -649,7 +650,7 @@ def test_unknown_tool_error_is_passed_to_the_handler(server: MockServer, client:
 def test_client_run_and_exports(server: MockServer, client: rs.Client) -> None:
     assert rs.tool is tool  # type: ignore[attr-defined]
     assert rs.function_call_output is rs.tools.function_call_output  # type: ignore[attr-defined]
-    assert rs.MaxTurnsExceeded is MaxTurnsExceeded  # type: ignore[attr-defined]
+    assert rs.errors.MaxTurnsExceeded is MaxTurnsExceeded  # type: ignore[attr-defined]
     server.add(
         Script(seed=90).function_call("get_time", {"city": "Rome"}, call_id="z1").completed()
     )

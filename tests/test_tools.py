@@ -26,14 +26,14 @@ from typing import (
 import pytest
 
 import responses_stream as rs
-from responses_stream import tools as tools_module
+from responses_stream import _schema as schema_module
+from responses_stream._docstrings import parse_docstring
+from responses_stream._schema import json_schema
 from responses_stream.tools import (
     Tool,
     UnknownToolError,
     encode_output,
     function_call_output,
-    json_schema,
-    parse_docstring,
     tool,
 )
 
@@ -432,7 +432,7 @@ def test_annotation(annotation: Any, schema: Dict[str, Any], valid: Any, invalid
         assert got == expected and type(got) is type(expected), (raw, got)
         assert t(got) == got  # the tool stays callable as the function
     for raw in invalid:
-        with pytest.raises(rs.InvalidArgumentsError) as info:
+        with pytest.raises(rs.errors.InvalidArgumentsError) as info:
             t.validate({"x": raw})
         assert info.value.name == "probe"
         assert "invalid arguments for tool 'probe': x" in str(info.value)
@@ -527,15 +527,17 @@ def test_validate_and_invoke() -> None:
     call = rs.FunctionCall.from_wire(
         {"type": "function_call", "name": "get_weather", "call_id": "c1", "arguments": ""}
     )
-    with pytest.raises(rs.InvalidArgumentsError, match="city: missing required property"):
+    with pytest.raises(rs.errors.InvalidArgumentsError, match="city: missing required property"):
         get_weather.invoke(call)
     call.arguments = '{"city":"Rome","unit":"fahrenheit","days":null}'
     assert get_weather.invoke(call) == {"city": "Rome", "unit": "fahrenheit", "days": 1}
     call.arguments = '{"city": "Rome", "extra": 1, "more": 2}'
-    with pytest.raises(rs.InvalidArgumentsError, match="unexpected properties 'extra', 'more'"):
+    with pytest.raises(
+        rs.errors.InvalidArgumentsError, match="unexpected properties 'extra', 'more'"
+    ):
         get_weather.invoke(call)
     call.arguments = "{not json"
-    with pytest.raises(rs.InvalidArgumentsError, match="not valid JSON"):
+    with pytest.raises(rs.errors.InvalidArgumentsError, match="not valid JSON"):
         get_weather.invoke(call)
 
 
@@ -559,7 +561,7 @@ def test_nested_dataclasses_and_factories() -> None:
     )
     assert kwargs == {"place": Place("Home", Point(1.0, 0.0), [], None)}
     assert save(**kwargs) == "Home:LOW"
-    with pytest.raises(rs.InvalidArgumentsError, match=r"place\.at\.x: expected a number"):
+    with pytest.raises(rs.errors.InvalidArgumentsError, match=r"place\.at\.x: expected a number"):
         save.validate({"place": {"name": "H", "at": {"x": "1", "y": 0}, "tags": [], "note": None}})
 
 
@@ -570,7 +572,7 @@ def test_dataclass_post_init_error_is_invalid_arguments() -> None:
         return item.value
 
     assert check.validate({"item": {"value": 1}}) == {"item": Checked(1)}
-    with pytest.raises(rs.InvalidArgumentsError, match="item: Checked: value must be >= 0"):
+    with pytest.raises(rs.errors.InvalidArgumentsError, match="item: Checked: value must be >= 0"):
         check.validate({"item": {"value": -1}})
 
 
@@ -732,7 +734,7 @@ def test_pep604_strings_without_runtime_support(monkeypatch: pytest.MonkeyPatch)
     def old_runtime(obj: Any, **kwargs: Any) -> Any:
         raise TypeError("unsupported operand type(s) for |: 'type' and 'NoneType'")
 
-    monkeypatch.setattr(tools_module.typing, "get_type_hints", old_runtime)
+    monkeypatch.setattr(schema_module.typing, "get_type_hints", old_runtime)
     params = check_tool(tool(_pep604))
     assert params["properties"] == PEP604_PROPERTIES
     schema, convert = json_schema(_Pep604Fields)
@@ -778,7 +780,7 @@ def test_classes_and_functions_from_run_path(tmp_path: Any) -> None:
 
 
 def test_eval_annotation_rewrites_unions() -> None:
-    value = tools_module._eval_annotation("list[int | None] | None", {})
+    value = schema_module._eval_annotation("list[int | None] | None", {})
     assert typing.get_origin(value) is Union
     inner = typing.get_args(value)[0]
     assert typing.get_origin(inner) is list
@@ -870,7 +872,7 @@ def test_function_call_output() -> None:
     assert function_call_output("c", Point(1.0, 2.0))["output"] == '{"x":1.0,"y":2.0}'
     assert function_call_output("c", Color.RED)["output"] == '"red"'
     assert json.loads(function_call_output("c", {"s": {3}})["output"]) == {"s": [3]}
-    with pytest.raises(TypeError, match="not JSON serialisable"):
+    with pytest.raises(TypeError, match="not JSON serializable"):
         function_call_output("c", object())
     with pytest.raises(ValueError, match="no call_id"):
         function_call_output(rs.FunctionCall.from_wire({"type": "function_call"}), "x")

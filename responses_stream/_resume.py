@@ -1,0 +1,148 @@
+"""Resuming a broken background stream, and recording the bytes of a stream (``record_to``).
+
+A background response (``background=True``) can be re-attached with
+``GET /responses/{id}?stream=true&starting_after=N``. :class:`Resumer` decides whether a broken
+connection may be resumed (an id, a sequence number to resume after, resumes and time left),
+waits the back-off and opens the next connection; the accumulator then drops what the server
+sends again and checks that nothing was skipped (:meth:`Accumulator.resuming`).
+
+:class:`Recording` writes every body byte as it arrives; before a resumed connection's bytes it
+drops the cut event's partial bytes, so the file replays as the stream the caller saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import IO, Any, Callable, Iterator, Optional, Union
+
+import requests
+
+from ._accumulator import Accumulator
+from ._sse import block_ends
+from ._transport import attach, backoff_delay
+from .errors import APITimeoutError, ConfigurationError, ResponsesStreamError
+
+logger = logging.getLogger("responses_stream")
+
+Reopen = Callable[[str, Optional[int]], requests.Response]
+"""Opens ``GET /responses/{id}?stream=true&starting_after=N`` for a resume."""
+
+
+class Resumer:
+    """Reopens a broken background stream after the last event applied, ``max_resumes`` times.
+
+    ``deadline`` (on ``clock``) is the call's total timeout: no resume starts, and no back-off
+    sleeps, past it. ``recording`` is trimmed before the next connection's bytes.
+    """
+
+    def __init__(
+        self,
+        reopen: Reopen,
+        *,
+        max_resumes: int,
+        on_resume: Optional[Callable[[str, Optional[int]], None]],
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        deadline: Optional[float],
+        recording: Optional[Recording] = None,
+    ) -> None:
+        self._reopen = reopen
+        self._recording = recording
+        self._max_resumes = max_resumes
+        self._on_resume = on_resume
+        self._sleep = sleep
+        self._clock = clock
+        self._deadline = deadline
+        self.resumes = 0
+        """How many times the stream was resumed so far."""
+
+    def next_connection(
+        self, exc: ResponsesStreamError, accumulator: Accumulator, stream: Any
+    ) -> Optional[requests.Response]:
+        """The connection that continues the stream broken by ``exc``, or ``None`` when it
+        cannot be resumed exactly (the caller then raises ``exc``).
+
+        Errors while reopening (an HTTP 404, a refused connection) are raised with the partial
+        response.
+        """
+        response_id = accumulator.response.id
+        after = accumulator.last_sequence_number
+        if response_id is None or self.resumes >= self._max_resumes:
+            return None
+        if after is None:
+            # Without sequence numbers the server would send everything again: events already
+            # delivered would be delivered twice.
+            logger.info("not resuming %s: the stream carries no sequence numbers", response_id)
+            return None
+        delay = backoff_delay(self.resumes)
+        if self._deadline is not None and self._clock() + delay >= self._deadline:
+            timeout = APITimeoutError(
+                f"the call's total timeout left no time to resume the stream after: {exc}"
+            )
+            raise attach(timeout, stream) from exc
+        self.resumes += 1
+        logger.info("resuming %s after sequence_number %s: %s", response_id, after, exc)
+        if self._on_resume is not None:
+            self._on_resume(response_id, after)
+        self._sleep(delay)
+        if self._recording is not None:
+            self._recording.trim()
+        accumulator.resuming()
+        try:
+            return self._reopen(response_id, after)
+        except ResponsesStreamError as error:
+            raise attach(error, stream) from exc
+
+
+class Recording:
+    """``record_to``: the raw body bytes of a stream, written as they arrive.
+
+    Opened when the call starts, before the request is sent, so a bad path costs nothing.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
+        try:
+            # w+b: a resume reads back the cut connection's tail (see trim).
+            self._file: Optional[IO[bytes]] = open(path, "w+b")  # noqa: SIM115 - close()
+        except OSError as exc:
+            raise ConfigurationError(f"record_to: cannot write {os.fspath(path)!r}: {exc}") from exc
+        self._start = 0  # where the current connection's bytes start in the file
+
+    def wrap(self, source: Iterator[bytes]) -> Iterator[bytes]:
+        """``source``'s chunks, each written to the file (and flushed) before it is passed on."""
+        record = self._file
+        if record is None:
+            return source
+        self._start = record.tell()
+        return self._written(source, record)
+
+    @staticmethod
+    def _written(source: Iterator[bytes], record: IO[bytes]) -> Iterator[bytes]:
+        for chunk in source:
+            record.write(chunk)
+            record.flush()
+            yield chunk
+
+    def trim(self) -> None:
+        """Before a resumed connection's bytes: drop the cut event's partial bytes.
+
+        The resumed stream sends that event again, whole; left in place, its partial bytes
+        would run into it and the file would replay as a broken stream.
+        """
+        record = self._file
+        if record is None:
+            return
+        record.flush()
+        end = record.tell()
+        record.seek(self._start)
+        tail = record.read(end - self._start)
+        whole = max(block_ends(tail), default=0)
+        record.truncate(self._start + whole)
+        record.seek(self._start + whole)
+
+    def close(self) -> None:
+        """Close the file (safe to call more than once)."""
+        record, self._file = self._file, None
+        if record is not None:
+            record.close()
