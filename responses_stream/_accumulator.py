@@ -364,30 +364,32 @@ class Accumulator:
     # -------------------------------------------------------------------------------- items
 
     def _item_added(self, event: Any) -> Any:
-        item = _fresh(event, "item", output_item_from_dict)
-        if item is None:
-            return None
-        existing = self._lookup_for_item(event, item)
-        if existing is not None:
-            item = self._update_in_place(existing, item)
-        self._place(event.output_index if existing is None else self._index_of(existing), item)
-        self.saw_output = True
+        item = self._put_item(event)
+        if item is not None:
+            self.saw_output = True
         return item
 
     def _item_done(self, event: Any) -> Any:
+        item = self._put_item(event)
+        if item is not None:
+            self._finished[id(item)] = True
+            self._text_key = None
+            self.saw_output = True
+        return item
+
+    def _put_item(self, event: Any) -> Any:
+        """The event's ``item`` placed in the snapshot; an item already there for it (by
+        index, else id) is updated in place, so objects the caller holds stay current."""
         item = _fresh(event, "item", output_item_from_dict)
         if item is None:
             return None
         existing = self._lookup_for_item(event, item)
-        if existing is not None:
-            index = self._index_of(existing)
-            item = self._update_in_place(existing, item)
-            self._place(index, item)
-        else:
+        if existing is None:
             self._place(event.output_index, item)
-        self._finished[id(item)] = True
-        self._text_key = None
-        self.saw_output = True
+            return item
+        index = self._index_of(existing)
+        item = self._update_in_place(existing, item)
+        self._place(index, item)
         return item
 
     def _lookup_for_item(self, event: Any, item: Any) -> Optional[OutputItem]:

@@ -126,34 +126,28 @@ def type_hints(obj: Any, owner: str) -> Dict[str, Any]:
 # ---------------------------------------------------------------------------------- schema
 
 
+# JSON Schema type name and how an error message says it, by Python type of a JSON value
+# (bool before int: a bool is an int).
+_JSON_KINDS = (
+    (type(None), "null", "null"),
+    (bool, "boolean", "a boolean"),
+    (int, "integer", "an integer"),
+    (float, "number", "a number"),
+    (str, "string", "a string"),
+    (list, "array", "an array"),
+    (dict, "object", "an object"),
+)
+
+
 def _json_kind(value: Any) -> Optional[str]:
     """The JSON Schema type name of a plain JSON value, or ``None`` for anything else."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
+    for python_type, kind, _ in _JSON_KINDS:
+        if isinstance(value, python_type):
+            return kind
     return None
 
 
-_KIND_WORDS = {
-    "null": "null",
-    "boolean": "a boolean",
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "array": "an array",
-    "object": "an object",
-}
+_KIND_WORDS = {kind: words for _, kind, words in _JSON_KINDS}
 
 
 def _describe(value: Any) -> str:

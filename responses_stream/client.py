@@ -36,17 +36,16 @@ _FINISHED = ("completed", "failed", "cancelled", "incomplete")
 class _Call:
     """The SDK's own keywords of one call (everything else goes into the request body)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - filled positionally by the verbs, which name every keyword
         self,
-        *,
-        accumulate: bool = True,
-        timeout: Union[Timeout, float, None] = None,
-        max_retries: Optional[int] = None,
+        handler: Optional[ResponseHandler],
+        accumulate: bool,
+        timeout: Union[Timeout, float, None],
+        max_retries: Optional[int],
+        max_resumes: int,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        max_resumes: int = 5,
         record_to: Optional[PathLike] = None,
         cancel_on_stop: bool = False,
-        handler: Optional[ResponseHandler] = None,
     ) -> None:
         self.accumulate = accumulate
         self.timeout = Timeout.coerce(timeout) if timeout is not None else None
@@ -181,14 +180,14 @@ class Client:
         """
         handler = handler if handler is not None else ResponseHandler()
         call = _Call(
-            accumulate=accumulate,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            max_resumes=max_resumes,
-            record_to=record_to,
-            cancel_on_stop=cancel_on_stop,
-            handler=handler,
+            handler,
+            accumulate,
+            timeout,
+            max_retries,
+            max_resumes,
+            extra_headers,
+            record_to,
+            cancel_on_stop,
         )
         if text_format is not None:
             params = prepare_text_format(params, text_format)
@@ -213,14 +212,7 @@ class Client:
         """
         if "handler" in params:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
-        call = _Call(
-            accumulate=accumulate,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            max_resumes=max_resumes,
-            record_to=record_to,
-        )
+        call = _Call(None, accumulate, timeout, max_retries, max_resumes, extra_headers, record_to)
         if text_format is not None:
             params = prepare_text_format(params, text_format)
         return self._create(params, call, text_format)
@@ -290,12 +282,7 @@ class Client:
         """
         handler = handler if handler is not None else ResponseHandler()
         call = _Call(
-            accumulate=accumulate,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_resumes=max_resumes,
-            cancel_on_stop=cancel_on_stop,
-            handler=handler,
+            handler, accumulate, timeout, max_retries, max_resumes, None, None, cancel_on_stop
         )
 
         def open_stream() -> EventStream:
@@ -355,17 +342,7 @@ class Client:
                 f"request parameters are not JSON-serialisable: {exc}"
             ) from exc
         deadline = self._transport.deadline(call.timeout)
-        http = self._transport.send(
-            "POST",
-            "/responses",
-            payload,
-            timeout=call.timeout,
-            max_retries=call.max_retries,
-            extra_headers=call.extra_headers,
-            on_retry=call.on_retry,
-            deadline=deadline,
-            stream=True,
-        )
+        http = self._send_stream("POST", "/responses", call, deadline, payload=payload)
         stream = self._event_stream(
             http, call, background=bool(body.get("background")), deadline=deadline
         )
@@ -414,9 +391,24 @@ class Client:
         query: Dict[str, str] = {"stream": "true"}
         if after is not None:
             query["starting_after"] = str(after)
+        path = f"/responses/{_path_id(response_id)}"
+        return self._send_stream("GET", path, call, deadline, query=query)
+
+    def _send_stream(
+        self,
+        method: str,
+        path: str,
+        call: _Call,
+        deadline: Optional[float],
+        *,
+        payload: Optional[bytes] = None,
+        query: Optional[Mapping[str, str]] = None,
+    ) -> requests.Response:
+        """Send a request whose answer is an event stream, with the call's own settings."""
         return self._transport.send(
-            "GET",
-            f"/responses/{_path_id(response_id)}",
+            method,
+            path,
+            payload,
             query=query,
             timeout=call.timeout,
             max_retries=call.max_retries,

@@ -71,6 +71,12 @@ def _each(build: Callable[[Any], Any]) -> Callable[[Any], List[Any]]:
 _parts = _each(part_from_dict)
 
 
+def _joined(texts: List[Optional[str]]) -> Optional[str]:
+    """The texts that are present, joined; ``None`` when there are none."""
+    present = [text for text in texts if text is not None]
+    return "".join(present) if present else None
+
+
 @dataclass(repr=False, eq=False)
 class Message(OutputItemBase):
     """Output item ``message``: the assistant's answer; ``content`` holds its parts.
@@ -97,8 +103,7 @@ class Message(OutputItemBase):
     @property
     def refusal(self) -> Optional[str]:
         """The refusal text if the model refused, else ``None``."""
-        parts = [p.refusal for p in self.content if isinstance(p, Refusal)]
-        return "".join(parts) if parts else None
+        return _joined([p.refusal for p in self.content if isinstance(p, Refusal)])
 
 
 @dataclass(repr=False, eq=False)
@@ -248,9 +253,7 @@ class Response(Model):
     @property
     def refusal(self) -> Optional[str]:
         """The refusal text when the model refused, else ``None``."""
-        parts = [item.refusal for item in self.output if isinstance(item, Message)]
-        found = [p for p in parts if p is not None]
-        return "".join(found) if found else None
+        return _joined([item.refusal for item in self.output if isinstance(item, Message)])
 
     @property
     def function_calls(self) -> List[FunctionCall]:
