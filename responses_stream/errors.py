@@ -32,7 +32,7 @@ exception (``requests``, ``json``, ``UnicodeDecodeError``) are chained with ``ra
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Type
 
 # ``response`` is the :class:`~responses_stream.Response` snapshot. It is typed ``Any`` here
 # because every module of the SDK raises these errors, the models included: importing them here
@@ -72,22 +72,39 @@ class ResponsesStreamError(Exception):
     when one was received.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        response: Optional[_Snapshot] = None,
-        request_id: Optional[str] = None,
-    ) -> None:
+    response: Optional[_Snapshot] = None
+    request_id: Optional[str] = None
+
+    def __init__(self, message: str, **attributes: Any) -> None:
+        # Each class declares its attributes (with their defaults) as annotated class
+        # attributes; the constructor takes any of them as keywords, and nothing else.
         super().__init__(message)
         self.message = message
-        self.response = response
-        self.request_id = request_id
+        declared = _declared(type(self))
+        if "headers" in declared:  # always a dict: callers read it without a None check
+            attributes["headers"] = dict(attributes.get("headers") or {})
+        for name, value in attributes.items():
+            if name not in declared:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword {name!r}")
+            setattr(self, name, value)
 
     def __reduce__(self) -> Tuple[Any, ...]:
         # Exception's default rebuilds with ``cls(*args)``, which keyword-only attributes
         # break: a worker process raising one would break its pool. Rebuild from the state.
         return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _declared(cls: type) -> FrozenSet[str]:
+    """The attributes an exception class declares, its bases' included."""
+    names = _DECLARED.get(cls)
+    if names is None:
+        names = _DECLARED[cls] = frozenset(
+            name for klass in cls.__mro__ for name in vars(klass).get("__annotations__", {})
+        )
+    return names
+
+
+_DECLARED: Dict[type, FrozenSet[str]] = {}
 
 
 def _rebuild(
@@ -110,16 +127,7 @@ class APIConnectionError(ResponsesStreamError):
     ``last_sequence_number`` is the ``sequence_number`` of the last event received, if any.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        response: Optional[_Snapshot] = None,
-        request_id: Optional[str] = None,
-        last_sequence_number: Optional[int] = None,
-    ) -> None:
-        super().__init__(message, response=response, request_id=request_id)
-        self.last_sequence_number = last_sequence_number
+    last_sequence_number: Optional[int] = None
 
 
 class APITimeoutError(APIConnectionError):
@@ -133,25 +141,15 @@ class APIStatusError(ResponsesStreamError):
     else the text), ``headers``, and from OpenAI's error body ``code``, ``type`` and ``param``.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        request_id: Optional[str] = None,
-        body: Any = None,
-        headers: Optional[Mapping[str, str]] = None,
-        code: Optional[str] = None,
-        type: Optional[str] = None,
-        param: Optional[str] = None,
-    ) -> None:
-        super().__init__(message, request_id=request_id)
-        self.status_code = status_code
-        self.body = body
-        self.headers: Dict[str, str] = dict(headers or {})
-        self.code = code
-        self.type = type
-        self.param = param
+    status_code: int = 0
+    body: Any = None
+    headers: Dict[str, str]
+    code: Optional[str] = None
+    type: Optional[str] = None
+    param: Optional[str] = None
+
+    def __init__(self, message: str, *, status_code: int, **attributes: Any) -> None:
+        super().__init__(message, status_code=status_code, **attributes)
 
 
 class BadRequestError(APIStatusError):
@@ -219,26 +217,12 @@ class StreamError(ResponsesStreamError):
     including a following ``response.failed`` if one came.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: Optional[str] = None,
-        param: Optional[str] = None,
-        type: Optional[str] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        retryable: bool = False,
-        response: Optional[_Snapshot] = None,
-        request_id: Optional[str] = None,
-        sequence_number: Optional[int] = None,
-    ) -> None:
-        super().__init__(message, response=response, request_id=request_id)
-        self.code = code
-        self.param = param
-        self.type = type
-        self.headers: Dict[str, str] = dict(headers or {})
-        self.retryable = retryable
-        self.sequence_number = sequence_number
+    code: Optional[str] = None
+    param: Optional[str] = None
+    type: Optional[str] = None
+    headers: Dict[str, str]
+    retryable: bool = False
+    sequence_number: Optional[int] = None
 
 
 class ResponseFailedError(ResponsesStreamError):
@@ -253,20 +237,9 @@ class StreamInterrupted(ResponsesStreamError):
     of the event that was cut, when the body ended inside one.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        response: Optional[_Snapshot] = None,
-        request_id: Optional[str] = None,
-        last_sequence_number: Optional[int] = None,
-        response_id: Optional[str] = None,
-        unparsed: Any = None,
-    ) -> None:
-        super().__init__(message, response=response, request_id=request_id)
-        self.last_sequence_number = last_sequence_number
-        self.response_id = response_id
-        self.unparsed = unparsed
+    last_sequence_number: Optional[int] = None
+    response_id: Optional[str] = None
+    unparsed: Any = None
 
 
 class ProtocolError(ResponsesStreamError):
@@ -275,16 +248,7 @@ class ProtocolError(ResponsesStreamError):
     ``data`` holds the offending raw data (bytes or text) so nothing received is lost.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        data: Any = None,
-        response: Optional[_Snapshot] = None,
-        request_id: Optional[str] = None,
-    ) -> None:
-        super().__init__(message, response=response, request_id=request_id)
-        self.data = data
+    data: Any = None
 
 
 class InvalidArgumentsError(ResponsesStreamError, ValueError):
@@ -293,10 +257,8 @@ class InvalidArgumentsError(ResponsesStreamError, ValueError):
     ``arguments`` holds the raw string and ``name`` the function name.
     """
 
-    def __init__(self, message: str, *, name: Optional[str], arguments: str) -> None:
-        super().__init__(message)
-        self.name = name
-        self.arguments = arguments
+    name: Optional[str] = None
+    arguments: str = ""
 
 
 class MaxTurnsExceeded(ResponsesStreamError):
@@ -319,9 +281,7 @@ class OutputParseError(ResponsesStreamError, ValueError):
     give ``None``).
     """
 
-    def __init__(self, message: str, *, text: str, response: Optional[_Snapshot] = None) -> None:
-        super().__init__(message, response=response)
-        self.text = text
+    text: str = ""
 
 
 class CheckpointError(ResponsesStreamError):
@@ -329,6 +289,4 @@ class CheckpointError(ResponsesStreamError):
     locked or corrupt, Redis unreachable). The stored checkpoint is left as it was; ``key`` is
     the checkpoint's key."""
 
-    def __init__(self, message: str, *, key: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.key = key
+    key: Optional[str] = None
