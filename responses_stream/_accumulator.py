@@ -485,11 +485,16 @@ class Accumulator:
         self.saw_output = True
         return part
 
-    def _output_text_done(self, event: Any) -> OutputText:
-        part: OutputText = self._part(self._item(event, Message), event.content_index, OutputText)
-        text = _text(event, "text")
+    def _final_text(self, event: Any, cls: Type[Model], key: str) -> Any:
+        """A message part's ``.done`` event: its text replaces what the deltas built."""
+        part = self._part(self._item(event, Message), event.content_index, cls)
+        text = _text(event, key)
         if text is not None:
-            part.__dict__["text"] = text
+            part.__dict__[key] = text
+        return part
+
+    def _output_text_done(self, event: Any) -> OutputText:
+        part: OutputText = self._final_text(event, OutputText, "text")
         if event.logprobs is not None:
             part.__dict__["logprobs"] = event.logprobs
         self._text_key = None
@@ -514,10 +519,7 @@ class Accumulator:
         return part
 
     def _refusal_done(self, event: Any) -> Refusal:
-        part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
-        refusal = _text(event, "refusal")
-        if refusal is not None:
-            part.__dict__["refusal"] = refusal
+        part: Refusal = self._final_text(event, Refusal, "refusal")
         return part
 
     def _arguments_delta(self, event: Any) -> FunctionCall:

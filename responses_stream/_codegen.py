@@ -116,6 +116,11 @@ def _class(
 _TYPING = ("Any", "ClassVar", "Dict", "FrozenSet", "List", "Optional", "Tuple", "Type", "Union")
 
 
+def _typed_head(entry: Dict[str, Any]) -> List[str]:
+    """The first lines of a part or item class: its wire ``type``, as class constant and field."""
+    return [f'    TYPE: ClassVar[str] = "{entry["type"]}"', f'    type: str = "{entry["type"]}"']
+
+
 def _imports(body: str, module: str, candidates: Tuple[str, ...]) -> str:
     """``from module import ...`` for the candidate names the generated body uses."""
     used = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", body))
@@ -141,22 +146,14 @@ def model_types(data: Dict[str, Any]) -> str:
     parts = []
     for entry in data["parts"]:
         name = camel(entry["type"])
-        head = [
-            f'    TYPE: ClassVar[str] = "{entry["type"]}"',
-            f'    type: str = "{entry["type"]}"',
-        ]
-        lines = _class(name, "Model", entry["doc"], head, entry, frozen=False)
+        lines = _class(name, "Model", entry["doc"], _typed_head(entry), entry, frozen=False)
         body += lines
         parts.append(name)
     items = []
     for entry in data["items"]:
         name = camel(entry["type"])
-        head = [
-            f'    TYPE: ClassVar[str] = "{entry["type"]}"',
-            f'    type: str = "{entry["type"]}"',
-        ]
         doc = f"Output item ``{entry['type']}``: {entry['doc']}"
-        lines = _class(name, "OutputItemBase", doc, head, entry, frozen=False)
+        lines = _class(name, "OutputItemBase", doc, _typed_head(entry), entry, frozen=False)
         body += lines
         items.append(name)
     body += ["", ""]

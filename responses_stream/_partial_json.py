@@ -322,19 +322,10 @@ class PartialJSON:
                 if not stack:
                     self._fail("Extra data", base, i)
                     break
-                if type(stack[-1]) is list:
-                    if c == ",":
-                        state = _VALUE
-                    elif c == "]":
-                        stack.pop()
-                        if not stack:
-                            self._done = True
-                    else:
-                        self._fail("Expecting ',' delimiter", base, i)
-                        break
-                elif c == ",":
-                    state = _OBJ_KEY
-                elif c == "}":
+                in_list = type(stack[-1]) is list
+                if c == ",":
+                    state = _VALUE if in_list else _OBJ_KEY
+                elif c == ("]" if in_list else "}"):
                     stack.pop()
                     if not stack:
                         self._done = True
