@@ -21,7 +21,7 @@ where text belongs) raises ``TypeError``/``ValueError``, which the stream report
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Type
+from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
 
 from . import events as ev
 from .errors import StreamInterrupted
@@ -44,6 +44,8 @@ from .models import (
     output_item_from_dict,
     part_from_dict,
 )
+
+P = TypeVar("P", bound=Model)
 
 REPEAT: Any = object()
 """What :meth:`Accumulator.feed` returns for an event a resumed connection sent again."""
@@ -107,6 +109,14 @@ def _append(obj: Model, attr: str, delta: Any) -> str:
     finally:
         attrs[attr] = text
     return text
+
+
+def _final_text(part: P, event: Any, key: str) -> P:
+    """A ``.done`` event's text replaces what the deltas built in ``part`` (when it has one)."""
+    text = _text(event, key)
+    if text is not None:
+        part.__dict__[key] = text
+    return part
 
 
 def _text(event: Any, key: str) -> Optional[str]:
@@ -485,16 +495,9 @@ class Accumulator:
         self.saw_output = True
         return part
 
-    def _final_text(self, event: Any, cls: Type[Model], key: str) -> Any:
-        """A message part's ``.done`` event: its text replaces what the deltas built."""
-        part = self._part(self._item(event, Message), event.content_index, cls)
-        text = _text(event, key)
-        if text is not None:
-            part.__dict__[key] = text
-        return part
-
     def _output_text_done(self, event: Any) -> OutputText:
-        part: OutputText = self._final_text(event, OutputText, "text")
+        part: OutputText = self._part(self._item(event, Message), event.content_index, OutputText)
+        _final_text(part, event, "text")
         if event.logprobs is not None:
             part.__dict__["logprobs"] = event.logprobs
         self._text_key = None
@@ -519,8 +522,8 @@ class Accumulator:
         return part
 
     def _refusal_done(self, event: Any) -> Refusal:
-        part: Refusal = self._final_text(event, Refusal, "refusal")
-        return part
+        part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
+        return _final_text(part, event, "refusal")
 
     def _arguments_delta(self, event: Any) -> FunctionCall:
         call: FunctionCall = self._item(event, FunctionCall)
@@ -563,10 +566,7 @@ class Accumulator:
     def _summary_done(self, event: Any) -> SummaryText:
         reasoning = self._item(event, Reasoning)
         part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
-        text = _text(event, "text")
-        if text is not None:
-            part.__dict__["text"] = text
-        return part
+        return _final_text(part, event, "text")
 
     def _reasoning_text_delta(self, event: Any) -> ReasoningText:
         reasoning = self._item(event, Reasoning)
@@ -578,10 +578,7 @@ class Accumulator:
     def _reasoning_text_done(self, event: Any) -> ReasoningText:
         reasoning = self._item(event, Reasoning)
         part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
-        text = _text(event, "text")
-        if text is not None:
-            part.__dict__["text"] = text
-        return part
+        return _final_text(part, event, "text")
 
     def _patch_diff(self, event: Any) -> Any:
         call = self._item(event, ApplyPatchCall)
