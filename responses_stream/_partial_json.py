@@ -49,7 +49,8 @@ _LITERALS: Dict[str, Tuple[str, Any]] = {
     "-": ("-Infinity", NegInf),
 }
 
-# Parser states (ints: compared on every token of the hot loop).
+# Parser states (ints: compared on every token of the hot loop). Those up to _AFTER skip
+# whitespace before their next token; the loop relies on that order.
 _VALUE = 0  # a value is required: top level, after ':' or after ',' in an array
 _ARR_FIRST = 1  # just after '[': a value or ']'
 _OBJ_FIRST = 2  # just after '{': a key or '}'
@@ -305,6 +306,10 @@ class PartialJSON:
         state = self._state
         stack = self._stack
         while i < n:
+            if state <= _AFTER:  # the states that skip whitespace before their next token
+                i = _WS(text, i).end()
+                if i == n:
+                    break
             if state == _STR:
                 piece, i, status = self._scan(text, i, base)
                 if piece:
@@ -315,9 +320,6 @@ class PartialJSON:
                 if not stack:
                     self._done = True
             elif state == _AFTER:
-                i = _WS(text, i).end()
-                if i == n:
-                    break
                 c = text[i]
                 if not stack:
                     self._fail("Extra data", base, i)
@@ -334,9 +336,6 @@ class PartialJSON:
                     break
                 i += 1
             elif state in (_VALUE, _ARR_FIRST):
-                i = _WS(text, i).end()
-                if i == n:
-                    break
                 c = text[i]
                 if c == '"':
                     piece, i, status = self._scan(text, i + 1, base)
@@ -419,9 +418,6 @@ class PartialJSON:
                 state = _SCALAR_END
                 i = j
             elif state in (_OBJ_FIRST, _OBJ_KEY):
-                i = _WS(text, i).end()
-                if i == n:
-                    break
                 c = text[i]
                 if c == '"':
                     piece, i, status = self._scan(text, i + 1, base)
@@ -453,9 +449,6 @@ class PartialJSON:
                 else:
                     break
             else:  # _COLON
-                i = _WS(text, i).end()
-                if i == n:
-                    break
                 if text[i] != ":":
                     self._fail("Expecting ':' delimiter", base, i)
                     break
