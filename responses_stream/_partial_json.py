@@ -294,6 +294,12 @@ class PartialJSON:
         self._carry = carry
         return piece, n, _OPEN
 
+    def _close(self, stack: List[Any]) -> None:
+        """A container closed; the document is done when it was the outermost one."""
+        stack.pop()
+        if not stack:
+            self._done = True
+
     def _feed(self, text: str) -> None:
         carry = self._carry
         base = self._seen - len(carry)
@@ -328,9 +334,7 @@ class PartialJSON:
                 if c == ",":
                     state = _VALUE if in_list else _OBJ_KEY
                 elif c == ("]" if in_list else "}"):
-                    stack.pop()
-                    if not stack:
-                        self._done = True
+                    self._close(stack)
                 else:
                     self._fail("Expecting ',' delimiter", base, i)
                     break
@@ -362,9 +366,7 @@ class PartialJSON:
                     state = _ARR_FIRST
                     i += 1
                 elif c == "]" and state == _ARR_FIRST:
-                    stack.pop()
-                    if not stack:
-                        self._done = True
+                    self._close(stack)
                     state = _AFTER
                     i += 1
                 elif "0" <= c <= "9" or (c == "-" and i + 1 < n and text[i + 1] != "I"):
@@ -431,9 +433,7 @@ class PartialJSON:
                     else:
                         break
                 elif c == "}" and state == _OBJ_FIRST:
-                    stack.pop()
-                    if not stack:
-                        self._done = True
+                    self._close(stack)
                     state = _AFTER
                     i += 1
                 else:
