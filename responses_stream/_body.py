@@ -19,6 +19,8 @@ import functools
 import http.client
 import logging
 import re
+import socket
+import threading
 import time
 from typing import Any, Callable, Iterator, List, Optional
 
@@ -37,15 +39,89 @@ READ_SIZE = 65536
 """Bytes asked of the socket per read: ``read1`` returns as soon as any are available."""
 
 
-def body_chunks(raw: Any, read_size: int = READ_SIZE) -> Iterator[bytes]:
+class Interrupter:
+    """Lets another thread end, at once, a read blocked on the socket of a response body.
+
+    :meth:`interrupt` shuts the socket down (both ways, so the server sees the connection end
+    too): a ``recv`` blocked on it returns end-of-file at once and the reading thread finishes,
+    and closes the response, itself. Closing the socket from the other thread would not wake
+    the read (the reader holds the buffered file's lock and the file keeps the descriptor
+    open) and could hit a descriptor number already reused; a shutdown does neither.
+
+    The socket is looked up when interrupting, from the response being read (:meth:`watch`),
+    and never after that response gave its connection back to the pool (:meth:`release`): the
+    lock makes the two exclusive, so a connection reused by another request is never touched.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raw: Any = None
+        self.interrupted = False
+        """True once :meth:`interrupt` was called: an end of the body is then not an error."""
+
+    def watch(self, raw: Any) -> None:
+        """``raw`` (a urllib3 response) is now the one read; if already interrupted, end it."""
+        with self._lock:
+            self._raw = raw
+            if self.interrupted:
+                _shut_down(raw)
+
+    def release(self, raw: Any) -> bool:
+        """Forget ``raw`` before its connection goes back to the pool or is closed.
+
+        Returns False if the socket may have been shut down: it must then not be pooled.
+        """
+        with self._lock:
+            if self._raw is raw:
+                self._raw = None
+            return not self.interrupted
+
+    def interrupt(self) -> None:
+        """Shut the watched response's socket down (any thread; safe to repeat)."""
+        with self._lock:
+            self.interrupted = True
+            raw, self._raw = self._raw, None
+            if raw is not None:
+                _shut_down(raw)
+
+
+def _live_socket(raw: Any) -> Any:
+    """The socket under ``raw``'s body while the body is being read, else None."""
+    # The socket the body is read from: http.client's buffered reader over a SocketIO. It is
+    # let go at the end of the body, before the connection can be pooled, and it is the only
+    # way to the socket of a close-delimited body (http.client drops it from the connection).
+    sock_file = getattr(getattr(raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(sock_file, "raw", None), "_sock", None)
+    if sock is None:
+        # Else the connection, which the urllib3 response (1.26 and 2.x) keeps until it is
+        # released: Interrupter.release orders that against the shutdown.
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+    return sock
+
+
+def _shut_down(raw: Any) -> None:
+    sock = _live_socket(raw)
+    if sock is not None and not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)  # TLS inside a TLS proxy: urllib3's SSLTransport
+    if isinstance(sock, socket.socket):
+        # The plain socket's shutdown, also for an SSLSocket: its own would drop the TLS state
+        # under the reading thread (a ValueError there instead of an end-of-file).
+        with contextlib.suppress(OSError):  # not connected any more, or already closed
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def body_chunks(
+    raw: Any, read_size: int = READ_SIZE, interrupter: Optional[Interrupter] = None
+) -> Iterator[bytes]:
     """The bytes of a response body as soon as they arrive, chunked or close-delimited.
 
     ``raw`` is the urllib3 response under a ``requests.Response`` (or anything with ``read1``).
     ``iter_content(None)`` would hold a close-delimited body back until EOF and
-    ``iter_content()`` reads one byte at a time; ``read1`` does neither.
+    ``iter_content()`` reads one byte at a time; ``read1`` does neither. After
+    ``interrupter`` interrupted the read, the body ends quietly instead of as a cut one.
     """
     # Everything that has arrived, in one read, straight off the socket.
-    source = socket_body(raw, read_size)
+    source = socket_body(raw, read_size, interrupter)
     if source is not None:
         return source
     read1 = getattr(raw, "read1", None)
@@ -63,7 +139,9 @@ class ChunkedBodyError(urllib3.exceptions.ProtocolError):
     own errors: the stream is reported interrupted)."""
 
 
-def socket_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
+def socket_body(
+    raw: Any, read_size: int, interrupter: Optional[Interrupter] = None
+) -> Optional[Iterator[bytes]]:
     """The body bytes of ``raw`` (a urllib3 response) read here, or None if not eligible.
 
     When the end of the body has been read, the response is finished the way http.client
@@ -92,17 +170,19 @@ def socket_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
 
     def finish() -> None:
         fp.close()  # what http.client does at the end of a body; a kept-alive socket stays open
-        raw.release_conn()
+        if interrupter is None or interrupter.release(raw):
+            raw.release_conn()
+        # else its socket may be shut down: closing the response closes it instead of pooling
 
     def closed() -> bool:
-        return bool(sock_file.closed)
+        return bool(sock_file.closed) or (interrupter is not None and interrupter.interrupted)
 
     if fp.chunked:
         if fp.chunk_left is not None:
             return None  # http.client is inside a chunk already
         return decode_chunked(read, read_size, finish, closed)
     if fp.length is None:
-        return _until_close(read, read_size, finish)
+        return _until_close(read, read_size, finish, closed)
     return _exactly(read, read_size, fp.length, finish, closed)
 
 
@@ -154,13 +234,17 @@ def drain(raw: Any, source: Iterator[bytes]) -> None:
 
 
 def _until_close(
-    read: Callable[[int], bytes], read_size: int, finish: Callable[[], None]
+    read: Callable[[int], bytes],
+    read_size: int,
+    finish: Callable[[], None],
+    closed: Callable[[], bool] = lambda: False,
 ) -> Iterator[bytes]:
     """A close-delimited body: everything until the server closes the connection."""
     while True:
         block = read(read_size)
         if not block:
-            finish()
+            if not closed():  # else the caller closed it: the response is closed with it
+                finish()
             return
         yield block
 

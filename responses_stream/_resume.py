@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import IO, Any, Callable, Iterator, Optional, Union
 
 import requests
@@ -33,7 +35,8 @@ class Resumer:
     """Reopens a broken background stream after the last event applied, ``max_resumes`` times.
 
     ``deadline`` (on ``clock``) is the call's total timeout: no resume starts, and no back-off
-    sleeps, past it. ``recording`` is trimmed before the next connection's bytes.
+    sleeps, past it. ``recording`` is trimmed before the next connection's bytes. After
+    :meth:`cancel` (the stream was closed on purpose) nothing is resumed any more.
     """
 
     def __init__(
@@ -56,6 +59,11 @@ class Resumer:
         self._deadline = deadline
         self.resumes = 0
         """How many times the stream was resumed so far."""
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """The stream was closed on purpose (any thread): resume nothing, end a back-off now."""
+        self._cancelled.set()
 
     def next_connection(
         self, exc: ResponsesStreamError, accumulator: Accumulator, stream: Any
@@ -66,6 +74,8 @@ class Resumer:
         Errors while reopening (an HTTP 404, a refused connection) are raised with the partial
         response.
         """
+        if self._cancelled.is_set():
+            return None
         response_id = accumulator.response.id
         after = accumulator.last_sequence_number
         if response_id is None or self.resumes >= self._max_resumes:
@@ -85,14 +95,30 @@ class Resumer:
         logger.info("resuming %s after sequence_number %s: %s", response_id, after, exc)
         if self._on_resume is not None:
             self._on_resume(response_id, after)
-        self._sleep(delay)
+        self._back_off(delay)
+        if self._cancelled.is_set():
+            return None
         if self._recording is not None:
             self._recording.trim()
         accumulator.resuming()
         try:
-            return self._reopen(response_id, after)
+            following = self._reopen(response_id, after)
         except ResponsesStreamError as error:
+            if self._cancelled.is_set():
+                return None  # closed while reconnecting: the failure no longer matters
             raise attach(error, stream) from exc
+        if self._cancelled.is_set():
+            # Closed while the headers were awaited (that wait cannot be cut short here).
+            following.close()
+            return None
+        return following
+
+    def _back_off(self, delay: float) -> None:
+        if self._sleep is time.sleep:
+            # The real clock: wait on the event, so a close() from another thread ends it.
+            self._cancelled.wait(delay)
+        else:
+            self._sleep(delay)  # an injected sleep (tests): keep its timing as given
 
 
 class Recording:

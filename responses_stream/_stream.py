@@ -8,14 +8,17 @@ background response continues on a new connection when one breaks (``_resume``).
 
 from __future__ import annotations
 
+import inspect
 import logging
+import threading
 from operator import itemgetter
+from types import GeneratorType
 from typing import Any, Iterator, Optional, Tuple
 
 import requests
 
 from ._accumulator import REPEAT, Accumulator
-from ._body import body_chunks, drain
+from ._body import Interrupter, body_chunks, drain
 from ._resume import Recording, Resumer
 from ._sse import COMMENT, FramedSSEClient
 from ._transport import attach, translate
@@ -61,6 +64,10 @@ class EventStream:
     For a background response (``background=True``) a stream that breaks (reset, idle timeout,
     end of body before a terminal event) is resumed from the last ``sequence_number`` up to
     ``max_resumes`` times; events already delivered are never delivered again.
+
+    :meth:`close` may be called from another thread (a Stop button) while this one waits for
+    data: iteration then ends at once, without an error, and :attr:`response` holds what had
+    arrived.
     """
 
     def __init__(
@@ -90,6 +97,10 @@ class EventStream:
         self._pairs: Optional[Iterator[Pair]] = None
         self._events: Optional[Iterator[Event]] = None
         self._closed = False
+        self._interrupter = Interrupter()
+        self._interrupter.watch(http_response.raw)
+        self._reader: Optional[int] = None  # the thread reading the body (see close)
+        self._close_lock = threading.RLock()  # two threads closing at once take turns
         try:
             self._check_content_type(http_response)
         except BaseException:
@@ -146,16 +157,46 @@ class EventStream:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (safe to call more than once)."""
+        """Close the connection: safe to call more than once, and from any thread.
+
+        Called from another thread while this stream is read, it takes effect at once, even in
+        the middle of a blocked read: the socket is shut down, iteration ends without an error
+        (:attr:`response` holds what had arrived) and the reading thread releases the
+        connection on its way out. A closed background stream is never resumed.
+        """
         self._closed = True
-        http, self._http = self._http, None
-        if http is not None:
-            http.close()
-        pairs, self._pairs = self._pairs, None
-        if pairs is not None:
-            pairs.close()  # type: ignore[attr-defined]
-        if self._recording is not None:
-            self._recording.close()
+        if self._resumer is not None:
+            self._resumer.cancel()
+        self._interrupter.interrupt()  # a read blocked on the socket returns now
+        with self._close_lock:
+            pairs = self._pairs
+            if self._read_elsewhere(pairs):
+                return  # the reading thread sees _closed and cleans up (see _connection)
+            self._pairs = None
+            close = getattr(pairs, "close", None)  # not on the empty iterator of a closed one
+            if close is not None:
+                try:
+                    close()
+                except ValueError:
+                    return  # another thread started reading just now: it cleans up
+            http, self._http = self._http, None
+            if http is not None:
+                http.close()
+            if self._recording is not None:
+                self._recording.close()
+
+    def _read_elsewhere(self, pairs: Optional[Iterator[Pair]]) -> bool:
+        """True while ``pairs`` is being read, or was left mid-stream, by another thread.
+
+        Closing a generator runs it: from a thread other than its reader that would race the
+        reader's next step ("generator already executing"), so only the reader closes it.
+        """
+        if not isinstance(pairs, GeneratorType):
+            return False
+        state = inspect.getgeneratorstate(pairs)
+        if state == inspect.GEN_RUNNING:
+            return True  # another thread, or a callback of ours such as on_resume
+        return state == inspect.GEN_SUSPENDED and self._reader != threading.get_ident()
 
     def until_done(self) -> Response:
         """Consume the rest of the stream and return the final response."""
@@ -191,18 +232,31 @@ class EventStream:
                 yield from self._connection(http)
                 return
             except (StreamInterrupted, APITimeoutError) as exc:
-                if self._closed:
-                    return
-                following = resumer.next_connection(exc, self.accumulator, self)
+                following = None  # a closed stream is not resumed
+                if not self._closed:
+                    following = resumer.next_connection(exc, self.accumulator, self)
                 if following is None:
+                    if self._closed:  # closed on purpose, perhaps during the back-off
+                        self._end_closed()
+                        return
                     raise
             http = self._http = following
+            self._interrupter.watch(http.raw)  # shut down at once if closed meanwhile
             self.request_id = http.headers.get("x-request-id") or self.request_id
-            self._check_content_type(http)
+            try:
+                self._check_content_type(http)
+            except ProtocolError:
+                if not self._closed:
+                    raise
+                # Closed meanwhile: its body was cut short; the next pass ends quietly.
 
     def _connection(self, http: requests.Response) -> Iterator[Pair]:
-        """The events of one HTTP response; raises how it ended unless it completed."""
-        source = body_chunks(http.raw)
+        """The events of one HTTP response; raises how it ended unless it completed.
+
+        Ends quietly once the stream is closed, whatever the read in progress then raises.
+        """
+        self._reader = threading.get_ident()  # close() from another thread leaves it to us
+        source = body_chunks(http.raw, interrupter=self._interrupter)
         if self._recording is not None:
             source = self._recording.wrap(source)
         sse = self._sse = FramedSSEClient(source)
@@ -213,6 +267,8 @@ class EventStream:
         seen_any = False
         try:
             for name, text in sse.messages():
+                if self._closed:
+                    break  # closed from another thread: what has arrived is the result
                 seen_any = True
                 if name == COMMENT:
                     yield KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]}), None
@@ -238,6 +294,8 @@ class EventStream:
                     return
                 if deadline is not None and clock() > deadline:
                     raise APITimeoutError("the call's total timeout passed during the stream")
+            if self._closed:
+                return
             if not seen_any and sse.bytes_received:
                 raise ProtocolError(
                     f"the body is not a server-sent event stream: {sse.head[:200]!r}",
@@ -246,6 +304,10 @@ class EventStream:
             self._finish(None)
         except Exception as exc:
             error = translate(exc, stream=self)
+            if self._closed and error is not None:
+                # Closed on purpose, perhaps from another thread in the middle of this read:
+                # the socket shut down under it, which is no failure of the stream.
+                return
             if error is None or error is exc:
                 raise
             raise error from exc
@@ -255,9 +317,17 @@ class EventStream:
             close = getattr(source, "close", None)
             if close is not None:
                 close()
+            self._interrupter.release(http.raw)  # never shut its socket down once reused
             http.close()
             if self._http is http:
                 self._http = None
+            if self._closed:
+                self._end_closed()
+
+    def _end_closed(self) -> None:
+        """The reading thread's share of a close() from another thread: what it left to us."""
+        if self._recording is not None:
+            self._recording.close()
 
     def _finish(self, terminal: Optional[Event]) -> None:
         """Raise what the end of the stream means, if it is not a normal completion."""

@@ -52,6 +52,7 @@ class ResponseHandler(WireCallbacks):
 
     _snapshot: Optional[Response] = None
     _stop_requested: bool = False
+    _stream: Optional[EventStream] = None  # the stream being driven, for stop()
 
     # ---------------------------------------------------------------------- accumulated
 
@@ -137,12 +138,17 @@ class ResponseHandler(WireCallbacks):
         return self._snapshot
 
     def stop(self) -> None:
-        """End the stream after the current callback returns.
+        """End the stream: after the current callback returns, or at once from another thread.
 
-        The connection is closed and ``client.stream()`` returns the partial snapshot.
-        Safe to call from another thread.
+        The connection is closed and ``client.stream()`` returns the partial snapshot, without
+        an error; a background response is not resumed. From another thread (a Stop button)
+        it takes effect even while the stream waits for data. Called before the response's
+        headers arrive, it takes effect when they do: no event is read.
         """
-        self._stop_requested = True
+        self._stop_requested = True  # before the stream is read: see run_handler
+        stream = self._stream
+        if stream is not None:
+            stream.close()  # wakes a read blocked in the driving thread (EventStream.close)
 
     @property
     def stopped(self) -> bool:
@@ -406,6 +412,9 @@ def run_handler(handler: ResponseHandler, open_stream: Callable[[], EventStream]
     try:
         with open_stream() as events:
             handler._snapshot = events.response
+            handler._stream = events
+            if handler._stop_requested:
+                events.close()  # stop() came while the request was sent: read nothing
             return drive(handler, events)
     except GeneratorExit:
         raise
@@ -413,4 +422,5 @@ def run_handler(handler: ResponseHandler, open_stream: Callable[[], EventStream]
         handler.on_exception(exc)
         raise
     finally:
+        handler._stream = None
         handler.on_end()

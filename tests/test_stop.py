@@ -1,0 +1,528 @@
+"""Stopping a stream from another thread: ``EventStream.close()`` and ``handler.stop()``.
+
+Over a real server on 127.0.0.1 that sends a few events and then goes silent for 30 s: the
+stop takes effect at once however the reader is blocked (on the body, before its first byte,
+in a resume's back-off), returns the partial response without an error, never resumes a
+background response, and the server sees its connection end. Time bounds are generous (2 s
+against a 30 s stall); measured latencies belong to the benchmarks.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+
+import responses_stream as rs
+from responses_stream.testing import MockServer, Script
+
+STALL = 30.0  # the server's silence: far longer than any bound below
+BOUND = 2.0  # a generous bound on "at once"
+SENT_DELTAS = 3  # text deltas sent before the silence
+TEXT = "Stop means stop, right now, whatever the socket is doing."
+
+
+def _script(background: bool = False) -> Script:
+    return Script(background=background, seed=13).text(TEXT, chunk=5).completed()
+
+
+def _events_before_silence(script: Script) -> List[Dict[str, Any]]:
+    """The events up to and including the SENT_DELTAS-th text delta."""
+    events = script.events()
+    deltas = [i for i, e in enumerate(events) if e["type"] == "response.output_text.delta"]
+    return events[: deltas[SENT_DELTAS - 1] + 1]
+
+
+def _partial_text(events: List[Dict[str, Any]]) -> str:
+    return "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+# ------------------------------------------------------------------------------ the server
+
+
+@dataclass
+class Connection:
+    """One connection the server accepted: its request and when the client ended it."""
+
+    request_line: str = ""
+    closed_by_client_at: Optional[float] = None
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
+class SilentServer:
+    """Answers every request with SSE headers after ``header_delay``, the events of
+    ``events`` (framed as ``framing``), then silence for ``STALL`` s, or until the client
+    ends the connection, which it records. ``cut=True`` ends the connection after the events
+    instead (a broken stream). Optionally over TLS."""
+
+    def __init__(
+        self,
+        events: List[Dict[str, Any]],
+        *,
+        framing: str = "chunked",
+        header_delay: float = 0.0,
+        cut: bool = False,
+        tls: Optional[ssl.SSLContext] = None,
+    ) -> None:
+        self.events = events
+        self.framing = framing
+        self.header_delay = header_delay
+        self.cut = cut
+        self.tls = tls
+        self.connections: List[Connection] = []
+        self.first_cut = threading.Event()  # the first connection was cut (cut=True)
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port: int = self._listener.getsockname()[1]
+        self._threads: List[threading.Thread] = []
+        self._accepter = threading.Thread(target=self._accept, name="silent-accept", daemon=True)
+        self._accepter.start()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
+
+    @property
+    def request_lines(self) -> List[str]:
+        return [c.request_line for c in self.connections if c.request_line]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._accepter.join(5)
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            conn = Connection()
+            self.connections.append(conn)
+            thread = threading.Thread(
+                target=self._serve, args=(conn, sock), name="silent-conn", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: Connection, plain: socket.socket) -> None:
+        sock = plain
+        try:
+            plain.settimeout(5)
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(plain, server_side=True)
+            head = self._read_request(sock)
+            conn.request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            if self._wait_for_client_close(sock, conn, self.header_delay):
+                return
+            sock.sendall(self._head())
+            for event in self.events:
+                sock.sendall(self._frame(b"data: " + json.dumps(event).encode() + b"\n\n"))
+            if self.cut:
+                self.first_cut.set()
+                return
+            self._wait_for_client_close(sock, conn, STALL)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client closed with our bytes unread (so its side answered with a reset).
+            conn.closed_by_client_at = time.monotonic()
+        except OSError:
+            pass  # the tests check what they expect of the connection
+        finally:
+            sock.close()
+            conn.ended.set()
+
+    @staticmethod
+    def _read_request(sock: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            block = sock.recv(65536)
+            if not block:
+                raise OSError("the client closed before sending its request")
+            data += block
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
+            block = sock.recv(65536)
+            if not block:
+                break
+            body += block
+        return head
+
+    def _head(self) -> bytes:
+        lines = [b"HTTP/1.1 200 OK", b"Content-Type: text/event-stream"]
+        if self.framing in ("chunked", "gzip"):
+            lines.append(b"Transfer-Encoding: chunked")
+        elif self.framing == "length":
+            lines.append(b"Content-Length: 10000000")  # far more than is ever sent
+        else:
+            lines.append(b"Connection: close")
+        if self.framing == "gzip":
+            lines.append(b"Content-Encoding: gzip")  # read by urllib3, not off the socket
+            self._gzip = zlib.compressobj(wbits=31)
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+    def _frame(self, data: bytes) -> bytes:
+        if self.framing == "gzip":
+            data = self._gzip.compress(data) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
+        if self.framing in ("chunked", "gzip"):
+            return b"%x\r\n%s\r\n" % (len(data), data)
+        return data
+
+    def _wait_for_client_close(self, sock: socket.socket, conn: Connection, seconds: float) -> bool:
+        """Wait ``seconds`` for the client to end the connection; True if it did."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if sock.pending() if isinstance(sock, ssl.SSLSocket) else False:
+                sock.recv(65536)
+            ready, _, _ = select.select([sock], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = sock.recv(65536)
+            except (OSError, ssl.SSLError):
+                data = b""
+            if not data:
+                conn.closed_by_client_at = time.monotonic()
+                return True
+        return False
+
+
+@pytest.fixture
+def silent() -> Iterator[Callable[..., SilentServer]]:
+    servers: List[SilentServer] = []
+
+    def start(events: List[Dict[str, Any]], **kwargs: Any) -> SilentServer:
+        server = SilentServer(events, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _client(server: SilentServer, **kwargs: Any) -> rs.Client:
+    # A read timeout longer than the silence: only the stop can end these streams early.
+    return rs.Client(base_url=server.url, max_retries=0, timeout=rs.Timeout(read=60), **kwargs)
+
+
+class Closer:
+    """Calls ``action`` from a timer thread once ``ready`` returns True, then ``delay`` s
+    later; records when, how long the call took, and anything it raised."""
+
+    def __init__(
+        self, action: Callable[[], None], ready: Callable[[], bool], delay: float = 0.2
+    ) -> None:
+        self.action = action
+        self.ready = ready
+        self.delay = delay
+        self.called_at: Optional[float] = None
+        self.took: Optional[float] = None
+        self.raised: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name="closer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        give_up = time.monotonic() + 10
+        while not self.ready() and time.monotonic() < give_up:
+            time.sleep(0.01)
+        time.sleep(self.delay)
+        self.called_at = time.monotonic()
+        try:
+            self.action()
+        except BaseException as exc:
+            self.raised = exc
+        self.took = time.monotonic() - self.called_at
+
+    def check(self) -> float:
+        """The call happened, returned promptly without raising; returns when it was made."""
+        self.thread.join(10)
+        assert self.raised is None, f"the stop raised {self.raised!r}"
+        assert self.called_at is not None and self.took is not None
+        assert self.took < BOUND
+        return self.called_at
+
+
+def _assert_connection_ended(server: SilentServer, after: float) -> None:
+    conn = server.connections[0]
+    assert conn.ended.wait(BOUND), "the server still holds the connection"
+    assert conn.closed_by_client_at is not None
+    assert conn.closed_by_client_at - after < BOUND
+
+
+class Texts(rs.ResponseHandler):
+    def __init__(self) -> None:
+        self.events: List[rs.events.Event] = []
+        self.deltas: List[str] = []
+        self.resumes: List[Any] = []
+        self.errors: List[BaseException] = []
+
+    def on_event(self, event: rs.events.Event) -> None:
+        self.events.append(event)
+
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        self.deltas.append(delta)
+
+    def on_resume(self, response_id: str, starting_after: Optional[int]) -> None:
+        self.resumes.append((response_id, starting_after))
+
+    def on_exception(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+
+
+# ------------------------------------------------------------------------ while blocked
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length", "close", "gzip"])
+@pytest.mark.parametrize("background", [False, True], ids=["foreground", "background"])
+def test_close_from_another_thread_ends_a_blocked_read_at_once(
+    silent: Callable[..., SilentServer], framing: str, background: bool
+) -> None:
+    """EventStream.close() while the reader waits on a silent server: iteration ends at once
+    with the partial response and no error; the server sees the connection end; a background
+    response is not resumed."""
+    events = _events_before_silence(_script(background))
+    server = silent(events, framing=framing)
+    received: List[rs.events.Event] = []
+    fds = _fds()
+    with _client(server) as client:
+        with client.events(model="m", input="x", background=background) as stream:
+            closer = Closer(stream.close, lambda: len(received) == len(events))
+            for event in stream:
+                received.append(event)
+            ended = time.monotonic()
+        called = closer.check()
+        assert ended - called < BOUND
+        assert stream.response.output_text == _partial_text(events)
+        assert stream.response.status == "in_progress"
+        assert stream.resumes == 0
+        _assert_connection_ended(server, called)
+        time.sleep(0.3)  # a resume would have been sent by now
+    assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
+    gc.collect()
+    assert _fds() <= fds
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["foreground", "background"])
+def test_handler_stop_from_another_thread_returns_the_partial_at_once(
+    silent: Callable[..., SilentServer], background: bool
+) -> None:
+    """handler.stop() from another thread while client.stream() waits: it returns the
+    partial snapshot promptly, raises nothing, and resumes nothing."""
+    events = _events_before_silence(_script(background))
+    server = silent(events)
+    handler = Texts()
+    with _client(server) as client:
+        closer = Closer(handler.stop, lambda: len(handler.deltas) == SENT_DELTAS)
+        final = client.stream(handler, model="m", input="x", background=background)
+        returned = time.monotonic()
+        called = closer.check()
+        assert returned - called < BOUND
+        assert final.output_text == _partial_text(events)
+        assert handler.stopped and handler.errors == [] and handler.resumes == []
+        _assert_connection_ended(server, called)
+        time.sleep(0.3)
+    assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
+
+
+def test_close_over_tls_ends_the_read_at_once(
+    silent: Callable[..., SilentServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same over HTTPS: the shutdown must not break the TLS socket under the reader."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    command += ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    events = _events_before_silence(_script())
+    server = silent(events, tls=context)
+    handler = Texts()
+    with _client(server) as client:
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would win over verify
+            monkeypatch.delenv(name, raising=False)
+        client._transport.session.verify = str(cert)
+        closer = Closer(handler.stop, lambda: len(handler.deltas) == SENT_DELTAS)
+        final = client.stream(handler, model="m", input="x")
+        returned = time.monotonic()
+        called = closer.check()
+    assert returned - called < BOUND
+    assert final.output_text == _partial_text(events) and handler.errors == []
+    _assert_connection_ended(server, called)
+
+
+def test_stop_from_another_thread_closes_the_recording(
+    silent: Callable[..., SilentServer], tmp_path: Path
+) -> None:
+    """With record_to, the reading thread closes the file on its way out (an unclosed file
+    would fail this run under -W error) and the file replays as the partial stream."""
+    events = _events_before_silence(_script())
+    server = silent(events)
+    handler = Texts()
+    path = tmp_path / "stream.sse"
+    with _client(server) as client:
+        closer = Closer(handler.stop, lambda: len(handler.deltas) == SENT_DELTAS)
+        final = client.stream(handler, model="m", input="x", record_to=path)
+        closer.check()
+    assert final.output_text == _partial_text(events) and handler.errors == []
+    with pytest.raises(rs.StreamInterrupted) as info:
+        rs.replay(path)
+    assert info.value.response is not None
+    assert info.value.response.output_text == _partial_text(events)
+
+
+# ---------------------------------------------------------------------- before any event
+
+
+def test_close_before_the_first_body_byte(silent: Callable[..., SilentServer]) -> None:
+    """Headers, then silence: a close from another thread ends the stream with nothing."""
+    server = silent([])
+    with _client(server) as client:
+        with client.events(model="m", input="x", background=True) as stream:
+            closer = Closer(stream.close, lambda: True, delay=0.3)
+            received = list(stream)
+            ended = time.monotonic()
+        called = closer.check()
+        assert received == [] and ended - called < BOUND
+        assert stream.response.output == []
+        _assert_connection_ended(server, called)
+    assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
+
+
+def test_stop_before_the_headers_reads_nothing(silent: Callable[..., SilentServer]) -> None:
+    """stop() while the request waits for its headers: the call returns as soon as they
+    arrive (the wait for headers happens inside requests, out of the stream's reach),
+    without reading an event, and closes the connection. A background response is not
+    resumed."""
+    header_delay = 1.0
+    events = _events_before_silence(_script(background=True))
+    server = silent(events, header_delay=header_delay)
+    handler = Texts()
+    with _client(server) as client:
+        start = time.monotonic()
+        closer = Closer(handler.stop, lambda: True, delay=0.2)
+        final = client.stream(handler, model="m", input="x", background=True)
+        took = time.monotonic() - start
+        called = closer.check()
+        assert took < header_delay + BOUND
+        assert final.output == [] and handler.events == []
+        assert handler.stopped and handler.errors == [] and handler.resumes == []
+        _assert_connection_ended(server, called)
+        time.sleep(0.3)
+    assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
+
+
+def test_close_during_the_resume_back_off_resumes_nothing(
+    silent: Callable[..., SilentServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A background stream is cut and waits (here 30 s) before resuming: a close from
+    another thread ends the wait at once, and no resume request is sent."""
+    monkeypatch.setattr("responses_stream._resume.backoff_delay", lambda attempt: STALL)
+    events = _events_before_silence(_script(background=True))
+    server = silent(events, cut=True)
+    handler = Texts()
+    with _client(server) as client:
+        closer = Closer(handler.stop, lambda: bool(handler.resumes), delay=0.3)
+        final = client.stream(handler, model="m", input="x", background=True)
+        returned = time.monotonic()
+        called = closer.check()
+        time.sleep(0.3)
+    assert returned - called < BOUND
+    assert final.output_text == _partial_text(events) and handler.errors == []
+    assert len(handler.resumes) == 1  # it was about to resume
+    assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
+
+
+# ------------------------------------------------------------ repeated, late and racing
+
+
+def test_closing_twice_from_two_threads_and_after_the_end_is_harmless(
+    server: MockServer,
+) -> None:
+    """Closes from several threads at once, and after the end, raise nothing; a close after
+    the end does not touch the connection, which serves the next request."""
+    server.add(_script(), stall=STALL, stall_after_events=8)
+    server.add(_script())
+    server.add(_script())
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        with client.events(model="m", input="x") as stream:
+            closers = [Closer(stream.close, lambda: True, delay=0.3) for _ in range(3)]
+            assert len(list(stream)) == 8
+            for closer in closers:
+                closer.check()
+            stream.close()
+        done = client.events(model="m", input="x")
+        with done:
+            assert done.until_done().output_text == TEXT
+        late = Closer(done.close, lambda: True, delay=0)
+        late.check()
+        done.close()
+        assert client.stream(model="m", input="x").output_text == TEXT
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.001, 0.005, 0.02])
+def test_close_while_the_reader_is_between_events_never_races(
+    server: MockServer, pause: float
+) -> None:
+    """The reader busy in its loop body (not in a read) when the close comes, at many
+    points: the close and the loop both end cleanly ("generator already executing" never)."""
+    server.add(Script(seed=5).text("word " * 400, chunk=5).completed(), delay=0.001)
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        for attempt in range(5):
+            received: List[rs.events.Event] = []
+            with client.events(model="m", input="x") as stream:
+                closer = Closer(stream.close, lambda: len(received) > 20, delay=0.01 * attempt)
+                for event in stream:
+                    received.append(event)
+                    time.sleep(pause)
+            closer.check()
+            assert 20 < len(received) < 400
+            assert stream.response.output_text.startswith("word word")
+            server.add(Script(seed=5).text("word " * 400, chunk=5).completed(), delay=0.001)
+
+
+def test_stop_from_a_callback_still_ends_after_that_callback(server: MockServer) -> None:
+    """stop() from a callback on the reading thread keeps its meaning: the stream ends after
+    the callback returns, with the text so far."""
+
+    class StopAtThird(Texts):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            if len(self.deltas) == 3:
+                self.stop()
+
+    server.add(_script())
+    handler = StopAtThird()
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        final = client.stream(handler, model="m", input="x")
+    assert len(handler.deltas) == 3 and final.output_text == "".join(handler.deltas)
+    assert handler.errors == []
