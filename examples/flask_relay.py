@@ -1,10 +1,11 @@
 """Relay a stream to a browser page over Server-Sent Events, with Flask.
 
 ``/`` serves ``flask_relay/index.html``: its JavaScript opens an ``EventSource`` on
-``/stream?prompt=...`` and appends each token to the page as it arrives. ``/stream`` iterates
-``client.events()`` inside the response generator and sends each text delta as a ``data:`` line
-(JSON), then ``event: done`` with the final response. If the browser goes away, the server
-closes the generator and the ``with`` block closes the upstream stream.
+``/stream?prompt=...`` and appends each token to the page as it arrives. ``/stream`` returns
+``responses_stream.web.flask_response(...)``, which sends each text delta as a ``data:`` line
+(JSON), ``: keep-alive`` comments while the model is silent, then ``event: done`` with the final
+response (or ``{"status": "failed", "error": ...}``). If the browser goes away, the upstream
+stream is closed at once (and a ``background=True`` response would be cancelled).
 
     python examples/flask_relay.py     # then open http://127.0.0.1:5000/?prompt=Hello
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any
 
 import flask
 import requests
@@ -26,39 +27,31 @@ import sseclient
 from werkzeug.serving import make_server
 
 import responses_stream as rs
+from responses_stream import web
 from responses_stream.testing import MockServer, Script
 
 PAGE = Path(__file__).parent / "flask_relay" / "index.html"
 ANSWER = "Server-Sent Events carry each token from the model, through Flask, to this page."
 
 
-def relay(client: rs.Client, prompt: str) -> Iterator[str]:
-    end: Dict[str, Any]
-    try:
-        with client.events(model="gpt-5-mini", input=prompt) as stream:
-            for event in stream:
-                if isinstance(event, rs.events.OutputTextDelta):
-                    yield f"data: {json.dumps(event.delta)}\n\n"
-            end = stream.response.to_dict()
-    except rs.ResponsesStreamError as exc:
-        end = {"status": "failed", "error": str(exc)}
-    yield f"event: done\ndata: {json.dumps(end)}\n\n"
-
-
-def create_app(client: rs.Client) -> flask.Flask:
+def create_app(client: rs.Client, **options: Any) -> flask.Flask:
+    """The app: ``/`` (the page) and ``/stream`` (the relay). ``options`` go to
+    ``web.flask_response`` with each request, e.g. ``background=True``, ``mode="events"``,
+    ``keepalive=5``."""
     app = flask.Flask(__name__, root_path=str(PAGE.parent))
     app.add_url_rule("/", "index", lambda: PAGE.read_text(encoding="utf-8"))
 
     @app.get("/stream")
     def stream() -> flask.Response:
-        chunks = relay(client, flask.request.args.get("prompt", "Hello"))
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
-        return flask.Response(chunks, mimetype="text/event-stream", headers=headers)
+        # Read the request now: the body is produced after this view has returned.
+        prompt = flask.request.args.get("prompt", "Hello")
+        return web.flask_response(client, model="gpt-5-mini", input=prompt, **options)
 
     return app
 
 
 def main() -> rs.Response:
+    """Serve the app, read one relayed answer over HTTP, print its text, return it."""
     with MockServer() as upstream, rs.Client(base_url=upstream.url) as client:
         upstream.add(Script(model="gpt-5-mini").text(ANSWER).completed(), delay=0.02)
         server = make_server("127.0.0.1", 0, create_app(client), threaded=True)

@@ -1,9 +1,14 @@
-"""examples/flask_relay.py end to end: MockServer -> SDK -> Flask SSE -> a real browser page.
+"""The relay examples end to end: MockServer -> SDK -> Flask or Django SSE -> a real browser.
 
-The browser test drives headless Chromium (Debian package ``chromium``) over the DevTools
-protocol on a pipe (``--remote-debugging-pipe``: no port, no websocket library). It polls the
-page while the upstream streams slowly, so it checks that tokens reach the page one by one, not
-only that the final text is right. It is skipped only when ``chromium`` is not on the PATH.
+The browser tests drive headless Chromium (Debian package ``chromium``) over the DevTools
+protocol on a pipe (``--remote-debugging-pipe``: no port, no websocket library), against
+``examples/flask_relay.py`` (werkzeug's server) and ``examples/django_relay`` (Django's WSGI
+handler on wsgiref). They poll the page while the upstream streams slowly, so they check that
+tokens reach the page one by one, not only that the final text is right; and they close the tab
+mid-stream and check, on the wire between the SDK and the MockServer (``test_web.UpstreamTap``),
+that the relay then closes its upstream connection (and cancels a background response). They
+are skipped only when ``chromium`` is not on the PATH; the Django ones also when Django is not
+installed. The relay's behaviour over plain HTTP is tested in ``test_web.py``.
 """
 
 from __future__ import annotations
@@ -11,25 +16,31 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import runpy
 import select
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "flask_relay.py"
+from .test_web import (
+    LONG,
+    AppServer,
+    TapConnection,
+    UpstreamTap,
+    django_application,
+    flask_example,
+    pump_threads_gone,
+)
+
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = (
     "--headless",
@@ -44,56 +55,66 @@ CHROMIUM_FLAGS = (
     "--no-proxy-server",
 )
 TEXT = (
-    "Tokens travel from the model through the SDK and Flask to the browser, "
+    "Tokens travel from the model through the SDK and the web app to the browser, "
     "one small piece at a time, and the page shows each of them as soon as it lands."
 )
 DELAY = 0.04  # seconds between upstream events
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (Debian: chromium)"
+)
 
 
 class Relay:
-    """The example's Flask app on a free port, in front of a MockServer upstream."""
+    """An example app (Flask or Django) on a free port, relaying from a MockServer upstream
+    through a tap that shows how the upstream connection ended."""
 
-    def __init__(self) -> None:
-        self.app_module = runpy.run_path(str(EXAMPLE))
+    def __init__(self, framework: str, monkeypatch: pytest.MonkeyPatch, **options: Any) -> None:
         self.upstream = MockServer()
-        self.client = rs.Client(base_url=self.upstream.url, max_retries=0)
-        self.server = make_server(
-            "127.0.0.1", 0, self.app_module["create_app"](self.client), threaded=True
-        )
-        self.url = f"http://127.0.0.1:{self.server.port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self.tap = UpstreamTap(self.upstream.port)
+        self.client = rs.Client(base_url=self.tap.url, max_retries=0)
+        if framework == "flask":
+            app = flask_example()["create_app"](self.client, **options)
+        else:
+            app = django_application(monkeypatch, self.client, **options)
+        self.server = AppServer(framework, app)
+        self.url = self.server.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self._thread.join()
-        self.server.server_close()
+        self.upstream.close()  # ends any stream still running, so request threads can end
+        self.server.close()
+        self.tap.close()
         self.client.close()
-        self.upstream.close()
+
+
+@pytest.fixture(params=["flask", "django"])
+def framework(request: pytest.FixtureRequest) -> str:
+    if request.param == "django":
+        pytest.importorskip("django")
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def relay() -> Iterator[Relay]:
-    r = Relay()
+def relay(framework: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
+    r = Relay(framework, monkeypatch)
     try:
         yield r
     finally:
         r.close()
 
 
-def sse_messages(resp: requests.Response) -> Iterator[Tuple[str, Any]]:
-    """(event name, decoded JSON data) for each SSE message of a streamed response."""
-    event, data = "message", None
-    for line in resp.iter_lines(chunk_size=None, decode_unicode=True):
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            data = json.loads(line[6:])
-        elif not line and data is not None:
-            yield event, data
-            event, data = "message", None
+@pytest.fixture
+def background_relay(framework: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
+    r = Relay(framework, monkeypatch, background=True)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+@pytest.fixture(autouse=True)
+def no_pump_thread_left() -> Iterator[None]:
+    yield
+    assert pump_threads_gone(10)
 
 
 # --------------------------------------------------------------------------- plain HTTP
@@ -104,57 +125,6 @@ def test_page_is_html_with_an_event_source(relay: Relay) -> None:
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/html")
     assert "new EventSource(" in resp.text
-
-
-def test_stream_relays_deltas_then_done(relay: Relay) -> None:
-    relay.upstream.add(Script().text(TEXT).completed())
-    url = relay.url + "/stream"
-    with requests.get(url, params={"prompt": "Go"}, stream=True, timeout=10) as resp:
-        assert resp.headers["content-type"].startswith("text/event-stream")
-        messages = list(sse_messages(resp))
-    deltas = [data for event, data in messages if event == "message"]
-    assert "".join(deltas) == TEXT and len(deltas) > 10
-    assert messages[-1][0] == "done"
-    final = rs.Response.from_dict(messages[-1][1])
-    assert final.status == "completed" and final.output_text == TEXT
-    assert relay.upstream.requests[0].json["input"] == "Go"
-
-
-def test_upstream_error_ends_with_a_failed_done_event(relay: Relay) -> None:
-    relay.upstream.add_error(401, "Incorrect API key provided", code="invalid_api_key")
-    with requests.get(relay.url + "/stream", stream=True, timeout=10) as resp:
-        messages = list(sse_messages(resp))
-    assert [event for event, _ in messages] == ["done"]
-    assert messages[0][1]["status"] == "failed"
-    assert "Incorrect API key provided" in messages[0][1]["error"]
-
-
-def test_browser_disconnect_closes_the_upstream_stream(
-    relay: Relay, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When the browser goes away mid-stream, the relay stops reading from upstream."""
-    relay.upstream.add(Script().text("word " * 400).completed(), delay=0.02)  # ~16 s in all
-    closed = threading.Event()
-    open_events = relay.client.events
-
-    def events(**params: Any) -> rs.EventStream:
-        stream = open_events(**params)
-        close = stream.close
-
-        def close_and_signal() -> None:
-            close()
-            closed.set()
-
-        monkeypatch.setattr(stream, "close", close_and_signal)
-        return stream
-
-    monkeypatch.setattr(relay.client, "events", events)
-    with requests.get(relay.url + "/stream", stream=True, timeout=10) as resp:
-        event, data = next(sse_messages(resp))
-        assert (event, data) == ("message", "word")
-    started = time.monotonic()
-    assert closed.wait(5), "the upstream stream was not closed after the browser left"
-    assert time.monotonic() - started < 5
 
 
 # --------------------------------------------------------------------------- Chromium
@@ -180,6 +150,7 @@ class Chromium:
             *(executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}"),
             *("--remote-debugging-pipe", "about:blank"),
         ]
+        self.log_path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
             argv,
@@ -223,10 +194,17 @@ class Chromium:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)  # type: ignore[no-any-return]
 
-    def open(self, url: str) -> str:
-        """Open ``url`` in a new tab; return the DevTools session id for it."""
-        target = self.call("Target.createTarget", url=url)["targetId"]
-        return self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]  # type: ignore[no-any-return]
+    def open(self, url: str) -> Tuple[str, str]:
+        """Open ``url`` in a new tab; return its target id and the DevTools session id for it."""
+        target: str = self.call("Target.createTarget", url=url)["targetId"]
+        session: str = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        return target, session
+
+    def close_tab(self, target: str) -> None:
+        """Close a tab, as a user closing it would: its page and connections go away."""
+        self.call("Target.closeTarget", targetId=target)
 
     def evaluate(self, session: str, expression: str) -> Any:
         result = self.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
@@ -261,29 +239,51 @@ PAGE_STATE = """JSON.stringify((() => {
 })())"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: chromium)")
-def test_tokens_appear_progressively_in_headless_chromium(relay: Relay, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    """One headless Chromium for the module (each test opens and closes its own tab)."""
+    assert CHROMIUM is not None
+    tmp = tmp_path_factory.mktemp("chromium")
+    chromium = Chromium(CHROMIUM, tmp / "profile", tmp / "chromium.log")
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def page_states(
+    browser: Chromium, session: str, until: Any, timeout: float = 30
+) -> List[Dict[str, Any]]:
+    """Poll the page's state every 20 ms until ``until(state)`` holds (or ``timeout``)."""
+    states: List[Dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = json.loads(browser.evaluate(session, PAGE_STATE) or "null")
+        if state is not None:
+            states.append(state)
+            if until(state):
+                break
+        time.sleep(0.02)
+    return states
+
+
+def chromium_log(browser: Chromium) -> str:
+    return browser.log_path.read_text(errors="replace")[-2000:]
+
+
+@needs_chromium
+def test_tokens_appear_progressively_in_headless_chromium(relay: Relay, browser: Chromium) -> None:
     script = Script().text(TEXT).completed()
     n_deltas = sum(1 for e in script.events() if e["type"] == "response.output_text.delta")
     relay.upstream.add(script, delay=DELAY)
-    assert CHROMIUM is not None
-    browser = Chromium(CHROMIUM, tmp_path / "profile", tmp_path / "chromium.log")
+    target, session = browser.open(relay.url + "/?prompt=Tell%20me%20how%20streaming%20works")
     try:
-        session = browser.open(relay.url + "/?prompt=Tell%20me%20how%20streaming%20works")
-        states: List[Dict[str, Any]] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            state = json.loads(browser.evaluate(session, PAGE_STATE) or "null")
-            if state is not None:
-                states.append(state)
-                if state["status"] not in ("idle", "streaming"):
-                    break
-            time.sleep(0.02)
+        states = page_states(browser, session, lambda s: s["status"] not in ("idle", "streaming"))
         dom = browser.evaluate(session, "document.documentElement.outerHTML")
     finally:
-        browser.close()
+        browser.close_tab(target)
 
-    log = (tmp_path / "chromium.log").read_text(errors="replace")[-2000:]
+    log = chromium_log(browser)
     assert states, f"the page never loaded; Chromium log:\n{log}"
     final = states[-1]
     assert final["status"] == "completed", (final, log)
@@ -301,3 +301,50 @@ def test_tokens_appear_progressively_in_headless_chromium(relay: Relay, tmp_path
     assert times == sorted(times)
     expected_ms = (n_deltas - 1) * DELAY * 1000
     assert times[-1] - times[0] > 0.5 * expected_ms, times
+
+
+def close_tab_mid_stream(relay: Relay, browser: Chromium, script: Script) -> TapConnection:
+    """Open the page, close its tab once a few tokens are on it, and return the upstream
+    connection after checking that the relay closed it then, in the middle of the body."""
+    relay.upstream.add(script, delay=0.02)  # 800 deltas: ~16 s
+    target, session = browser.open(relay.url + "/?prompt=Go")
+    try:
+        states = page_states(browser, session, lambda s: len(s["text"]) >= len("word " * 3))
+    except BaseException:
+        browser.close_tab(target)
+        raise
+    assert states and states[-1]["status"] == "streaming", (states[-1:], chromium_log(browser))
+    browser.close_tab(target)
+    left = time.monotonic()
+
+    conn = relay.tap.stream_connection()
+    assert conn.closed.wait(5), "the relay kept reading the upstream after the tab closed"
+    assert conn.client_closed_at is not None, "the MockServer ended it, not the relay"
+    assert conn.client_closed_at - left < 3
+    assert not conn.body_finished
+    assert conn.to_client < len(b"".join(script.to_sse_chunks()))
+    assert pump_threads_gone(3)
+    return conn
+
+
+@needs_chromium
+def test_closing_the_tab_closes_the_upstream_connection(relay: Relay, browser: Chromium) -> None:
+    close_tab_mid_stream(relay, browser, Script().text(LONG).completed())
+    assert [(r.method, r.path) for r in relay.upstream.requests] == [("POST", "/v1/responses")]
+
+
+@needs_chromium
+def test_closing_the_tab_cancels_a_background_response(
+    background_relay: Relay, browser: Chromium
+) -> None:
+    script = Script(background=True).text(LONG).completed()
+    close_tab_mid_stream(background_relay, browser, script)
+    cancel = f"/v1/responses/{script.response_id}/cancel"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        seen = [(r.method, r.path) for r in background_relay.upstream.requests]
+        if ("POST", cancel) in seen:
+            break
+        time.sleep(0.01)
+    assert seen == [("POST", "/v1/responses"), ("POST", cancel)]
+    assert background_relay.upstream.requests[0].json["background"] is True
