@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Iterator, List
 
 import pytest
 
@@ -16,12 +16,9 @@ def _endpoint(server: MockServer) -> str:
 
 
 @pytest.fixture
-def azure() -> MockServer:
+def azure() -> Iterator[MockServer]:
     """A MockServer answering under Azure's /openai/v1 prefix."""
-    gen = mock_server(prefix="/openai/v1")
-    server = next(gen)
-    yield server  # type: ignore[misc]
-    gen.close()
+    yield from mock_server(prefix="/openai/v1")
 
 
 def test_azure_v1_route_and_api_key_header(azure: MockServer) -> None:
@@ -39,10 +36,9 @@ def test_azure_v1_route_and_api_key_header(azure: MockServer) -> None:
 
 
 def test_azure_dated_route_on_every_call() -> None:
-    """api_version switches to /openai/responses?api-version=... for create, resume, cancel."""
-    gen = mock_server(prefix="/openai")
-    server = next(gen)
-    try:
+    """api_version switches to /openai/responses?api-version=... for create, resume, retrieve
+    and cancel."""
+    with MockServer(prefix="/openai") as server:
         script = Script(background=True, seed=2).text("dated").completed()
         server.add(script)
         response_id = script.response_id
@@ -61,8 +57,6 @@ def test_azure_dated_route_on_every_call() -> None:
             ("GET", f"/openai/responses/{response_id}", version),
             ("POST", f"/openai/responses/{response_id}/cancel", version),
         ]
-    finally:
-        gen.close()
 
 
 def test_azure_ad_token_provider_is_called_per_request(azure: MockServer) -> None:
@@ -89,8 +83,19 @@ def test_azure_from_environment(azure: MockServer, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "envkey")
     azure.add(Script(seed=5).text("env").completed())
     with rs.Client() as client:
+        assert client.is_azure
         assert client.stream(model="d", input="x").output_text == "env"
     assert azure.requests[0].headers["api-key"] == "envkey"
+    assert azure.requests[0].path == "/openai/v1/responses"
+    with MockServer(prefix="/openai") as dated:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", _endpoint(dated))
+        monkeypatch.setenv("OPENAI_API_VERSION", "2025-04-01-preview")
+        dated.add(Script(seed=5).text("dated").completed())
+        with rs.Client() as client:
+            assert client.stream(model="d", input="x").output_text == "dated"
+        (request,) = dated.requests
+    assert request.path == "/openai/responses"
+    assert request.query == {"api-version": "2025-04-01-preview"}
 
 
 def test_azure_without_credentials_is_a_configuration_error() -> None:
@@ -103,9 +108,7 @@ def test_azure_without_credentials_is_a_configuration_error() -> None:
 def test_credentials_are_not_sent_to_another_host_on_redirect(azure_mode: bool) -> None:
     """A redirect to another host drops Authorization and api-key; the body still arrives."""
     prefix = "/openai/v1" if azure_mode else "/v1"
-    first_gen, second_gen = mock_server(prefix=prefix), mock_server(prefix=prefix)
-    first, second = next(first_gen), next(second_gen)
-    try:
+    with MockServer(prefix=prefix) as first, MockServer(prefix=prefix) as second:
         # Same port space, different host name: 127.0.0.1 -> localhost.
         target = second.url.replace("127.0.0.1", "localhost") + "/responses"
         first.add_json({}, status=307, headers={"Location": target})
@@ -121,9 +124,6 @@ def test_credentials_are_not_sent_to_another_host_on_redirect(azure_mode: bool) 
         moved = second.requests[0]
         assert "authorization" not in moved.headers and "api-key" not in moved.headers
         assert moved.json["model"] == "m"
-    finally:
-        first_gen.close()
-        second_gen.close()
 
 
 def test_same_host_redirect_keeps_credentials(server: MockServer) -> None:

@@ -214,7 +214,8 @@ def test_cancel_of_finished_response_is_not_an_error(server: MockServer) -> None
 
 
 def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
-    """handler.stop() on a background stream with cancel_on_stop=True cancels the response."""
+    """handler.stop() on a background stream with cancel_on_stop=True cancels the response:
+    one cancel request for its id, after which the server has it cancelled."""
 
     class StopEarly(Seen):
         def on_text_delta(self, delta: str, snapshot: str) -> None:
@@ -226,9 +227,12 @@ def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
         final = client.stream(
             StopEarly(), model="m", input="x", background=True, cancel_on_stop=True
         )
-    assert final.status != "completed"
-    cancel = server.requests[-1]
-    assert cancel.method == "POST" and cancel.path.endswith("/cancel")
+        cancels = [r for r in server.requests if r.path.endswith("/cancel")]
+        assert [(r.method, r.path) for r in cancels] == [
+            ("POST", f"/v1/responses/{script.response_id}/cancel")
+        ]
+        assert client.retrieve(script.response_id).status == "cancelled"
+    assert final.id == script.response_id and final.status != "completed"
 
 
 def test_unknown_response_id_is_not_found(server: MockServer) -> None:

@@ -6,19 +6,33 @@ callbacks are what the handler saw, and framing/latency are those of a real TCP 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-TRANSCRIPTS = Path(__file__).parent / "fixtures" / "transcripts"
-ALL_TRANSCRIPTS = sorted(TRANSCRIPTS.glob("*.sse")) + sorted(TRANSCRIPTS.glob("servers/*.sse"))
+from .scripts import (
+    ALL_TRANSCRIPTS,
+    ANSWER,
+    CALLS,
+    ENCRYPTED,
+    SCRIPTS,
+    SUMMARY,
+    TEXT,
+    Boom,
+    Recorder,
+    fd_count,
+    request_id,
+    text_script,
+    transcript_id,
+    wait_for_fds,
+    words_script,
+)
 
 LIFECYCLE = {
     "response.created": "created",
@@ -30,111 +44,7 @@ LIFECYCLE = {
 
 Call = Tuple[Any, ...]
 Event = Dict[str, Any]
-
-
-# ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def client(server: MockServer) -> Iterator[rs.Client]:
-    with rs.Client(api_key="sk-test", base_url=server.url, timeout=rs.Timeout(2, 10)) as c:
-        c._transport.sleep = _no_sleep
-        yield c
-
-
-def _no_sleep(seconds: float) -> None:
-    raise AssertionError(f"unexpected retry sleep of {seconds} s")
-
-
-def request_id(n: int) -> str:
-    """The x-request-id MockServer sends with its n-th request (1-based)."""
-    return f"req_{n:032x}"
-
-
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def wait_for_fds(limit: int, timeout: float = 5.0) -> int:
-    """Poll until at most ``limit`` fds are open (server threads close theirs asynchronously)."""
-    end = time.monotonic() + timeout
-    count = fd_count()
-    while count > limit and time.monotonic() < end:
-        time.sleep(0.02)
-        count = fd_count()
-    return count
-
-
-# ------------------------------------------------------------------------- the recorder
-
-
-class Recorder(rs.ResponseHandler):
-    """Records every callback with the values it was given, at the time it was called."""
-
-    def __init__(self) -> None:
-        self.calls: List[Call] = []
-        self.times: List[Tuple[str, float]] = []
-        self.events: List[Event] = []
-
-    def _add(self, *call: Any) -> None:
-        self.calls.append(call)
-        self.times.append((call[0], time.monotonic()))
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event.to_dict())
-        self._add("event", event.type, event.sequence_number)
-
-    def on_created(self, response: rs.Response) -> None:
-        self._add("created", response.id, response.status)
-
-    def on_in_progress(self, response: rs.Response) -> None:
-        self._add("in_progress", response.id, response.status)
-
-    def on_completed(self, response: rs.Response) -> None:
-        self._add("completed", response.id, response.status)
-
-    def on_incomplete(self, response: rs.Response) -> None:
-        self._add("incomplete", response.id, response.status)
-
-    def on_failed(self, response: rs.Response) -> None:
-        self._add("failed", response.id, response.status)
-
-    def on_text_delta(self, delta: str, snapshot: str) -> None:
-        self._add("text_delta", delta, snapshot)
-
-    def on_text_done(self, text: str) -> None:
-        self._add("text_done", text)
-
-    def on_function_call_created(self, call: rs.FunctionCall) -> None:
-        self._add("call_created", call.name, call.call_id, call.arguments)
-
-    def on_function_call_delta(self, delta: str, snapshot: str, call: rs.FunctionCall) -> None:
-        self._add("call_delta", delta, snapshot, call.call_id)
-
-    def on_function_call_done(self, call: rs.FunctionCall) -> None:
-        self._add("call_done", call.name, call.call_id, call.arguments, call.status)
-
-    def on_reasoning_delta(self, delta: str, snapshot: str) -> None:
-        self._add("reasoning_delta", delta, snapshot)
-
-    def on_reasoning_done(self, reasoning: rs.Reasoning) -> None:
-        summary = [getattr(part, "text", part) for part in reasoning.summary]
-        self._add("reasoning_done", reasoning.id, summary, reasoning.encrypted_content)
-
-    def on_error(self, error: Any) -> None:
-        self._add("error", error.code, error.message)
-
-    def on_exception(self, exc: BaseException) -> None:
-        self._add("exception", exc)
-
-    def on_end(self) -> None:
-        self._add("end")
-
-    def names(self) -> List[str]:
-        return [call[0] for call in self.calls]
-
-    def text(self) -> str:
-        return "".join(call[1] for call in self.calls if call[0] == "text_delta")
+KINDS = ["text", "function_calls", "reasoning"]
 
 
 def expected_calls(events: List[Event]) -> List[Call]:
@@ -181,44 +91,6 @@ def expected_calls(events: List[Event]) -> List[Call]:
     return calls
 
 
-# --------------------------------------------------------------------------------- scripts
-
-
-def text_script() -> Script:
-    return (
-        Script(seed=11)
-        .text("Streaming works over real sockets: ünïcödé ✓, CJK 漢字 and emoji 🎉 included.")
-        .completed()
-    )
-
-
-def function_call_script() -> Script:
-    return (
-        Script(model="gpt-4o", seed=12)
-        .function_call("get_weather", {"city": "Paris", "unit": "celsius"})
-        .function_call("get_time", {"timezone": "Europe/Paris", "format": "24h"})
-        .completed()
-    )
-
-
-def reasoning_script() -> Script:
-    return (
-        Script(model="o3-mini", seed=13)
-        .reasoning(
-            summary=["**Planning**\n\nLook up the weather.", "**Answering**\n\nSay it is sunny."],
-            encrypted_content="gAAAAABoEncryptedBlob==",
-        )
-        .text("It is sunny in Paris today.")
-        .completed()
-    )
-
-
-SCRIPTS = {
-    "text": text_script,
-    "function_call": function_call_script,
-    "reasoning": reasoning_script,
-}
-
 # (framing, chunk_size): one piece per event, or 3-byte pieces that split lines, JSON and
 # multi-byte UTF-8 characters across reads.
 FRAMINGS = {
@@ -233,7 +105,7 @@ FRAMINGS = {
 
 
 @pytest.mark.parametrize("framing", list(FRAMINGS))
-@pytest.mark.parametrize("kind", list(SCRIPTS))
+@pytest.mark.parametrize("kind", KINDS)
 def test_stream_fires_callbacks_in_order_and_returns_final_response(
     server: MockServer, client: rs.Client, kind: str, framing: str
 ) -> None:
@@ -255,27 +127,20 @@ def test_stream_fires_callbacks_in_order_and_returns_final_response(
     assert recorder.snapshot is final
     assert len(server.requests) == 1
     if kind == "text":
-        assert final.output_text == (
-            "Streaming works over real sockets: ünïcödé ✓, CJK 漢字 and emoji 🎉 included."
-        )
-    elif kind == "function_call":
+        assert final.output_text == TEXT
+    elif kind == "function_calls":
         calls = final.function_calls
-        assert [c.name for c in calls] == ["get_weather", "get_time"]
-        assert calls[0].parsed_arguments == {"city": "Paris", "unit": "celsius"}
-        assert calls[1].parsed_arguments == {"timezone": "Europe/Paris", "format": "24h"}
+        assert [(c.name, c.parsed_arguments) for c in calls] == CALLS
         assert final.output_text == ""
     else:
         (reasoning,) = final.reasoning_items
-        assert [getattr(p, "text", p) for p in reasoning.summary] == [
-            "**Planning**\n\nLook up the weather.",
-            "**Answering**\n\nSay it is sunny.",
-        ]
-        assert reasoning.encrypted_content == "gAAAAABoEncryptedBlob=="
-        assert final.output_text == "It is sunny in Paris today."
+        assert [getattr(p, "text", p) for p in reasoning.summary] == SUMMARY
+        assert reasoning.encrypted_content == ENCRYPTED
+        assert final.output_text == ANSWER
 
 
 @pytest.mark.parametrize("framing", ["chunked", "close"])
-@pytest.mark.parametrize("kind", list(SCRIPTS))
+@pytest.mark.parametrize("kind", KINDS)
 def test_events_pull_style_yields_the_same_events(
     server: MockServer, client: rs.Client, kind: str, framing: str
 ) -> None:
@@ -432,9 +297,7 @@ def _outcome(run: Any) -> Tuple[Optional[rs.Response], Optional[rs.ResponsesStre
         return None, exc
 
 
-@pytest.mark.parametrize(
-    "path", ALL_TRANSCRIPTS, ids=[p.relative_to(TRANSCRIPTS).as_posix() for p in ALL_TRANSCRIPTS]
-)
+@pytest.mark.parametrize("path", ALL_TRANSCRIPTS, ids=transcript_id)
 def test_recorded_transcript_served_verbatim_matches_replay(
     server: MockServer, client: rs.Client, path: Path
 ) -> None:
@@ -467,17 +330,13 @@ def test_recorded_transcript_served_verbatim_matches_replay(
 # ---------------------------------------------------------------------------- stop & raise
 
 
-def _long_script() -> Tuple[Script, List[str]]:
-    pieces = [f" word{i}" for i in range(40)]
-    return Script(seed=31).text("".join(pieces), chunk=pieces).completed(), pieces
-
-
 def test_stop_in_on_text_delta_returns_partial_snapshot_and_closes_the_connection(
     server: MockServer,
 ) -> None:
     """handler.stop() in on_text_delta makes stream() return at once with the partial snapshot,
     and the connection is closed (not drained, not returned to the pool)."""
-    script, pieces = _long_script()
+    script = words_script()
+    pieces = [f" word{i}" for i in range(40)]
     # 48 events 0.1 s apart: about 4.7 s if the client read to the end.
     server.add(script, delay=0.1)
 
@@ -514,14 +373,10 @@ def test_stop_in_on_text_delta_returns_partial_snapshot_and_closes_the_connectio
         assert again.status == "completed"
 
 
-class Boom(Exception):
-    pass
-
-
 def test_exception_in_callback_reaches_caller_unchanged(server: MockServer) -> None:
     """An exception raised in on_text_delta propagates as the very same object (not wrapped),
     after on_exception(exc) and then on_end(); the connection is closed."""
-    script, _ = _long_script()
+    script = words_script()
     server.add(script, delay=0.1)
     boom = Boom("handler bug")
 

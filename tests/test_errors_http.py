@@ -1,6 +1,7 @@
 """End-to-end error handling of ``Client`` over a real loopback server (``testing.MockServer``):
 HTTP status errors, retries, broken and stalled streams, in-band errors, configuration errors,
-and that the API key never leaks. Retry sleeps are recorded, never slept.
+and that the API key never leaks. Retry sleeps are recorded (the ``sleeps`` fixture), never
+slept.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Iterator, List, Optional, Tuple, Type
+from typing import Any, List, Optional, Type
 
 import pytest
 import requests
@@ -16,84 +17,16 @@ import requests
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-from .conftest import CLIENT_ERROR_STATUSES
+from .scripts import (
+    CLIENT_ERROR_STATUSES,
+    Recorder,
+    closed_port_url,
+    request_id,
+    text_script,
+)
 
 KEY = "sk-proj-SECRETa1b2c3d4e5f6g7h8i9j0"
 KEY_FRAGMENT = "SECRETa1b2c3d4"
-
-Call = Tuple[Any, ...]
-
-
-# ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def sleeps() -> List[float]:
-    return []
-
-
-@pytest.fixture
-def client(server: MockServer, sleeps: List[float]) -> Iterator[rs.Client]:
-    """A client on the mock server whose retry sleeps are recorded in ``sleeps``."""
-    with rs.Client(api_key=KEY, base_url=server.url, timeout=rs.Timeout(2, 5)) as c:
-        c._transport.sleep = sleeps.append
-        yield c
-
-
-def request_id(n: int) -> str:
-    """The x-request-id MockServer sends with its n-th request (1-based)."""
-    return f"req_{n:032x}"
-
-
-def text_script(text: str = "Hello there!", seed: int = 1) -> Script:
-    return Script(seed=seed).text(text).completed()
-
-
-class Recorder(rs.ResponseHandler):
-    """Records the callbacks that matter for errors, in order."""
-
-    def __init__(self) -> None:
-        self.calls: List[Call] = []
-
-    def names(self) -> List[str]:
-        return [c[0] for c in self.calls]
-
-    def on_created(self, response: rs.Response) -> None:
-        self.calls.append(("created",))
-
-    def on_text_delta(self, delta: str, snapshot: str) -> None:
-        self.calls.append(("text_delta", delta))
-
-    def on_completed(self, response: rs.Response) -> None:
-        self.calls.append(("completed", response.status))
-
-    def on_incomplete(self, response: rs.Response) -> None:
-        self.calls.append(("incomplete", response.status))
-
-    def on_failed(self, response: rs.Response) -> None:
-        self.calls.append(("failed", response.status))
-
-    def on_error(self, error: Any) -> None:
-        self.calls.append(("error", error.code, error.message))
-
-    def on_retry(self, error: Exception, attempt: int, delay: float) -> None:
-        self.calls.append(("retry", error, attempt, delay))
-
-    def on_exception(self, exc: BaseException) -> None:
-        self.calls.append(("exception", exc))
-
-    def on_end(self) -> None:
-        self.calls.append(("end",))
-
-    def retries(self) -> List[Call]:
-        return [c for c in self.calls if c[0] == "retry"]
-
-
-def closed_port_url() -> str:
-    """The base URL of a server that was started and closed: connections are refused."""
-    with MockServer() as dead:
-        url = dead.url
-    return url
 
 
 # ----------------------------------------------------------------------- HTTP status errors

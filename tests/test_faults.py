@@ -3,8 +3,6 @@ timeouts, and an exception from every kind of callback."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from typing import Any, List
 
@@ -13,9 +11,7 @@ import pytest
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+from .scripts import Boom, fd_count, sse, wait_for_fds
 
 
 def test_tcp_reset_mid_stream_is_interrupted_with_partial_text(server: MockServer) -> None:
@@ -32,7 +28,8 @@ def test_tcp_reset_mid_stream_is_interrupted_with_partial_text(server: MockServe
 
 
 def test_headers_then_nothing_times_out(server: MockServer) -> None:
-    """Headers, then silence: APITimeoutError within the read timeout."""
+    """Headers, then silence: APITimeoutError soon after the read timeout (not after the
+    server's 5 s stall), with an empty snapshot."""
     server.add(Script(seed=52).text("never").completed(), stall=5.0, stall_after_events=0)
     start = time.monotonic()
     with rs.Client(base_url=server.url, timeout=rs.Timeout(connect=2, read=0.4)) as client:
@@ -63,8 +60,7 @@ def test_ten_megabyte_event_over_http(server: MockServer) -> None:
         {"type": "response.output_text.delta", "delta": big, "sequence_number": 1},
         {"type": "response.completed", "response": {"id": "r_big", "status": "completed"}},
     ]
-    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
-    server.add(body, chunk_size=65536)
+    server.add(sse(*events), chunk_size=65536)
     with rs.Client(base_url=server.url) as client:
         assert client.stream(model="m", input="x").output_text == big
 
@@ -98,7 +94,7 @@ def test_sequence_numbers_that_repeat_or_go_backwards_lose_nothing(server: MockS
         for i, s in enumerate(seqs)
     ]
     events.append({"type": "response.completed", "response": {"status": "completed"}})
-    server.add(b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events))
+    server.add(sse(*events))
     with rs.Client(base_url=server.url) as client:
         with client.events(model="m", input="x") as stream:
             got = [e.sequence_number for e in stream]
@@ -122,10 +118,6 @@ CALLBACKS = [
     ("on_completed", "(self, response)"),
     ("on_keep_alive", "(self)"),
 ]
-
-
-class Boom(Exception):
-    pass
 
 
 @pytest.mark.parametrize(("name", "signature"), CALLBACKS, ids=[c[0] for c in CALLBACKS])
@@ -157,20 +149,14 @@ def test_exception_in_every_kind_of_callback(server: MockServer, name: str, sign
     body = b": keep-alive\n\n" + script.to_bytes()
     server.add(body, delay=0.01)
 
-    def settle(limit: int) -> int:
-        deadline = time.monotonic() + 3
-        while _fds() > limit and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return _fds()
-
     with rs.Client(base_url=server.url) as client:
-        before = _fds()
+        before = fd_count()
         with pytest.raises(Boom) as info:
             client.stream(handler_cls(), model="m", input="x")
         # A body read to its end leaves a reusable connection in the pool (its socket and the
         # in-process server's); any other raise must close the socket at once.
         pooled = 2 if name == "on_completed" else 0
-        assert settle(before + pooled) <= before + pooled
-    assert settle(before) <= before
+        assert wait_for_fds(before + pooled, timeout=3) <= before + pooled
+    assert wait_for_fds(before, timeout=3) <= before
     assert info.value is boom
     assert calls == [("exception", boom), ("end",)]

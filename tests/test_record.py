@@ -30,18 +30,14 @@ def test_record_keeps_a_cut_stream(server: MockServer, tmp_path: Path) -> None:
     body = script.to_bytes()
     server.add(script, close_after=len(body) // 2)
     path = tmp_path / "cut.sse"
-    with rs.Client(base_url=server.url) as client:
-        try:
-            client.stream(model="m", input="x", record_to=str(path))
-        except rs.StreamInterrupted as exc:
-            live_text = exc.response.output_text if exc.response else None
+    with rs.Client(base_url=server.url) as client, pytest.raises(rs.StreamInterrupted) as live:
+        client.stream(model="m", input="x", record_to=str(path))
     assert path.read_bytes() == body[: len(body) // 2]
-    try:
+    with pytest.raises(rs.StreamInterrupted) as replayed:
         rs.replay(path)
-    except rs.StreamInterrupted as exc:
-        assert exc.response is not None and exc.response.output_text == live_text
-    else:  # pragma: no cover
-        raise AssertionError("expected StreamInterrupted")
+    assert live.value.response is not None and replayed.value.response is not None
+    assert replayed.value.response.to_dict() == live.value.response.to_dict()
+    assert live.value.response.output_text
 
 
 @pytest.mark.parametrize("line_ending", ["\n", "\r\n", "\r"])

@@ -10,7 +10,7 @@ import responses
 import responses_stream as rs
 from responses_stream.testing import Script
 
-from .conftest import CLIENT_ERROR_STATUSES
+from .scripts import CLIENT_ERROR_STATUSES
 
 BASE = "https://api.example.test/v1"
 
@@ -127,10 +127,12 @@ def test_missing_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -
         assert "localhost" in repr(client)
 
 
+@responses.activate
 def test_unserialisable_params_fail_before_sending() -> None:
-    """Parameters that are not JSON give ConfigurationError, not a half-sent request."""
+    """Parameters that are not JSON give ConfigurationError, and no request is sent."""
     with rs.Client(api_key="k", base_url=BASE) as client, pytest.raises(rs.ConfigurationError):
         client.stream(model="m", input=object())
+    assert len(responses.calls) == 0
 
 
 def test_key_not_in_repr() -> None:

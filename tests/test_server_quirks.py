@@ -10,14 +10,14 @@ the final ``Response`` and the callbacks.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
 import responses_stream as rs
 from responses_stream.testing import MockServer
 
-from .conftest import FIXTURES, payloads
+from .scripts import FIXTURES, deltas_of, drop_types, edit, frames, payload_of, payloads, sse
 
 SERVERS = FIXTURES / "servers"
 OPENROUTER = FIXTURES / "openrouter__reasoning-text-gpt-oss-no-event-lines-done.sse"
@@ -26,48 +26,6 @@ TEXT = FIXTURES / "openai-dotnet__text-gpt4o-mini.sse"
 
 
 # -------------------------------------------------------------------------------- helpers
-
-
-def frames(data: bytes) -> List[bytes]:
-    """The SSE frames of a recording (blank-line separated), without empty ones."""
-    return [f for f in data.replace(b"\r\n", b"\n").split(b"\n\n") if f.strip()]
-
-
-def payload_of(frame: bytes) -> Optional[Dict[str, Any]]:
-    for line in frame.split(b"\n"):
-        if line.startswith(b"data:") and line[5:].strip() not in (b"", b"[DONE]"):
-            return json.loads(line[5:])  # type: ignore[no-any-return]
-    return None
-
-
-def edit(
-    data: bytes,
-    change: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
-    keep_event_lines: bool = True,
-) -> bytes:
-    """A copy of ``data`` with every payload passed through ``change`` (``None`` drops the
-    frame); comments and ``[DONE]`` stay as they were."""
-    out = []
-    for frame in frames(data):
-        payload = payload_of(frame)
-        if payload is None:
-            out.append(frame)
-            continue
-        changed = change(payload)
-        if changed is None:
-            continue
-        line = b"data: " + json.dumps(changed, ensure_ascii=False).encode()
-        event = [x for x in frame.split(b"\n") if x.startswith(b"event:")]
-        out.append(b"\n".join([*event, line]) if keep_event_lines else line)
-    return b"\n\n".join(out) + b"\n\n"
-
-
-def drop_types(*types: str) -> Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]:
-    return lambda p: None if p.get("type") in types else p
-
-
-def deltas_of(data: bytes, kind: str = "response.output_text.delta") -> str:
-    return "".join(p.get("delta", "") for p in payloads(data) if p.get("type") == kind)
 
 
 class Recorder(rs.ResponseHandler):
@@ -530,7 +488,7 @@ def test_vllm_integer_error_code_in_stream() -> None:
         "param": None,
         "sequence_number": 7,
     }
-    data = b"\n\n".join(cut) + b"\n\nevent: error\ndata: " + json.dumps(error).encode() + b"\n\n"
+    data = b"\n\n".join(cut) + b"\n\n" + sse(error, event_lines=True)
     handler = Recorder()
     with pytest.raises(rs.StreamError) as info:
         rs.replay(data, handler)
@@ -560,8 +518,7 @@ def test_chatgpt_codex_rate_limits_before_created() -> None:
         return p
 
     source = TEXT.read_bytes()
-    data = b"event: codex.rate_limits\ndata: " + json.dumps(limits).encode() + b"\n\n"
-    data += edit(source, empty_output)
+    data = sse(limits, event_lines=True) + edit(source, empty_output)
     handler = Recorder()
     final = rs.replay(data, handler)
     assert handler.names()[:2] == ["event", "unknown"]
@@ -577,7 +534,7 @@ def test_chatgpt_codex_rate_limits_before_created() -> None:
 def test_chatgpt_codex_rate_limits_pull_style() -> None:
     """Pull style: the first event is an UnknownEvent, the rest as usual."""
     limits = {"type": "codex.rate_limits", "primary": {"used_percent": 5}}
-    data = b"data: " + json.dumps(limits).encode() + b"\n\n" + TEXT.read_bytes()
+    data = sse(limits) + TEXT.read_bytes()
     with MockServer() as server:
         server.add(data)
         with (

@@ -1,18 +1,20 @@
-"""SSE framing and event parsing: property tests and the awkward cases."""
+"""SSE framing: bytes, in reads cut anywhere, to messages and on through the pipeline;
+property tests and the awkward cases (one message's payload -> event is in test_events)."""
 
 from __future__ import annotations
 
 import json
 from typing import List
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import responses_stream as rs
-from responses_stream._sse import COMMENT, FramedSSEClient
 from responses_stream._replay import offline_stream
+from responses_stream._sse import COMMENT, FramedSSEClient
 
-from .conftest import events_of
+from .scripts import events_of
 
 
 def _messages(chunks: List[bytes]) -> List[tuple]:
@@ -99,32 +101,19 @@ def test_event_of_several_megabytes_in_small_reads() -> None:
 
 
 def test_invalid_utf8_mid_stream_is_protocol_error() -> None:
-    """Bytes that are not UTF-8 give ProtocolError, not UnicodeDecodeError."""
-    body = b'data: {"type":"response.output_text.delta","delta":"\xff"}\n\ndata: {}\n\n'
-    try:
+    """Bytes that are not UTF-8 give ProtocolError (with the snapshot so far), not
+    UnicodeDecodeError."""
+    body = b'data: {"type":"response.output_text.delta","delta":"a"}\n\n'
+    body += b'data: {"type":"response.output_text.delta","delta":"\xff"}\n\ndata: {}\n\n'
+    with pytest.raises(rs.ProtocolError) as info:
         rs.replay(body)
-    except rs.ProtocolError as exc:
-        assert exc.response is not None
-    else:  # pragma: no cover
-        raise AssertionError("expected ProtocolError")
-
-
-def test_non_object_json_is_protocol_error() -> None:
-    """`data: 42` is valid JSON but not an event."""
-    try:
-        rs.replay(b"data: 42\n\n")
-    except rs.ProtocolError as exc:
-        assert exc.data == "42"
-    else:  # pragma: no cover
-        raise AssertionError("expected ProtocolError")
+    assert info.value.response is not None and info.value.response.output_text == "a"
 
 
 def test_litellm_error_frame_without_type() -> None:
-    """LiteLLM's `data: {"error": {...}}` frame is an error event, not an unknown one."""
+    """LiteLLM's `data: {"error": {...}}` frame is an error event: StreamError with its code."""
     body = b'data: {"error":{"message":"upstream died","code":502}}\n\n'
-    try:
+    with pytest.raises(rs.StreamError) as info:
         rs.replay(body)
-    except rs.StreamError as exc:
-        assert exc.message.endswith("(code 502)") and exc.code == "502"
-    else:  # pragma: no cover
-        raise AssertionError("expected StreamError")
+    assert info.value.code == "502" and info.value.message.endswith("(code 502)")
+    assert "upstream died" in info.value.message

@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
@@ -13,58 +13,20 @@ import sseclient
 
 from responses_stream.testing import MockServer, RecordedRequest, Script, mock_server
 
-TRANSCRIPTS = Path("/work/shared/transcripts")
-TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+from .scripts import (
+    CALLS,
+    ENCRYPTED,
+    FIXTURES,
+    SCRIPTS,
+    SUMMARY,
+    TERMINAL,
+    function_calls_script,
+    reasoning_script,
+    text_script,
+)
 
 Event = Dict[str, Any]
-
-
-def _text() -> Script:
-    return Script(seed=1).text("Hello! How can I assist you today?").completed()
-
-
-def _tools() -> Script:
-    return (
-        Script(model="gpt-4o", seed=2)
-        .function_call("secret_retrieval_tool", {"password": "mellon"})
-        .function_call("secret_retrieval_tool", '{"password":"radiance"}')
-        .completed()
-    )
-
-
-def _reasoning() -> Script:
-    return (
-        Script(model="o3-mini", seed=3)
-        .reasoning(
-            summary=["**Planning**\n\nCheck traffic first.", "**Answering**\n\nBe concise."],
-            encrypted_content="gAAAAABoxC0d",
-        )
-        .text("Look left, right, then left again.")
-        .completed()
-    )
-
-
-def _web() -> Script:
-    return (
-        Script(model="gpt-5.2", seed=4)
-        .web_search(query="tallest mountain in Alberta")
-        .text("Mount Columbia (3,747 m).")
-        .completed(usage={"input_tokens": 100})
-    )
-
-
-SCRIPTS: Dict[str, Callable[[], Script]] = {
-    "text": _text,
-    "parallel-tools": _tools,
-    "reasoning": _reasoning,
-    "web-search": _web,
-    "refusal": lambda: Script(seed=5).refusal("I'm sorry, I can't assist with that.").completed(),
-    "incomplete": lambda: Script(seed=6).text("In the bustling city of").incomplete(),
-    "failed": lambda: Script(seed=7).text("Partial").failed("server_error", "boom"),
-    "error": lambda: Script(seed=8).error("insufficient_quota", "You exceeded your quota."),
-    "background": lambda: Script(background=True, seed=9).text("Once upon a time.").completed(),
-    "empty": lambda: Script(seed=10).completed(),
-}
+HELLO = "Hello! How can I assist you today?"
 
 
 def of_type(events: List[Event], type_: str) -> List[Event]:
@@ -99,7 +61,7 @@ class TestScript:
 
     def test_text_deltas_join_to_the_text(self) -> None:
         """Text deltas are word-ish tokens that join to the text of every done event."""
-        text = "Hello! How can I assist you today?"
+        text = HELLO
         events = Script(seed=1).text(text).completed().events()
         deltas = [e["delta"] for e in of_type(events, "response.output_text.delta")]
         assert deltas == ["Hello", "!", " How", " can", " I", " assist", " you", " today", "?"]
@@ -132,20 +94,18 @@ class TestScript:
 
     def test_delta_obfuscation_pads_to_sixteen(self) -> None:
         """Foreground deltas carry obfuscation like OpenAI; background ones do not."""
-        events = _text().events()
+        events = text_script().events()
         for delta in of_type(events, "response.output_text.delta"):
             assert (len(delta["delta"]) + len(delta["obfuscation"])) % 16 == 0
         background = SCRIPTS["background"]().events()
         assert all("obfuscation" not in e for e in background)
 
     def test_function_call_arguments_are_valid_json(self) -> None:
-        """Function call arguments stream as deltas that join to valid JSON."""
-        events = _tools().events()
+        """Function call arguments given as a mapping stream as several deltas that join to
+        its compact JSON; each call gets its own ids and is listed in the tools."""
+        events = function_calls_script().events()
         done = of_type(events, "response.function_call_arguments.done")
-        assert [json.loads(e["arguments"]) for e in done] == [
-            {"password": "mellon"},
-            {"password": "radiance"},
-        ]
+        assert [json.loads(e["arguments"]) for e in done] == [args for _, args in CALLS]
         for e in done:
             pieces = [
                 d["delta"]
@@ -157,12 +117,19 @@ class TestScript:
         assert [i["type"] for i in items] == ["function_call", "function_call"]
         assert all(i["id"].startswith("fc_") and i["call_id"].startswith("call_") for i in items)
         assert items[0]["call_id"] != items[1]["call_id"]
-        assert items[0]["arguments"] == '{"password":"mellon"}'
-        assert [t["name"] for t in events[0]["response"]["tools"]] == ["secret_retrieval_tool"] * 2
+        assert items[0]["arguments"] == '{"city":"Paris","unit":"celsius"}'
+        assert [t["name"] for t in events[0]["response"]["tools"]] == ["get_weather", "get_time"]
+
+    def test_function_call_string_arguments_are_sent_as_given(self) -> None:
+        """A str is sent unchanged, even when it is not valid JSON; call_id= is used as given."""
+        for raw in ('{"password": "radiance"}', "{not json"):
+            script = Script(seed=2).function_call("f", raw, call_id="call_mine").completed()
+            (item,) = script.events()[-1]["response"]["output"]
+            assert (item["arguments"], item["call_id"]) == (raw, "call_mine")
 
     def test_reasoning_summary_parts(self) -> None:
         """Each summary string is one summary part with its added/delta/done events."""
-        events = _reasoning().events()
+        events = reasoning_script().events()
         types = [e["type"] for e in events[2:]]
         assert types[:2] == [
             "response.output_item.added",
@@ -170,14 +137,14 @@ class TestScript:
         ]
         done = of_type(events, "response.reasoning_summary_text.done")
         assert [e["summary_index"] for e in done] == [0, 1]
-        assert done[0]["text"] == "**Planning**\n\nCheck traffic first."
+        assert [e["text"] for e in done] == SUMMARY
         for e in done:
             deltas = of_type(events, "response.reasoning_summary_text.delta")
             joined = "".join(d["delta"] for d in deltas if d["summary_index"] == e["summary_index"])
             assert joined == e["text"]
         item = events[-1]["response"]["output"][0]
         assert item["id"].startswith("rs_")
-        assert item["encrypted_content"] == "gAAAAABoxC0d"
+        assert item["encrypted_content"] == ENCRYPTED
         assert [p["text"] for p in item["summary"]] == [e["text"] for e in done]
         usage = events[-1]["response"]["usage"]
         assert usage["output_tokens_details"]["reasoning_tokens"] > 0
@@ -196,7 +163,7 @@ class TestScript:
 
     def test_web_search(self) -> None:
         """A web search call goes in_progress, searching, completed."""
-        events = _web().events()
+        events = SCRIPTS["web_search"]().events()
         types = [e["type"] for e in events[3:6]]
         assert types == [
             "response.web_search_call.in_progress",
@@ -210,7 +177,7 @@ class TestScript:
 
     def test_completed_usage(self) -> None:
         """completed() computes a plausible usage; total is input plus output."""
-        response = _text().events()[-1]["response"]
+        response = Script(seed=1).text(HELLO).completed().events()[-1]["response"]
         usage = response["usage"]
         assert response["status"] == "completed" and response["completed_at"] is not None
         assert usage["output_tokens"] == 9
@@ -280,12 +247,12 @@ class TestScript:
 
     def test_reusable_and_deterministic(self) -> None:
         """Rendering twice gives the same output; a seed fixes ids and padding."""
-        script = _reasoning()
+        script = reasoning_script()
         assert script.to_bytes() == script.to_bytes()
         first = script.events()
         first[0]["response"]["id"] = "mutated"
         assert script.events()[0]["response"]["id"] == script.response_id
-        assert _reasoning().to_bytes() == script.to_bytes()
+        assert reasoning_script().to_bytes() == script.to_bytes()
         other = Script(model="o3-mini", seed=99).text("x").completed()
         assert other.response_id != script.response_id
         assert Script(response_id="resp_fixed").response_id == "resp_fixed"
@@ -298,7 +265,7 @@ class TestScript:
         self, framing: str, line_ending: str, done: bool
     ) -> None:
         """to_bytes() parses back with sseclient + json.loads to exactly events()."""
-        script = _reasoning()
+        script = reasoning_script()
         body = script.to_bytes(framing=framing, line_ending=line_ending, done_sentinel=done)
         assert body == b"".join(script.to_sse_chunks(framing, line_ending, done))
         parsed = list(sseclient.SSEClient(iter([body])).events())
@@ -320,16 +287,15 @@ class TestScript:
     def test_rejects_unknown_framing(self) -> None:
         """Bad framing or line endings are rejected."""
         with pytest.raises(ValueError):
-            _text().to_bytes(framing="ws")
+            text_script().to_bytes(framing="ws")
         with pytest.raises(ValueError):
-            _text().to_bytes(line_ending="\n\r")
+            text_script().to_bytes(line_ending="\n\r")
 
-    @pytest.mark.skipif(not TRANSCRIPTS.is_dir(), reason="shared transcripts not available")
     @pytest.mark.parametrize(
         "name, transcript",
         [
             ("text", "openai-dotnet__text-gpt4o-mini.sse"),
-            ("parallel-tools", "mirascope__function-call-parallel-gpt4o.sse"),
+            ("function_calls", "mirascope__function-call-parallel-gpt4o.sse"),
             ("reasoning", "pydantic-ai__reasoning-summary-encrypted-o3mini-long.sse"),
             ("refusal", "mirascope__refusal-gpt4o-structured.sse"),
             ("error", "swiftagent__error-event-insufficient-quota-then-failed.sse"),
@@ -341,7 +307,7 @@ class TestScript:
         real: Dict[str, List[str]] = {}
         items: Dict[str, List[str]] = {}
         response_keys: List[str] = []
-        for event in sseclient.SSEClient(iter([(TRANSCRIPTS / transcript).read_bytes()])).events():
+        for event in sseclient.SSEClient(iter([(FIXTURES / transcript).read_bytes()])).events():
             payload = json.loads(event.data)
             real.setdefault(payload["type"], list(payload))
             if "response" in payload and not response_keys:
@@ -365,11 +331,6 @@ class TestScript:
 # ---------------------------------------------------------------------------------------------
 # MockServer over real loopback HTTP
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[MockServer]:
-    yield from mock_server()
 
 
 @pytest.fixture
@@ -426,7 +387,7 @@ class TestMockServer:
 
     def test_close_framing(self, server: MockServer, http: requests.Session) -> None:
         """framing='close' has neither length nor chunking and ends with the connection."""
-        script = _text()
+        script = text_script()
         server.add(script, framing="close")
         with stream(http, server) as resp:
             assert "Transfer-Encoding" not in resp.headers
@@ -439,7 +400,7 @@ class TestMockServer:
         self, server: MockServer, http: requests.Session
     ) -> None:
         """framing='length' sends Content-Length; chunk_size splits the body anywhere."""
-        script = _text()
+        script = text_script()
         server.add(script, framing="length")
         server.add(script, chunk_size=64, delay=0.002)
         with stream(http, server) as resp:
@@ -455,9 +416,9 @@ class TestMockServer:
         self, server: MockServer, http: requests.Session, framing: str
     ) -> None:
         """close_after=N delivers exactly N body bytes, then drops the connection."""
-        body = _text().to_bytes()
+        body = text_script().to_bytes()
         cut = len(body) // 2 + 3
-        server.add(_text(), close_after=cut, framing=framing)
+        server.add(text_script(), close_after=cut, framing=framing)
         with stream(http, server) as resp:
             reads, error = read_all(resp)
         assert b"".join(reads) == body[:cut]
@@ -468,7 +429,7 @@ class TestMockServer:
 
     def test_reset_sends_rst(self, server: MockServer, http: requests.Session) -> None:
         """reset=True aborts the connection with a TCP reset."""
-        server.add(_text(), close_after=200, reset=True)
+        server.add(text_script(), close_after=200, reset=True)
         with stream(http, server) as resp:
             reads, error = read_all(resp)
         assert error is not None
@@ -479,7 +440,7 @@ class TestMockServer:
         self, server: MockServer, http: requests.Session
     ) -> None:
         """stall= holds the body back after the headers, so a read timeout fires."""
-        server.add(_text(), stall=2.0)
+        server.add(text_script(), stall=2.0)
         with http.post(f"{server.url}/responses", json={}, stream=True, timeout=(2, 0.2)) as resp:
             assert resp.status_code == 200
             with pytest.raises(requests.exceptions.ConnectionError):
@@ -488,7 +449,7 @@ class TestMockServer:
 
     def test_stall_after_events(self, server: MockServer, http: requests.Session) -> None:
         """stall_after_events=k sends k events, then pauses."""
-        script = _text()
+        script = text_script()
         server.add(script, stall=0.3, stall_after_events=2)
         start = time.monotonic()
         with stream(http, server) as resp:
@@ -543,8 +504,8 @@ class TestMockServer:
         assert resp.json()["error"]["message"] == "Invalid URL (GET /v1/models)"
 
     def test_fifo_and_pending(self, server: MockServer, http: requests.Session) -> None:
-        """Queued replies are served in order."""
-        first, second = Script(seed=1).text("one").completed(), _text()
+        """Queued replies are served in order; pending counts those not served yet."""
+        first, second = Script(seed=1).text("one").completed(), text_script()
         server.add(first)
         server.add(second)
         assert server.pending == 2
@@ -555,7 +516,7 @@ class TestMockServer:
 
     def test_records_requests(self, server: MockServer, http: requests.Session) -> None:
         """Every request is recorded with its method, path, query, headers and JSON body."""
-        server.add(_text())
+        server.add(text_script())
         with stream(http, server, headers={"Authorization": "Bearer sk-test"}) as resp:
             read_all(resp)
         http.get(f"{server.url}/responses/resp_x?stream=true&starting_after=3", timeout=5)
@@ -573,7 +534,7 @@ class TestMockServer:
         self, server: MockServer, http: requests.Session, tmp_path: Path, as_path: Any
     ) -> None:
         """A recorded .sse file (str or Path) is served byte for byte."""
-        script = _text()
+        script = text_script()
         body = b": OPENROUTER PROCESSING\n\n" + script.to_bytes(framing="data", done_sentinel=True)
         recording = tmp_path / "recorded.sse"
         recording.write_bytes(body)
@@ -645,7 +606,7 @@ class TestMockServer:
     def test_rejects_bad_arguments(self, server: MockServer) -> None:
         """Unknown framing and literal SSE passed as str are rejected."""
         with pytest.raises(ValueError):
-            server.add(_text(), framing="gzip")
+            server.add(text_script(), framing="gzip")
         with pytest.raises(TypeError):
             server.add("event: x\ndata: {}\n\n")
 
@@ -653,21 +614,21 @@ class TestMockServer:
 class TestShutdown:
     def test_client_hanging_up_mid_stream(self, server: MockServer) -> None:
         """A client that disconnects mid-stream does not disturb the next request."""
-        server.add(_text(), delay=0.05)
-        server.add(_text())
+        server.add(text_script(), delay=0.05)
+        server.add(text_script())
         with requests.Session() as http:
             with stream(http, server) as resp:
-                assert resp.raw.read1(65536) == _text().to_sse_chunks()[0]
+                assert resp.raw.read1(65536) == text_script().to_sse_chunks()[0]
             with stream(http, server) as resp:
-                assert b"".join(read_all(resp)[0]) == _text().to_bytes()
+                assert b"".join(read_all(resp)[0]) == text_script().to_bytes()
 
     def test_close_is_clean_with_open_connections(self) -> None:
         """close() ends keep-alive and stalled connections and joins every thread."""
         before = set(threading.enumerate())
         server = MockServer()
         port = server.port
-        server.add(_text())
-        server.add(_text(), stall=30)
+        server.add(text_script())
+        server.add(text_script(), stall=30)
         with requests.Session() as http:
             with stream(http, server) as resp:
                 read_all(resp)  # this connection now idles in the pool (keep-alive)

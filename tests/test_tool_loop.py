@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -55,7 +55,18 @@ WEATHER_SCHEMA = {
     },
     "strict": True,
 }
-TIME_SCHEMA = get_time.schema
+TIME_SCHEMA = {
+    "type": "function",
+    "name": "get_time",
+    "description": "Local time in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
 
 
 def fco(call_id: str, output: str) -> Dict[str, Any]:
@@ -100,12 +111,6 @@ class Recorder(rs.ResponseHandler):
 
     def on_end(self) -> None:
         self.log.append(("end", None))
-
-
-@pytest.fixture
-def client(server: MockServer) -> Iterator[rs.Client]:
-    with rs.Client(base_url=server.url) as c:
-        yield c
 
 
 def bodies(server: MockServer) -> List[Dict[str, Any]]:
@@ -555,7 +560,9 @@ def test_failed_turn_raises(server: MockServer, client: rs.Client) -> None:
 
 
 def test_on_turn_start_changes_are_sent_and_kept(server: MockServer, client: rs.Client) -> None:
-    """A forced first call, then tool_choice back to auto (so the loop can end)."""
+    """A change made in on_turn_start is sent on that turn and kept for the next ones:
+    tool_choice "required" on turn 1, set back to "auto" on turn 2 (so the loop can end),
+    still "auto" on turn 3."""
 
     class Relax(rs.ResponseHandler):
         def on_turn_start(self, turn: int, request_params: Dict[str, Any]) -> None:
@@ -593,7 +600,19 @@ def test_plain_functions_and_raw_tool_dicts(server: MockServer, client: rs.Clien
     server.add(Script(seed=76).text("5").completed())
     client.run(tools=[add, web_search], input="2+3?")
     first, second = bodies(server)
-    assert first["tools"] == [rs.tools.tool(add).schema, {"type": "web_search"}]
+    add_schema = {
+        "type": "function",
+        "name": "add",
+        "description": "Add two numbers.",
+        "parameters": {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "required": ["a", "b"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+    assert first["tools"] == [add_schema, {"type": "web_search"}]
     assert second["input"] == [fco("x1", "5")]
 
 
@@ -607,7 +626,8 @@ def test_stream_options_pass_through(server: MockServer, client: rs.Client) -> N
         extra_headers={"X-Trace": "t1"},
     )
     assert server.requests[0].headers["x-trace"] == "t1"
-    assert "timeout" not in server.requests[0].json
+    # The stream options shape the call; none of them goes into the body.
+    assert server.requests[0].json == {"input": "x", "tools": [], "stream": True}
 
 
 @pytest.mark.parametrize(

@@ -37,171 +37,6 @@ from responses_stream.tools import (
     tool,
 )
 
-# ------------------------------------------------------------------- strict-mode checker
-
-JSON_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
-STRICT_KEYS = {"type", "properties", "required", "additionalProperties", "items", "enum"}
-STRICT_KEYS |= {"anyOf", "description"}
-MAX_DEPTH = 10  # the API's limit on object nesting
-
-
-def _types(schema: Mapping[str, Any]) -> List[str]:
-    kind = schema.get("type")
-    return list(kind) if isinstance(kind, list) else [kind] if kind else []
-
-
-def _value_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return type(value).__name__
-
-
-def strict_problems(schema: Any, path: str = "$", depth: int = 0) -> List[str]:
-    """Every way ``schema`` breaks the Responses API's strict-mode rules (empty when fine).
-
-    The rules (OpenAI structured outputs / strict function calling): only the supported
-    keywords (no ``default``, ``minimum``, ``pattern``, ``format``, ``minItems`` ...); every
-    object has ``additionalProperties: false`` and lists all of its properties in
-    ``required``; an optional value is a union with ``null``; arrays say what their items are;
-    ``anyOf`` branches follow the same rules; at most 10 levels of nested objects.
-    """
-    if not isinstance(schema, dict):
-        return [f"{path}: a schema must be an object, got {schema!r}"]
-    problems = [f"{path}: keyword {k!r} is not allowed" for k in schema if k not in STRICT_KEYS]
-    if "description" in schema and not isinstance(schema["description"], str):
-        problems.append(f"{path}: description must be a string")
-    if "anyOf" in schema:
-        if "type" in schema:
-            problems.append(f"{path}: anyOf next to type")
-        branches = schema["anyOf"]
-        if not isinstance(branches, list) or len(branches) < 2:
-            problems.append(f"{path}: anyOf needs at least two branches")
-            return problems
-        for i, branch in enumerate(branches):
-            problems += strict_problems(branch, f"{path}.anyOf[{i}]", depth)
-        return problems
-    kinds = _types(schema)
-    if not kinds:
-        problems.append(f"{path}: no type")
-    if len(set(kinds)) != len(kinds) or not set(kinds) <= JSON_TYPES:
-        problems.append(f"{path}: bad type {schema.get('type')!r}")
-    if "enum" in schema:
-        for value in schema["enum"]:
-            kind = _value_type(value)
-            if kind not in kinds and not (kind == "integer" and "number" in kinds):
-                problems.append(f"{path}: enum value {value!r} is not of type {kinds}")
-    if "object" in kinds:
-        if depth >= MAX_DEPTH:
-            problems.append(f"{path}: more than {MAX_DEPTH} levels of nesting")
-        props = schema.get("properties")
-        if not isinstance(props, dict):
-            problems.append(f"{path}: object without properties")
-            props = {}
-        if schema.get("additionalProperties") is not False:
-            problems.append(f"{path}: additionalProperties must be false")
-        if sorted(schema.get("required", [])) != sorted(props) or len(
-            set(schema.get("required", []))
-        ) != len(schema.get("required", [])):
-            problems.append(f"{path}: required must list every property exactly once")
-        for name, sub in props.items():
-            problems += strict_problems(sub, f"{path}.{name}", depth + 1)
-    elif "properties" in schema or "required" in schema or "additionalProperties" in schema:
-        problems.append(f"{path}: object keywords on a non-object")
-    if "array" in kinds:
-        if "items" not in schema:
-            problems.append(f"{path}: array without items")
-        else:
-            problems += strict_problems(schema["items"], f"{path}[]", depth)
-    elif "items" in schema:
-        problems.append(f"{path}: items on a non-array")
-    return problems
-
-
-def accepts_null(schema: Mapping[str, Any]) -> bool:
-    return "null" in _types(schema) or any(b.get("type") == "null" for b in schema.get("anyOf", []))
-
-
-def check_tool(t: Tool[Any]) -> Dict[str, Any]:
-    """Assert the tool entry is a valid strict function tool; return its parameters."""
-    schema = t.schema
-    assert set(schema) == {"type", "name", "description", "parameters", "strict"}
-    assert schema["type"] == "function"
-    assert schema["strict"] is True
-    params = schema["parameters"]
-    assert params["type"] == "object"  # the root is an object, never anyOf
-    assert strict_problems(params) == []
-    json.dumps(schema, allow_nan=False)  # plain JSON
-    return params  # type: ignore[no-any-return]
-
-
-class TestChecker:
-    """The checker itself rejects what the API rejects."""
-
-    @pytest.mark.parametrize(
-        "schema",
-        [
-            {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
-            {
-                "type": "object",
-                "properties": {"a": {"type": "string"}},
-                "required": [],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"a": {"type": "integer", "default": 1}},
-                "required": ["a"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"a": {"type": "array"}},
-                "required": ["a"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"a": {"type": "string", "minLength": 2}},
-                "required": ["a"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"a": {"type": "string", "enum": ["x", None]}},
-                "required": ["a"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"a": {"type": "object", "additionalProperties": {}}},
-                "required": ["a"],
-                "additionalProperties": False,
-            },
-        ],
-    )
-    def test_rejects(self, schema: Dict[str, Any]) -> None:
-        assert strict_problems(schema)
-
-    def test_rejects_deep_nesting(self) -> None:
-        schema: Dict[str, Any] = {"type": "string"}
-        for _ in range(MAX_DEPTH + 1):
-            schema = {
-                "type": "object",
-                "properties": {"a": schema},
-                "required": ["a"],
-                "additionalProperties": False,
-            }
-        assert any("levels" in p for p in strict_problems(schema))
-
-
 # --------------------------------------------------------------------- annotation table
 
 
@@ -245,9 +80,8 @@ class Checked:
             raise ValueError("value must be >= 0")
 
 
-POINT_SCHEMA = {
+POINT_OBJECT = {
     "type": "object",
-    "description": "A point on the map.",
     "properties": {
         "x": {"type": "number", "description": "Horizontal position."},
         "y": {
@@ -258,10 +92,10 @@ POINT_SCHEMA = {
     "required": ["x", "y"],
     "additionalProperties": False,
 }
+POINT_SCHEMA = {**POINT_OBJECT, "description": "A point on the map."}
 
-PAIRS_OF_INT = {
+PAIRS = {
     "type": "array",
-    "description": "key/value pairs",
     "items": {
         "type": "object",
         "properties": {"key": {"type": "string"}, "value": {"type": "integer"}},
@@ -269,6 +103,7 @@ PAIRS_OF_INT = {
         "additionalProperties": False,
     },
 }
+PAIRS_OF_INT = {**PAIRS, "description": "key/value pairs"}
 
 # (annotation, schema, [(json value, python value)], [invalid json values])
 CASES: List[Tuple[Any, Dict[str, Any], List[Tuple[Any, Any]], List[Any]]] = [
@@ -366,13 +201,7 @@ CASES: List[Tuple[Any, Dict[str, Any], List[Tuple[Any, Any]], List[Any]]] = [
     ),
     (
         Optional[Point],
-        {
-            "anyOf": [
-                {k: v for k, v in POINT_SCHEMA.items() if k != "description"},
-                {"type": "null"},
-            ],
-            "description": "A point on the map.",
-        },
+        {"anyOf": [POINT_OBJECT, {"type": "null"}], "description": "A point on the map."},
         [(None, None), ({"x": 1, "y": 1}, Point(1.0, 1.0))],
         [{"x": None, "y": None}],
     ),
@@ -418,15 +247,30 @@ def _tool_of(annotation: Any, *defaults: Any, strict: bool = True) -> Tool[Any]:
     return tool(probe, strict=strict)
 
 
+def probe_schema(x: Dict[str, Any]) -> Dict[str, Any]:
+    """The tool entry of ``probe`` (see :func:`_tool_of`) whose parameter ``x`` has schema ``x``."""
+    return {
+        "type": "function",
+        "name": "probe",
+        "description": "",
+        "parameters": {
+            "type": "object",
+            "properties": {"x": x},
+            "required": ["x"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+
+
 @pytest.mark.parametrize(
     ("annotation", "schema", "valid", "invalid"), CASES, ids=[repr(c[0]) for c in CASES]
 )
 def test_annotation(annotation: Any, schema: Dict[str, Any], valid: Any, invalid: Any) -> None:
-    """Each supported annotation: exact schema, strict rules, conversion, rejection."""
+    """Each supported annotation: the exact tool schema, valid JSON values converted to the
+    Python type, invalid ones rejected with a message naming the tool and the parameter."""
     t = _tool_of(annotation)
-    params = check_tool(t)
-    assert params["properties"] == {"x": schema}
-    assert params["required"] == ["x"]
+    assert t.schema == probe_schema(schema)
     for raw, expected in valid:
         got = t.validate({"x": raw})["x"]
         assert got == expected and type(got) is type(expected), (raw, got)
@@ -438,16 +282,135 @@ def test_annotation(annotation: Any, schema: Dict[str, Any], valid: Any, invalid
         assert "invalid arguments for tool 'probe': x" in str(info.value)
 
 
-def test_every_case_with_a_default_is_nullable_and_required() -> None:
-    """A parameter with a default is still required (strict mode) and accepts null."""
-    for annotation, _schema, valid, _ in CASES:
-        default = valid[0][1]
-        t = _tool_of(annotation, default)
-        params = check_tool(t)
-        assert params["required"] == ["x"]
-        assert accepts_null(params["properties"]["x"]), annotation
-        assert t.validate({"x": None}) == {}  # null selects the default
-        assert t.validate({}) == {}  # so does leaving it out
+@pytest.mark.parametrize(
+    ("annotation", "default", "schema"),
+    [
+        (str, "a", {"type": ["string", "null"], "description": 'Null means the default: "a"'}),
+        (bool, True, {"type": ["boolean", "null"], "description": "Null means the default: true"}),
+        (type(None), None, {"type": "null"}),
+        (Optional[int], None, {"type": ["integer", "null"]}),
+        (
+            Union[int, str],
+            1,
+            {
+                "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}],
+                "description": "Null means the default: 1",
+            },
+        ),
+        (
+            Optional[Union[int, str]],
+            None,
+            {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+        ),
+        (
+            List[int],
+            [1, 2],
+            {
+                "anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}],
+                "description": "Null means the default: [1, 2]",
+            },
+        ),
+        (
+            Set[str],
+            {"a"},
+            {
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+                "description": 'Null means the default: ["a"]',
+            },
+        ),
+        (
+            Dict[str, int],
+            {"a": 1, "b": 2},
+            {
+                "anyOf": [PAIRS, {"type": "null"}],
+                "description": 'key/value pairs (null means the default: {"a": 1, "b": 2})',
+            },
+        ),
+        (
+            Literal["a", "b"],
+            "a",
+            {
+                "type": ["string", "null"],
+                "enum": ["a", "b", None],
+                "description": 'Null means the default: "a"',
+            },
+        ),
+        (
+            Literal["x", 1, None],
+            "x",
+            {
+                "type": ["string", "integer", "null"],
+                "enum": ["x", 1, None],
+                "description": 'Null means the default: "x"',
+            },
+        ),
+        (
+            Color,
+            Color.RED,
+            {
+                "type": ["string", "null"],
+                "enum": ["red", "green", None],
+                "description": 'Null means the default: "red"',
+            },
+        ),
+        (
+            Level,
+            Level.LOW,
+            {
+                "type": ["integer", "null"],
+                "enum": [0, 1, None],
+                "description": "Null means the default: 0",
+            },
+        ),
+        (
+            Point,
+            Point(1.0, 2.0),
+            {
+                "anyOf": [POINT_OBJECT, {"type": "null"}],
+                "description": 'A point on the map. (null means the default: {"x": 1.0, "y": 2.0})',
+            },
+        ),
+        (
+            List[Point],
+            [Point(0.0, 0.0)],
+            {
+                "anyOf": [{"type": "array", "items": POINT_SCHEMA}, {"type": "null"}],
+                "description": 'Null means the default: [{"x": 0.0, "y": 0.0}]',
+            },
+        ),
+        (
+            Annotated[int, "How many."],
+            1,
+            {"type": ["integer", "null"], "description": "How many. (null means the default: 1)"},
+        ),
+        (
+            Annotated[Optional[str], "Maybe."],
+            None,
+            {"type": ["string", "null"], "description": "Maybe."},
+        ),
+    ],
+    ids=repr,
+)
+def test_a_default_makes_the_parameter_nullable(
+    annotation: Any, default: Any, schema: Dict[str, Any]
+) -> None:
+    """With a default the parameter is still required (strict mode) but accepts null, and the
+    description says which default null stands for (unless the default is null itself)."""
+    assert _tool_of(annotation, default).schema == probe_schema(schema)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "valid"), [(c[0], c[2]) for c in CASES], ids=[repr(c[0]) for c in CASES]
+)
+def test_null_or_nothing_selects_the_default(annotation: Any, valid: Any) -> None:
+    """For every supported annotation with a default, null and a missing value both leave the
+    argument out, so the function's own default applies."""
+    default = valid[0][1]
+    t = _tool_of(annotation, default)
+    assert t.schema["parameters"]["required"] == ["x"]
+    assert t.validate({"x": None}) == {}
+    assert t.validate({}) == {}
+    assert t() == default
 
 
 # ------------------------------------------------------------------------ whole tools
@@ -500,7 +463,6 @@ def test_weather_tool_schema_exact() -> None:
         },
         "strict": True,
     }
-    check_tool(get_weather)
 
 
 def test_tool_stays_the_function() -> None:
@@ -542,20 +504,41 @@ def test_validate_and_invoke() -> None:
 
 
 def test_nested_dataclasses_and_factories() -> None:
+    """A dataclass inside a dataclass is an object inside an object; a field with a default
+    factory accepts null (no default value to show); metadata descriptions are used; valid
+    arguments build the dataclasses and errors name the nested path."""
+
     @tool
     def save(place: Place, level: Level = Level.LOW) -> str:
         """Save a place."""
         return f"{place.name}:{level.name}"
 
-    params = check_tool(save)
-    place = params["properties"]["place"]
-    assert place["properties"]["at"] == POINT_SCHEMA
-    assert place["properties"]["tags"] == {
-        "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
-        "description": "Null means the default",
+    assert save.schema["parameters"] == {
+        "type": "object",
+        "properties": {
+            "place": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "at": POINT_SCHEMA,
+                    "tags": {
+                        "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+                        "description": "Null means the default",
+                    },
+                    "note": {"type": ["string", "null"], "description": "A note."},
+                },
+                "required": ["name", "at", "tags", "note"],
+                "additionalProperties": False,
+            },
+            "level": {
+                "type": ["integer", "null"],
+                "enum": [0, 1, None],
+                "description": "Null means the default: 0",
+            },
+        },
+        "required": ["place", "level"],
+        "additionalProperties": False,
     }
-    assert place["properties"]["note"] == {"type": ["string", "null"], "description": "A note."}
-    assert params["properties"]["level"]["enum"] == [0, 1, None]
     kwargs = save.validate(
         {"place": {"name": "Home", "at": {"x": 1, "y": None}, "tags": None, "note": None}}
     )
@@ -581,11 +564,17 @@ def test_no_parameters() -> None:
     def now() -> str:
         return "12:00"
 
-    assert check_tool(now) == {
-        "type": "object",
-        "properties": {},
-        "required": [],
-        "additionalProperties": False,
+    assert now.schema == {
+        "type": "function",
+        "name": "now",
+        "description": "",
+        "parameters": {
+            "type": "object",
+            "properties": {},
+            "required": [],
+            "additionalProperties": False,
+        },
+        "strict": True,
     }
     assert now.description == ""
     assert now.validate({}) == {}
@@ -716,16 +705,15 @@ def _pep604(a: "int | None", b: "list[str | None]", c: "dict[str, int] | None" =
 PEP604_PROPERTIES = {
     "a": {"type": ["integer", "null"]},
     "b": {"type": "array", "items": {"type": ["string", "null"]}},
-    "c": {
-        "anyOf": [{k: v for k, v in PAIRS_OF_INT.items() if k != "description"}, {"type": "null"}],
-        "description": "key/value pairs",
-    },
+    "c": {"anyOf": [PAIRS, {"type": "null"}], "description": "key/value pairs"},
 }
 
 
 def test_pep604_strings() -> None:
-    params = check_tool(tool(_pep604))
+    """``X | None`` in string annotations gives the same schema as Optional[X]."""
+    params = tool(_pep604).schema["parameters"]
     assert params["properties"] == PEP604_PROPERTIES
+    assert params["required"] == ["a", "b", "c"]
 
 
 def test_pep604_strings_without_runtime_support(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -735,8 +723,7 @@ def test_pep604_strings_without_runtime_support(monkeypatch: pytest.MonkeyPatch)
         raise TypeError("unsupported operand type(s) for |: 'type' and 'NoneType'")
 
     monkeypatch.setattr(schema_module.typing, "get_type_hints", old_runtime)
-    params = check_tool(tool(_pep604))
-    assert params["properties"] == PEP604_PROPERTIES
+    assert tool(_pep604).schema["parameters"]["properties"] == PEP604_PROPERTIES
     schema, convert = json_schema(_Pep604Fields)
     assert schema["properties"]["a"] == {"type": ["integer", "null"]}
     assert convert({"a": None, "b": [1]}) == _Pep604Fields(None, [1])
@@ -776,7 +763,7 @@ def test_classes_and_functions_from_run_path(tmp_path: Any) -> None:
     schema, convert = json_schema(namespace["Report"])
     assert schema["properties"]["sky"] == {"type": "string", "enum": ["sunny", "rain"]}
     assert convert({"sky": "rain", "temp": None}).sky == "rain"
-    assert check_tool(tool(namespace["lookup"]))["required"] == ["city", "report"]
+    assert tool(namespace["lookup"]).schema["parameters"]["required"] == ["city", "report"]
 
 
 def test_eval_annotation_rewrites_unions() -> None:
