@@ -452,10 +452,13 @@ class Accumulator:
             if isinstance(part, cls):
                 return part
         part = cls.from_wire({"type": cls.TYPE})
-        if index is not None and 0 <= index < len(parts):
+        if 0 <= index < len(parts):
             parts[index] = part
-        else:
-            parts.append(part)
+            return part
+        # Parts before it that were not announced yet get their place, so their deltas,
+        # when they come, do not land in this one.
+        parts.extend(cls.from_wire({"type": cls.TYPE}) for _ in range(len(parts), index))
+        parts.append(part)
         return part
 
     def _content_part(self, event: Any) -> Any:

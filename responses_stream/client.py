@@ -327,7 +327,8 @@ class Client:
     ) -> Response:
         final = run_handler(handler, open_stream)
         if call.cancel_on_stop and handler.stopped and final.id and final.status not in _FINISHED:
-            self.cancel(final.id)
+            # The partial output stays as it was received; the status is the server's now.
+            final.status = self.cancel(final.id).status
         return final
 
     def _create(

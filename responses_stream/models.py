@@ -51,7 +51,8 @@ def part_from_dict(data: Any) -> ContentPart:
 
 def _typed(data: Any, types: Mapping[str, Type[Model]], what: str) -> Any:
     if not isinstance(data, dict):
-        raise TypeError(f"a {what} must be a JSON object, got {type(data).__name__}")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise TypeError(f"{article} {what} must be a JSON object, got {type(data).__name__}")
     kind = data.get("type")
     cls = types.get(kind) if type(kind) is str else None
     return data if cls is None else cls.from_wire(data)

@@ -238,7 +238,6 @@ def test_interleaved_deltas_rebuild_each_part(deltas: List[Any]) -> None:
     assert acc.response.output_text == "".join(expected[key] for key in sorted(expected))
 
 
-@pytest.mark.xfail(reason="bug: a part created for content_index 1 lands at position 0")
 def test_a_delta_for_a_later_part_keeps_its_index() -> None:
     """Without content_part.added, a delta for content_index 1 that comes before any for 0
     must not be merged with part 0's text."""

@@ -215,7 +215,8 @@ def test_cancel_of_finished_response_is_not_an_error(server: MockServer) -> None
 
 def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
     """handler.stop() on a background stream with cancel_on_stop=True cancels the response:
-    one cancel request for its id, after which the server has it cancelled."""
+    one cancel request for its id, after which the server has it cancelled, and the returned
+    partial response says so."""
 
     class StopEarly(Seen):
         def on_text_delta(self, delta: str, snapshot: str) -> None:
@@ -232,7 +233,8 @@ def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
             ("POST", f"/v1/responses/{script.response_id}/cancel")
         ]
         assert client.retrieve(script.response_id).status == "cancelled"
-    assert final.id == script.response_id and final.status != "completed"
+    assert final.id == script.response_id and final.status == "cancelled"
+    assert final.output_text and TEXT.startswith(final.output_text) and final.output_text != TEXT
 
 
 def test_unknown_response_id_is_not_found(server: MockServer) -> None:
