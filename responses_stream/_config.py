@@ -25,17 +25,33 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 @dataclass(frozen=True)
 class Timeout:
-    """Time limits for one call, in seconds.
+    """Time limits for one call, in seconds; ``None`` (or ``float("inf")``) means no limit.
 
-    ``connect``: to open the connection (default 5). ``read``: the longest wait for the next
-    byte, so a stalled stream fails within it (default 600, like the official SDK). ``total``:
-    an upper bound for the whole call including retries (default ``None``: no bound). ``None``
-    for ``connect`` or ``read`` means wait forever.
+    =========== ======= ==================================================================
+    ``connect`` 5       to open the connection (TCP and TLS).
+    ``read``    600     the longest wait for the next byte. Any byte resets it, keep-alive
+                        comments included, so it catches a dead connection, not a silent model.
+    ``idle``    None    the longest wait for the next event: keep-alives, comments and partial
+                        bytes do not reset it, so it catches a model that has stopped. Off by
+                        default because a reasoning model may think for many minutes between
+                        events; on a background stream it resumes instead of failing.
+    ``total``   None    the whole call, retries, back-off and resumes included, whatever the
+                        server does.
+    =========== ======= ==================================================================
+
+    A number where a ``Timeout`` is accepted sets ``connect`` and ``read``. A value that is
+    negative, zero, NaN or not a number is a :class:`~responses_stream.errors.ConfigurationError`
+    naming the field.
     """
 
     connect: Optional[float] = DEFAULT_CONNECT_TIMEOUT
     read: Optional[float] = DEFAULT_READ_TIMEOUT
+    idle: Optional[float] = None
     total: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "idle", "total"):
+            object.__setattr__(self, name, _limit(f"Timeout.{name}", getattr(self, name)))
 
     @classmethod
     def coerce(cls, value: Union[Timeout, float, int, None]) -> Timeout:
@@ -44,9 +60,20 @@ class Timeout:
             return cls()
         if isinstance(value, Timeout):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-            return cls(connect=float(value), read=float(value))
-        raise ConfigurationError(f"timeout must be a positive number or rs.Timeout, got {value!r}")
+        seconds = _limit("timeout", value, what="a number of seconds > 0 or rs.Timeout")
+        return cls(connect=seconds, read=seconds)
+
+
+def _limit(name: str, value: Any, what: str = "a number of seconds > 0 or None") -> Optional[float]:
+    """A time limit: a positive number of seconds, or ``None`` for none (infinity too)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
+    seconds = float(value)
+    if math.isnan(seconds) or seconds <= 0:
+        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
+    return None if math.isinf(seconds) else seconds
 
 
 def check_count(name: str, value: Any, least: int = 0) -> int:
@@ -175,8 +202,3 @@ def merge_headers(*parts: Optional[Mapping[str, Optional[str]]]) -> Dict[str, st
             if value is not None:
                 out[key] = value
     return out
-
-
-def finite_or_none(value: Optional[float]) -> Optional[float]:
-    """``None`` for no limit (``None`` or infinity), else the number."""
-    return None if value is None or math.isinf(value) else value

@@ -41,7 +41,7 @@ def _payload(chunk: bytes) -> Optional[_JSONDict]:
     text = b"\n".join(d[1:] if d.startswith(b" ") else d for d in data)
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # served as it is; only valid events are indexed
         return None
     return value if isinstance(value, dict) else None
 

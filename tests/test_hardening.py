@@ -1,0 +1,195 @@
+"""Promises kept under hostile input and careless callers: one exception tree carrying the
+partial response, exceptions that cross process boundaries, time limits validated up front."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Dict, List, Tuple, Type
+
+import pytest
+
+import responses_stream as rs
+from responses_stream import errors
+from responses_stream.testing import MockServer, Script
+
+# ------------------------------------------------------------------------------ pickling
+
+
+def _error_classes() -> List[Type[errors.ResponsesStreamError]]:
+    return [
+        cls
+        for cls in vars(errors).values()
+        if inspect.isclass(cls) and issubclass(cls, errors.ResponsesStreamError)
+    ]
+
+
+def _sample(cls: Type[errors.ResponsesStreamError]) -> errors.ResponsesStreamError:
+    """An instance of ``cls`` with every attribute it declares set to a distinct value."""
+    values: Dict[str, Any] = {}
+    for name in errors._declared(cls):
+        if name == "headers":
+            values[name] = {"x-ratelimit-remaining": "0"}
+        elif name in ("status_code", "last_sequence_number", "sequence_number"):
+            values[name] = 429
+        elif name == "retryable":
+            values[name] = True
+        elif name == "response":
+            values[name] = rs.Response.from_wire({"id": "resp_1", "status": "in_progress"})
+        else:
+            values[name] = f"{name}-value"
+    if cls is errors.MaxTurnsExceeded:
+        return cls("too many turns", responses=[values["response"]])
+    return cls(f"{cls.__name__} happened", **values)
+
+
+def test_every_error_class_is_covered() -> None:
+    """The sample covers the whole tree (a new class cannot slip past the pickling tests)."""
+    names = {cls.__name__ for cls in _error_classes()}
+    assert names == {n for n in errors.__all__ if n in names}
+    assert len(names) >= 20
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
+def test_every_error_survives_pickle_with_type_message_and_attributes(
+    cls: Type[errors.ResponsesStreamError],
+) -> None:
+    """A pickled exception comes back as the same class with the same message and attributes
+    (a ProcessPoolExecutor worker sends what it raises this way)."""
+    original = _sample(cls)
+    clone = pickle.loads(pickle.dumps(original))
+    assert type(clone) is cls
+    assert str(clone) == str(original) and clone.message == original.message
+    for name in errors._declared(cls) | {"message", "responses"}:
+        if hasattr(original, name):
+            assert getattr(clone, name) == getattr(original, name), name
+
+
+def _raise_in_worker(name: str) -> None:
+    raise _sample(getattr(errors, name))
+
+
+def test_an_error_raised_in_a_process_pool_worker_reaches_the_caller_intact() -> None:
+    """The pool stays usable and the caller catches the SDK's own class with its status."""
+    with ProcessPoolExecutor(1) as pool:
+        with pytest.raises(errors.RateLimitError) as caught:
+            pool.submit(_raise_in_worker, "RateLimitError").result(timeout=60)
+        assert caught.value.status_code == 429
+        assert caught.value.headers == {"x-ratelimit-remaining": "0"}
+        with pytest.raises(errors.StreamInterrupted) as cut:
+            pool.submit(_raise_in_worker, "StreamInterrupted").result(timeout=60)
+        assert cut.value.response.id == "resp_1"
+
+
+def test_error_constructors_reject_keywords_their_class_does_not_declare() -> None:
+    """A misspelt attribute is a TypeError, not an attribute silently set."""
+    with pytest.raises(TypeError, match="statuscode"):
+        errors.APIStatusError("x", status_code=400, statuscode=400)
+    assert errors.APIStatusError("x", status_code=400).headers == {}
+
+
+# ------------------------------------------------------------------------- time limits
+
+
+@pytest.mark.parametrize("field", ["connect", "read", "idle", "total"])
+@pytest.mark.parametrize("bad", [-1, 0, -0.5, math.nan, "5", True, [1]], ids=repr)
+def test_a_bad_time_limit_is_a_configuration_error_naming_the_field(field: str, bad: Any) -> None:
+    """Negative, zero, NaN and non-numeric limits fail when given, naming the field."""
+    with pytest.raises(rs.ConfigurationError, match=rf"Timeout\.{field} .*{bad!r}"):
+        rs.Timeout(**{field: bad})
+
+
+@pytest.mark.parametrize("bad", [-1, 0, math.nan, "30", False])
+def test_a_bad_plain_timeout_fails_before_any_request(server: MockServer, bad: Any) -> None:
+    """``timeout=`` on the client or on a call is checked before anything is sent."""
+    with pytest.raises(rs.ConfigurationError, match="timeout"):
+        rs.Client(api_key="sk-test", base_url=server.url, timeout=bad)
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        with pytest.raises(rs.ConfigurationError, match="timeout"):
+            client.stream(model="m", input="hi", timeout=bad)
+    assert server.requests == []
+
+
+def test_infinity_means_no_limit(server: MockServer) -> None:
+    """``float("inf")`` is the same as ``None`` for every limit, and a stream runs under it."""
+    inf = math.inf
+    limits = rs.Timeout(connect=inf, read=inf, idle=inf, total=inf)
+    assert (limits.connect, limits.read, limits.idle, limits.total) == (None,) * 4
+    assert rs.Timeout.coerce(inf) == rs.Timeout(connect=None, read=None)
+    server.add(Script(seed=1).text("fine").completed())
+    with rs.Client(api_key="sk-test", base_url=server.url, timeout=limits) as client:
+        assert client.stream(model="m", input="hi").output_text == "fine"
+
+
+# ---------------------------------------------------------------- malformed events
+
+
+def _events_with(kind: str, change: Dict[str, Any]) -> Tuple[bytes, str]:
+    """A valid stream whose first event of type ``kind`` gets ``change``; the text sent
+    before that event."""
+    events = Script(seed=3).text("Hello world, this is text.").completed().events()
+    out: List[bytes] = []
+    before = ""
+    hit = False
+    for original in events:
+        event = original
+        if not hit and event["type"] == kind:
+            event = {**original, **change}
+            hit = True
+        elif not hit and event["type"] == "response.output_text.delta":
+            before += event["delta"]
+        data = json.dumps(event).replace('"<DEEP>"', DEEP)
+        out.append(f"event: {event['type']}\ndata: {data}\n\n".encode())
+    assert hit, kind
+    return b"".join(out), before
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+"""An array nested deeper than any JSON decoder recurses (spliced into the bytes as is)."""
+
+
+MALFORMED = {
+    "delta as a number": ("response.output_text.delta", {"delta": 42}),
+    "response as a string": ("response.in_progress", {"response": "nope"}),
+    "item as a string": ("response.output_item.added", {"item": "nope"}),
+    "output_index as a list": ("response.output_text.delta", {"output_index": [0]}),
+    "item.content as a string": (
+        "response.output_item.done",
+        {"item": {"type": "message", "id": "m", "role": "assistant", "content": "text"}},
+    ),
+    "deeply nested array": ("response.output_text.delta", {"logprobs": "<DEEP>"}),
+    "numeric text in output_text.done": ("response.output_text.done", {"text": 12345}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_event_is_a_protocol_error_with_what_arrived_before(
+    server: MockServer, case: str
+) -> None:
+    """Over HTTP, each malformed shape ends the call with ProtocolError (never a built-in
+    exception, and never later when the result is read); ``.response`` has the text so far."""
+    kind, change = MALFORMED[case]
+    body, before = _events_with(kind, change)
+    server.add(body)
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        with pytest.raises(rs.ProtocolError) as caught:
+            client.stream(model="m", input="hi")
+    assert caught.value.response is not None
+    assert caught.value.response.output_text == before
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 1, 1.5, "text", [], [1, 2], True, {"type": 5}, {"type": "error", "error": 7}],
+    ids=repr,
+)
+def test_parse_event_raises_only_protocol_error_for_any_json_value(value: Any) -> None:
+    """Any JSON value gives an event or a ProtocolError, nothing else."""
+    try:
+        event = rs.events.parse_event(value)
+    except rs.ProtocolError:
+        return
+    assert isinstance(event, rs.events.Event)
