@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, List
 from . import errors, events, models
 from .__version__ import __version__
 from ._config import Timeout
+from ._metrics import StreamMetrics
 from ._replay import replay
 from ._stream import EventStream
 from .client import Client, stream
@@ -67,6 +68,7 @@ __all__ = [
     "ResponsesStreamError",
     "StreamError",
     "StreamInterrupted",
+    "StreamMetrics",
     "Timeout",
     "Tool",
     "__version__",

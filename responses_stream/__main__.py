@@ -91,14 +91,20 @@ class TerminalPrinter(ResponseHandler):
     def on_end(self) -> None:
         self._output_starts()
 
-    def finish(self, response: Response) -> None:
-        """Print the closing usage line."""
+    def finish(self, response: Response, timed: bool = True) -> None:
+        """Print the closing usage line; ``timed`` adds time to first token and tokens/s
+        (not for a replay, whose timings are the parser's, not the model's)."""
         if self.as_json:
             return
         usage = response.usage
         line = f"[{response.status}]"
         if usage is not None:
             line += f" {usage.input_tokens} input / {usage.output_tokens} output tokens"
+        metrics = response.metrics if timed else None
+        if metrics is not None and metrics.time_to_first_token is not None:
+            line += f", first token {metrics.time_to_first_token:.2f} s"
+        if metrics is not None and metrics.output_tokens_per_second is not None:
+            line += f", {metrics.output_tokens_per_second:.0f} tokens/s"
         self.out.write("\n" + self._dim(line) + "\n")
         self.out.flush()
 
@@ -156,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.replay:
             final = replay(args.replay, printer)
-            printer.finish(final)
+            printer.finish(final, timed=False)
             return _exit_code(final)
         if args.demo:
             from .testing import MockServer

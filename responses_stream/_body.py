@@ -64,7 +64,7 @@ class Interrupter:
         with self._lock:
             self._raw = raw
             if self.interrupted:
-                _shut_down(raw)
+                shut_response(raw)
 
     def release(self, raw: Any) -> bool:
         """Forget ``raw`` before its connection goes back to the pool or is closed.
@@ -76,13 +76,19 @@ class Interrupter:
                 self._raw = None
             return not self.interrupted
 
+    def shut(self) -> None:
+        """End the read in progress now (a time limit passed), as an error, not a close."""
+        with self._lock:
+            if self._raw is not None:
+                shut_response(self._raw)
+
     def interrupt(self) -> None:
         """Shut the watched response's socket down (any thread; safe to repeat)."""
         with self._lock:
             self.interrupted = True
             raw, self._raw = self._raw, None
             if raw is not None:
-                _shut_down(raw)
+                shut_response(raw)
 
 
 def _live_socket(raw: Any) -> Any:
@@ -99,8 +105,13 @@ def _live_socket(raw: Any) -> Any:
     return sock
 
 
-def _shut_down(raw: Any) -> None:
-    sock = _live_socket(raw)
+def shut_response(raw: Any) -> None:
+    """End every wait on the socket of ``raw`` (a urllib3 response) now, from any thread."""
+    shut_down(_live_socket(raw))
+
+
+def shut_down(sock: Any) -> None:
+    """End every wait on ``sock`` now, from any thread, without closing its descriptor."""
     if sock is not None and not isinstance(sock, socket.socket):
         sock = getattr(sock, "socket", None)  # TLS inside a TLS proxy: urllib3's SSLTransport
     if isinstance(sock, socket.socket):

@@ -1,17 +1,21 @@
 """Configuration: keyword arguments and the environment (OpenAI, Azure) -> frozen settings.
 
 Everything here runs before any request, and every mistake is a
-:class:`~responses_stream.errors.ConfigurationError` naming what is wrong. The API key ends up in
-one place, :attr:`Settings.auth`, which is left out of every ``repr``.
+:class:`~responses_stream.errors.ConfigurationError` naming what is wrong. Credentials (the API
+key, Azure's ``api-key`` and AD token, a ``user:password@`` in ``base_url``) end up in one
+place, :attr:`Settings.headers`, which is left out of every ``repr``; no message, ``repr`` or log
+line quotes them.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import os
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Union
-from urllib.parse import urlsplit
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .__version__ import __version__
 from .errors import ConfigurationError
@@ -94,7 +98,8 @@ class Settings:
     """What a :class:`~responses_stream.Client` sends with every request."""
 
     base_url: str
-    """The API root, e.g. ``https://api.openai.com/v1`` (no trailing slash)."""
+    """The API root, e.g. ``https://api.openai.com/v1`` (no trailing slash). Credentials in the
+    configured URL are not in it: they are sent as an ``Authorization: Basic`` header."""
     is_azure: bool
     timeout: Timeout
     max_retries: int
@@ -104,6 +109,9 @@ class Settings:
     """Query parameters of every request (Azure's ``api-version``)."""
     token_provider: Optional[Callable[[], str]] = field(default=None, repr=False)
     """Called before each request for a fresh bearer token (Azure AD)."""
+    shown_url: str = ""
+    """:attr:`base_url` as shown to people: with ``user:***@`` when the configured URL carried
+    credentials, else the same."""
 
 
 def resolve(
@@ -125,7 +133,10 @@ def resolve(
 
     Azure is used when ``azure_endpoint`` is given, or when ``AZURE_OPENAI_ENDPOINT`` is set and
     nothing OpenAI is (no ``base_url``/``api_key`` argument, no ``OPENAI_BASE_URL``/
-    ``OPENAI_API_KEY``).
+    ``OPENAI_API_KEY``). Keys and tokens lose surrounding whitespace (a newline read from a
+    file); one that still cannot be sent in a header is a ConfigurationError that does not
+    quote it. ``user:password@`` in the URL is sent as ``Authorization: Basic`` (replacing a
+    bearer key, as ``requests`` does) and shown as ``user:***@``.
     """
     openai_configured = base_url or env.get("OPENAI_BASE_URL") or api_key is not None
     if azure_endpoint is None and not openai_configured and not env.get("OPENAI_API_KEY"):
@@ -136,15 +147,16 @@ def resolve(
         if base_url is not None:
             raise ConfigurationError("pass either base_url or azure_endpoint, not both")
         version = api_version or env.get("OPENAI_API_VERSION")
-        root = azure_endpoint.rstrip("/")
+        root = azure_endpoint.strip().rstrip("/")
         # The v1 route needs no api-version; a dated version selects the older route.
         url = root + "/openai" if version else root + "/openai/v1"
         if version:
             query["api-version"] = version
-        key = api_key if api_key is not None else env.get("AZURE_OPENAI_API_KEY")
+        key = _credential("api_key", api_key, "AZURE_OPENAI_API_KEY", env)
         if azure_ad_token_provider is None:
-            if azure_ad_token:
-                auth["Authorization"] = f"Bearer {azure_ad_token}"
+            token = secret("azure_ad_token", azure_ad_token)
+            if token:
+                auth["Authorization"] = f"Bearer {token}"
             elif key:
                 auth["api-key"] = key
             else:
@@ -153,19 +165,20 @@ def resolve(
                     "azure_ad_token_provider"
                 )
     else:
-        url = (base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        key = api_key if api_key is not None else env.get("OPENAI_API_KEY")
-        if not key and not is_local(url):
-            raise ConfigurationError(
-                "no API key: pass Client(api_key=...) or set OPENAI_API_KEY "
-                "(a key is optional only for servers on localhost)"
-            )
+        url = (base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+        key = _credential("api_key", api_key, "OPENAI_API_KEY", env)
         if key:
             auth["Authorization"] = f"Bearer {key}"
+    url, basic, shown = split_credentials(url)
     if not urlsplit(url).scheme.startswith("http"):
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
-    organization = organization or env.get("OPENAI_ORG_ID")
-    project = project or env.get("OPENAI_PROJECT_ID")
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {shown!r}")
+    if azure_endpoint is None and not auth and basic is None and not is_local(url):
+        raise ConfigurationError(
+            "no API key: pass Client(api_key=...) or set OPENAI_API_KEY "
+            "(a key is optional only for servers on localhost)"
+        )
+    organization = secret("organization", organization) or _env_value("OPENAI_ORG_ID", env)
+    project = secret("project", project) or _env_value("OPENAI_PROJECT_ID", env)
     headers = merge_headers(
         {
             "User-Agent": f"responses-stream/{__version__}",
@@ -174,9 +187,10 @@ def resolve(
             "Content-Type": "application/json",
         },
         auth,
+        {"Authorization": basic} if basic is not None else None,
         {"OpenAI-Organization": organization} if organization else None,
         {"OpenAI-Project": project} if project else None,
-        default_headers,
+        check_headers(default_headers or {}, "default_headers"),
     )
     return Settings(
         base_url=url,
@@ -186,7 +200,88 @@ def resolve(
         headers=headers,
         query=query,
         token_provider=azure_ad_token_provider,
+        shown_url=shown,
     )
+
+
+# ---------------------------------------------------------------------------- credentials
+
+_UNSENDABLE = re.compile("[^\x20-\x7e\xa0-\xff]")
+"""A character a header value cannot carry: a control character (C0, DEL, C1) or one
+outside latin-1."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _unsendable(value: str) -> Optional[str]:
+    """Why ``value`` cannot be a header value, without quoting it; ``None`` when it can."""
+    bad = _UNSENDABLE.search(value)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    kind = "a character that is not latin-1" if code > 0xFF else "a control character"
+    return f"contains {kind} (U+{code:04X} at position {bad.start()}); the value is not shown"
+
+
+def secret(name: str, value: Any) -> str:
+    """An API key or token without surrounding whitespace ("" for ``None``).
+
+    A value that is not a string, or that still holds a control or non-latin-1 character, is a
+    ConfigurationError naming ``name`` and never quoting the value.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    stripped: str = value.strip()
+    problem = _unsendable(stripped)
+    if problem is not None:
+        raise ConfigurationError(f"{name} {problem}")
+    return stripped
+
+
+def _credential(name: str, value: Optional[str], env_name: str, env: Mapping[str, str]) -> str:
+    """The argument ``name`` if given, else the environment variable ``env_name``, checked."""
+    return secret(name, value) if value is not None else _env_value(env_name, env)
+
+
+def _env_value(env_name: str, env: Mapping[str, str]) -> str:
+    return secret(env_name, env.get(env_name))
+
+
+def check_headers(headers: Mapping[str, str], what: str = "header") -> Dict[str, str]:
+    """``headers`` with values stripped of surrounding whitespace (as HTTP does); a name that
+    is not an HTTP token, or a value holding a control or non-latin-1 character, is a
+    ConfigurationError naming the header and never quoting its value."""
+    out: Dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ConfigurationError(f"{what}: {name!r} is not a valid header name")
+        out[name] = secret(f"{what} {name!r}", value)
+    return out
+
+
+def split_credentials(url: str) -> Tuple[str, Optional[str], str]:
+    """``url`` without ``user:password@``; the ``Authorization`` value for those credentials
+    (HTTP Basic, as ``requests`` would send them), or ``None``; and ``url`` as shown to people
+    (``user:***@``, or ``***@`` for a user name alone, which may be a token)."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url, None, url
+    user, colon, password = userinfo.partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}"
+    try:
+        raw = pair.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = pair.encode("utf-8")
+    basic = "Basic " + base64.b64encode(raw).decode("ascii")
+    masked = f"{user}:***@{host}" if colon else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=host)), basic, urlunsplit(parts._replace(netloc=masked))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password (or lone user name) replaced by ``***``, for messages."""
+    return split_credentials(url)[2]
 
 
 def merge_headers(*parts: Optional[Mapping[str, Optional[str]]]) -> Dict[str, str]:

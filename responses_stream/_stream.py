@@ -19,9 +19,11 @@ import requests
 
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
+from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
 from ._resume import Recording, Resumer
 from ._sse import COMMENT, FramedSSEClient
 from ._transport import attach, translate
+from ._watchdog import Guard
 from .errors import (
     RETRYABLE_STREAM_ERROR_CODES,
     APITimeoutError,
@@ -76,10 +78,10 @@ class EventStream:
         accumulator: Accumulator,
         *,
         deliver_after: Optional[int] = None,
-        deadline: Optional[float] = None,
-        clock: Any = None,
         resumer: Optional[Resumer] = None,
         recording: Optional[Recording] = None,
+        meter: Optional[Meter] = None,
+        guard: Optional[Guard] = None,
     ) -> None:
         self._http: Optional[requests.Response] = http_response
         self.request_id: Optional[str] = http_response.headers.get("x-request-id")
@@ -89,8 +91,10 @@ class EventStream:
         self.done_sentinel = False
         """True when the body ended with ``data: [DONE]`` (before or after a terminal event)."""
         self._deliver_after = deliver_after
-        self._deadline = deadline
-        self._clock = clock
+        self.meter = meter if meter is not None else Meter()
+        """The stream's timings and counts (read them as :attr:`metrics`)."""
+        self.meter.headers(self.request_id)
+        self._guard = guard
         self._resumer = resumer
         self._recording = recording
         self._sse: Optional[FramedSSEClient] = None
@@ -123,6 +127,17 @@ class EventStream:
     def resumes(self) -> int:
         """How many times the stream was resumed after breaking."""
         return self._resumer.resumes if self._resumer is not None else 0
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """How the stream went so far: timings, counts, retries and resumes (see
+        :class:`~responses_stream.StreamMetrics`); final once the stream ended."""
+        sse = self._sse
+        return self.meter.snapshot(
+            self.response,
+            unread_bytes=sse.bytes_received if sse is not None else 0,
+            resumes=self.resumes,
+        )
 
     @property
     def truncated(self) -> bool:
@@ -243,6 +258,7 @@ class EventStream:
             http = self._http = following
             self._interrupter.watch(http.raw)  # shut down at once if closed meanwhile
             self.request_id = http.headers.get("x-request-id") or self.request_id
+            self.meter.headers(self.request_id)
             try:
                 self._check_content_type(http)
             except ProtocolError:
@@ -261,22 +277,44 @@ class EventStream:
             source = self._recording.wrap(source)
         sse = self._sse = FramedSSEClient(source)
         feed = self.accumulator.feed
+        meter = self.meter
+        clock = meter.clock
         deliver_after = self._deliver_after
-        deadline = self._deadline
-        clock = self._clock
+        guard = self._guard
+        if guard is not None:
+            guard.reading(self._interrupter.shut)  # the watchdog may now end a blocked read
         seen_any = False
         try:
             for name, text in sse.messages():
                 if self._closed:
                     break  # closed from another thread: what has arrived is the result
                 seen_any = True
-                if name == COMMENT:
-                    yield KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]}), None
+                if name != COMMENT:
+                    if text[:1] == "[" and text.startswith("[DONE]"):
+                        self.done_sentinel = True
+                        break
+                    event = decode(name, text)
+                else:
+                    event = KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]})
+                # The stream's metrics (see Meter), here rather than in a call per event.
+                now = clock()
+                gap = now - meter.last_event_at
+                if gap > meter.max_gap:  # noqa: PLR1730 - cheaper than max() per event
+                    meter.max_gap = gap
+                meter.last_event_at = now
+                if meter.first_event_at is None:
+                    meter.first_event_at = now
+                meter.events += 1
+                kind = event.type
+                if kind in TOKEN_TYPES:
+                    if meter.first_token_at is None:
+                        meter.first_token_at = now
+                    meter.last_token_at = now
+                if kind != "keepalive":  # a heartbeat is no progress (the idle limit)
+                    meter.progress_at = now
+                elif name == COMMENT:
+                    yield event, None
                     continue
-                if text[:1] == "[" and text.startswith("[DONE]"):
-                    self.done_sentinel = True
-                    break
-                event = decode(name, text)
                 touched = feed(event)
                 if touched is REPEAT:
                     continue  # delivered before the stream was resumed
@@ -292,8 +330,6 @@ class EventStream:
                     drain(http.raw, source)  # so the connection can be reused
                     self._finish(event)
                     return
-                if deadline is not None and clock() > deadline:
-                    raise APITimeoutError("the call's total timeout passed during the stream")
             if self._closed:
                 return
             if not seen_any and sse.bytes_received:
@@ -303,7 +339,8 @@ class EventStream:
                 )
             self._finish(None)
         except Exception as exc:
-            error = translate(exc, stream=self)
+            expired = guard.expired if guard is not None else None
+            error = translate(exc, stream=self, expired=expired)
             if self._closed and error is not None:
                 # Closed on purpose, perhaps from another thread in the middle of this read:
                 # the socket shut down under it, which is no failure of the stream.
@@ -312,6 +349,9 @@ class EventStream:
                 raise
             raise error from exc
         finally:
+            if guard is not None:
+                guard.disarm()
+            self.meter.bytes += sse.bytes_received
             # The framer and the body reader hold the socket's file: let them go with it.
             self._sse = None
             close = getattr(source, "close", None)
@@ -321,6 +361,7 @@ class EventStream:
             http.close()
             if self._http is http:
                 self._http = None
+            self.response.__dict__["_metrics"] = self.metrics
             if self._closed:
                 self._end_closed()
 

@@ -21,11 +21,15 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union, cast
 import requests
 import urllib3.exceptions
 
-from ._config import Settings, Timeout, merge_headers
+from ._body import shut_response
+from ._config import Settings, Timeout, check_headers, merge_headers, redact_url, secret
+from ._metrics import Meter
+from ._watchdog import Guard, guarding
 from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
     ProtocolError,
     ResponsesStreamError,
     StreamInterrupted,
@@ -112,7 +116,7 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
         raw = b""
     if not raw and resp.raw is None:
         raw = resp.content or b""
-    text = raw.decode("utf-8", errors="replace")
+    text = scrub(raw.decode("utf-8", errors="replace"), sent_secrets(resp))
     body: Any = text
     message: Optional[str] = None
     code = err_type = param = None
@@ -133,7 +137,9 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
         if message is None and "detail" in body:  # FastAPI-style servers (transformers serve)
             detail = body["detail"]
             message = detail if isinstance(detail, str) else json.dumps(detail)[:500]
-    if message is None:
+    if resp.status_code in _METHOD_CHANGING and resp.headers.get("location"):
+        message = _redirect_message(resp)
+    elif message is None:
         snippet = " ".join(text.split())[:200]
         message = snippet or "(empty body)"
     request_id = resp.headers.get("x-request-id")
@@ -155,42 +161,96 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
     return status_error
 
 
+def _redirect_message(resp: requests.Response) -> str:
+    sent = getattr(resp, "request", None)
+    method = getattr(sent, "method", None) or "the request"
+    location = redact_url(resp.headers.get("location", ""))
+    return (
+        f"redirect to {location!r}: the client does not follow redirects that change the "
+        f"method ({resp.status_code} would turn {method} into GET and drop the body); set "
+        "base_url to the final URL"
+    )
+
+
+def sent_secrets(resp: Any) -> Tuple[str, ...]:
+    """The credentials ``resp``'s request carried (a server may echo them in its error)."""
+    headers = getattr(getattr(resp, "request", None), "headers", None) or {}
+    values = [str(headers.get(name) or "") for name in _CREDENTIAL_HEADERS]
+    return tuple(v.split(" ", 1)[-1] for v in values if len(v.split(" ", 1)[-1]) >= 4)
+
+
+def scrub(text: str, secrets: Tuple[str, ...]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``***``."""
+    for value in secrets:
+        text = text.replace(value, "***")
+    return text
+
+
+def _header_error(exc: BaseException) -> ConfigurationError:
+    """The error for a header ``requests`` or ``http.client`` refused to send. Their messages
+    quote the value (an API key, typically): the original is scrubbed in place too, since it
+    stays chained as the ``__cause__``."""
+    if isinstance(exc, UnicodeEncodeError):
+        start, end, value = exc.start, exc.end, exc.object
+        # Only the unsendable character stays: it names the problem and is no part of a key.
+        exc.object = "*" * start + value[start:end] + "*" * (len(value) - end)
+        exc.args = (exc.encoding, exc.object, exc.start, exc.end, exc.reason)
+        message = "a request header contains a character that is not latin-1"
+    else:
+        message = "a request header contains a control character or surrounding whitespace"
+        exc.args = (message,)
+    return ConfigurationError(message + "; the value is not shown")
+
+
 def _str_or_none(value: Any) -> Optional[str]:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
 
 
+_HEADER_ERRORS = (requests.exceptions.InvalidHeader, UnicodeEncodeError)
 _TIMEOUTS = (urllib3.exceptions.TimeoutError, socket.timeout, requests.Timeout)
 _CONNECTION = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
 _DATA = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
+_SDK = (ResponsesStreamError,)
+_EXPIRED = {
+    "total": "the call's total timeout passed",
+    "idle": "no event arrived within the idle timeout",
+}
 
 
 def translate(
-    exc: BaseException, *, url: str = "", stream: Any = None
+    exc: BaseException, *, url: str = "", stream: Any = None, expired: Optional[str] = None
 ) -> Optional[ResponsesStreamError]:
     """The SDK error for ``exc``, raised while sending to ``url`` or reading ``stream``.
 
     ``stream`` (an :class:`~responses_stream.EventStream`) gives the partial response, the
-    request id, the last sequence number and whether the body was cut. Returns ``None`` for an
+    request id, the last sequence number and whether the body was cut. ``expired`` names the
+    time limit (``"total"``, ``"idle"``) whose watchdog ended the wait: whatever the ended
+    read raised, the error is then an :class:`APITimeoutError` for it. Returns ``None`` for an
     exception that is not a failure of the connection or of the data received (yours, or a
     signal handler's): the caller re-raises it unchanged. An SDK error is returned as is, with
     the stream's context filled in where it has none.
     """
     error: ResponsesStreamError
     cut = bool(getattr(stream, "truncated", False))
-    if isinstance(exc, ResponsesStreamError):
+    if expired is not None and isinstance(exc, _TIMEOUTS + _CONNECTION + _DATA + _SDK):
+        error = APITimeoutError(_EXPIRED[expired] + (f" ({redact_url(url)})" if url else ""))
+    elif isinstance(exc, ResponsesStreamError):
         error = exc
         if cut and isinstance(exc, ProtocolError):
             error = StreamInterrupted(
                 "the stream ended in the middle of an event", unparsed=exc.data
             )
+    elif stream is None and isinstance(exc, _HEADER_ERRORS):
+        error = _header_error(exc)
     elif stream is None and isinstance(exc, requests.RequestException):
         kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
+        where = redact_url(url)
         if isinstance(exc, requests.Timeout):
-            error = APITimeoutError(f"{kind} timeout talking to {url}: {exc}")
+            error = APITimeoutError(f"{kind} timeout talking to {where}: {exc}")
         else:
-            error = APIConnectionError(f"could not connect to {url}: {exc}")
+            error = APIConnectionError(f"could not connect to {where}: {exc}")
     elif isinstance(exc, UnicodeDecodeError):
         if cut:
             error = StreamInterrupted("the stream ended inside a UTF-8 character")
@@ -279,12 +339,15 @@ class Transport:
         on_retry: Optional[Callable[[Exception, int, float], None]] = None,
         deadline: Optional[float] = None,
         stream: bool = False,
+        guard: Optional[Guard] = None,
     ) -> requests.Response:
         """Send one request; return the 2xx response (body unread when ``stream``).
 
         Raises the :class:`APIStatusError` for the last answer, or :class:`APIConnectionError`
         /:class:`APITimeoutError`, when retries (``max_retries``, else the client's) run out or
-        the status is not retryable.
+        the status is not retryable. ``guard`` holds the call's ``total`` limit over the whole
+        exchange, a server that trickles its headers or error body included; each retry is
+        counted in ``guard.meter``.
         """
         settings = self.settings
         limits = Timeout.coerce(timeout) if timeout is not None else settings.timeout
@@ -293,29 +356,35 @@ class Transport:
         params = {**settings.query, **(query or {})}
         accept = {"Accept": "text/event-stream" if stream else "application/json"}
         provider = settings.token_provider
-        token = {"Authorization": f"Bearer {provider()}"} if provider is not None else None
-        headers = merge_headers(settings.headers, accept, token, extra_headers)
+        token = None if provider is None else {"Authorization": f"Bearer {_token(provider)}"}
+        headers = check_headers(merge_headers(settings.headers, accept, token, extra_headers))
         policy = RetryPolicy(max_retries=retries, sleep=self.sleep, clock=self.clock)
         attempt = 0
         while True:
             connect, read = timeouts(limits, deadline, self.clock)
             answer: Optional[Mapping[str, str]] = None
             try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    data=payload,
-                    params=params or None,
-                    headers=headers,
-                    stream=stream,
-                    timeout=(connect, read),
+                with guarding(guard):
+                    resp = self.session.request(
+                        method,
+                        url,
+                        data=payload,
+                        params=params or None,
+                        headers=headers,
+                        stream=stream,
+                        timeout=(connect, read),
+                    )
+            except (requests.RequestException, UnicodeEncodeError) as exc:
+                expired = guard.expired if guard is not None else None
+                error: ResponsesStreamError = cast(
+                    ResponsesStreamError, translate(exc, url=url, expired=expired)
                 )
-            except requests.RequestException as exc:
-                error: ResponsesStreamError = cast(ResponsesStreamError, translate(exc, url=url))
                 error.__cause__ = exc
                 # A request that may have reached the server (read timeout) is not sent again.
-                retryable = isinstance(exc, requests.ConnectionError) and not isinstance(
-                    exc, requests.ReadTimeout
+                retryable = (
+                    isinstance(exc, requests.ConnectionError)
+                    and not isinstance(exc, requests.ReadTimeout)
+                    and expired is None
                 )
             else:
                 request_id = resp.headers.get("x-request-id")
@@ -324,20 +393,44 @@ class Transport:
                 )
                 if resp.status_code < 300:
                     return resp
-                error = error_from_response(resp)
-                resp.close()
+                error = self._status_error(resp, guard)
                 answer = resp.headers
                 retryable = should_retry(resp.status_code, answer, policy.wall_clock)
+                retryable = retryable and not isinstance(error, APITimeoutError)
             if not retryable or attempt >= policy.max_retries:
                 raise error
             delay = backoff_delay(attempt, answer, policy.wall_clock, policy.rand)
             if deadline is not None and self.clock() + delay >= deadline:
                 raise error
             attempt += 1
+            if guard is not None:
+                guard.meter.retries += 1
             logger.info("retrying %s in %.2fs (attempt %d) after: %s", url, delay, attempt, error)
             if on_retry is not None:
                 on_retry(error, attempt, delay)
             self.sleep(delay)
+
+    @staticmethod
+    def _status_error(resp: requests.Response, guard: Optional[Guard]) -> ResponsesStreamError:
+        """The error for a non-2xx answer, its body read within the call's total limit."""
+        if guard is None:
+            error: ResponsesStreamError = error_from_response(resp)
+        else:
+            guard.arm(lambda: shut_response(resp.raw))
+            try:
+                error = error_from_response(resp)
+            finally:
+                guard.disarm()
+            if guard.expired is not None:
+                error = cast(ResponsesStreamError, translate(error, expired=guard.expired))
+        resp.close()
+        return error
+
+    def guard(self, timeout: Union[Timeout, float, None], meter: Meter) -> Guard:
+        """The call's ``total`` and ``idle`` limits (on the watchdog only when it has one), and
+        its ``meter``: the events move the idle limit on, retries are counted there."""
+        limits = Timeout.coerce(timeout) if timeout is not None else self.settings.timeout
+        return Guard(self.deadline(limits), limits.idle, meter)
 
     def request_json(
         self,
@@ -365,25 +458,51 @@ class Transport:
         return data
 
 
+def _token(provider: Callable[[], str]) -> str:
+    """A fresh token from ``azure_ad_token_provider``, checked like a key before it is sent."""
+    token = secret("the token from azure_ad_token_provider", provider())
+    if not token:
+        raise ConfigurationError("azure_ad_token_provider returned an empty token")
+    return token
+
+
 # -------------------------------------------------------------------------------- redirects
 
 _CREDENTIAL_HEADERS = ("Authorization", "api-key")
+_ACCOUNT_HEADERS = (*_CREDENTIAL_HEADERS, "OpenAI-Organization", "OpenAI-Project")
+"""Dropped on a redirect to another origin: credentials, and which account the call bills."""
+_METHOD_CHANGING = (301, 302, 303)
+"""Redirects that browsers and ``requests`` follow with a GET (and no body) after a POST."""
 
 
 def protect_redirects(session: requests.Session) -> None:
-    """Make ``session`` drop ``api-key`` (Azure) as well as ``Authorization`` on a redirect to
-    another host; requests only knows about the latter."""
+    """Make ``session`` safe to follow redirects with.
+
+    On a redirect to another origin it drops ``api-key`` (Azure), ``OpenAI-Organization`` and
+    ``OpenAI-Project`` as well as ``Authorization`` (requests only knows about the latter). A
+    301/302/303 answer to anything but GET or HEAD is not followed (it would be re-sent as a
+    GET without its body, and that answer taken for the stream's): it becomes the call's
+    :class:`APIStatusError`. 307 and 308 keep the method and body and are followed.
+    """
     if getattr(session, "_responses_stream_safe_redirects", False):
         return
     # requests' own methods are untyped in its stubs: give them the types they have.
     original = cast(Callable[[Any, Any], None], session.rebuild_auth)
     should_strip = cast(Callable[[str, str], bool], session.should_strip_auth)
+    target = cast(Callable[[Any], Optional[str]], session.get_redirect_target)
 
     def rebuild_auth(prepared_request: Any, response: Any) -> None:
         original(prepared_request, response)
         if should_strip(response.request.url, prepared_request.url):
-            for name in _CREDENTIAL_HEADERS:
+            for name in _ACCOUNT_HEADERS:
                 prepared_request.headers.pop(name, None)
 
+    def get_redirect_target(response: Any) -> Optional[str]:
+        method = str(getattr(response.request, "method", "") or "").upper()
+        if response.status_code in _METHOD_CHANGING and method not in ("GET", "HEAD"):
+            return None
+        return target(response)
+
     session.rebuild_auth = rebuild_auth  # type: ignore[method-assign]
+    session.get_redirect_target = get_redirect_target  # type: ignore[method-assign,assignment]
     session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]

@@ -17,9 +17,11 @@ from requests.adapters import HTTPAdapter
 from . import _loop
 from ._accumulator import Accumulator
 from ._config import DEFAULT_BASE_URL, Timeout, check_count, resolve
+from ._metrics import Meter
 from ._resume import Recording, Resumer
 from ._stream import EventStream
 from ._transport import Transport, protect_redirects
+from ._watchdog import Guard, watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, overridden, run_handler
 from .models import Response
@@ -119,11 +121,13 @@ class Client:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         protect_redirects(session)
+        watch_session(session)
         self._transport = Transport(session, self.settings)
 
     @property
     def base_url(self) -> str:
-        """The API root requests go to, e.g. ``https://api.openai.com/v1``."""
+        """The API root requests go to, e.g. ``https://api.openai.com/v1`` (without any
+        ``user:password@``: those credentials are sent as an ``Authorization`` header)."""
         return self.settings.base_url
 
     @property
@@ -133,7 +137,9 @@ class Client:
 
     def __repr__(self) -> str:
         kind = " azure" if self.is_azure else ""
-        return f"<responses_stream.Client{kind} base_url={self.base_url!r}>"
+        # shown_url: credentials in the configured URL appear as user:***@.
+        shown = self.settings.shown_url or self.base_url
+        return f"<responses_stream.Client{kind} base_url={shown!r}>"
 
     def __enter__(self) -> Client:
         return self
@@ -286,10 +292,11 @@ class Client:
         )
 
         def open_stream() -> EventStream:
-            deadline = self._transport.deadline(call.timeout)
-            http = self._open_resume(response_id, None, call, deadline)
-            return self._event_stream(
-                http, call, background=True, deadline=deadline, deliver_after=starting_after
+            return self._open(
+                call,
+                lambda guard: self._open_resume(response_id, None, call, guard),
+                background=True,
+                deliver_after=starting_after,
             )
 
         return self._drive(handler, open_stream, call)
@@ -342,65 +349,71 @@ class Client:
             raise ConfigurationError(
                 f"request parameters are not JSON-serialisable: {exc}"
             ) from exc
-        deadline = self._transport.deadline(call.timeout)
-        http = self._send_stream("POST", "/responses", call, deadline, payload=payload)
-        stream = self._event_stream(
-            http, call, background=bool(body.get("background")), deadline=deadline
-        )
+
+        def send(guard: Optional[Guard]) -> requests.Response:
+            return self._send_stream("POST", "/responses", call, guard, payload=payload)
+
+        stream = self._open(call, send, background=bool(body.get("background")))
         if text_format is not None:
             bind_text_format(stream.response, text_format)
         return stream
 
-    def _event_stream(
+    def _open(
         self,
-        http: requests.Response,
         call: _Call,
+        send: Callable[[Optional[Guard]], requests.Response],
         *,
         background: bool,
-        deadline: Optional[float],
         deliver_after: Optional[int] = None,
     ) -> EventStream:
+        """Send the request that opens a stream (``send``) and set up the stream on its answer:
+        the call's metrics, time limits, recording and, for a background response, resumer."""
+        meter = Meter(self._transport.clock)
+        guard = self._transport.guard(call.timeout, meter)
+        # Opened before the request is sent: a bad path costs no request.
+        recording = Recording(call.record_to) if call.record_to is not None else None
         try:
-            recording = Recording(call.record_to) if call.record_to is not None else None
+            http = send(guard)
         except BaseException:
-            http.close()
+            if recording is not None:
+                recording.close()
             raise
         resumer = None
         if background:
             resumer = Resumer(
-                lambda response_id, after: self._open_resume(response_id, after, call, deadline),
+                lambda response_id, after: self._open_resume(response_id, after, call, guard),
                 max_resumes=call.max_resumes,
                 on_resume=call.on_resume,
                 sleep=self._transport.sleep,
                 clock=self._transport.clock,
-                deadline=deadline,
+                deadline=guard.deadline if guard is not None else None,
                 recording=recording,
             )
         return EventStream(
             http,
             Accumulator(keep_output=call.accumulate),
             deliver_after=deliver_after,
-            deadline=deadline,
-            clock=self._transport.clock,
             resumer=resumer,
             recording=recording,
+            meter=meter,
+            guard=guard,
         )
 
     def _open_resume(
-        self, response_id: str, after: Optional[int], call: _Call, deadline: Optional[float]
+        self, response_id: str, after: Optional[int], call: _Call, guard: Optional[Guard]
     ) -> requests.Response:
         query: Dict[str, str] = {"stream": "true"}
         if after is not None:
             query["starting_after"] = str(after)
         path = f"/responses/{_path_id(response_id)}"
-        return self._send_stream("GET", path, call, deadline, query=query)
+        return self._send_stream("GET", path, call, guard, query=query)
 
     def _send_stream(
         self,
         method: str,
         path: str,
         call: _Call,
-        deadline: Optional[float],
+        guard: Optional[Guard],
         *,
         payload: Optional[bytes] = None,
         query: Optional[Mapping[str, str]] = None,
@@ -415,8 +428,9 @@ class Client:
             max_retries=call.max_retries,
             extra_headers=call.extra_headers,
             on_retry=call.on_retry,
-            deadline=deadline,
+            deadline=guard.deadline if guard is not None else None,
             stream=True,
+            guard=guard,
         )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type
 
 from . import events as ev
+from ._metrics import StreamMetrics
 from ._stream import EventStream
 from ._wire_callbacks import WireCallbacks
 from .events import TERMINAL_TYPES
@@ -149,6 +150,15 @@ class ResponseHandler(WireCallbacks):
         stream = self._stream
         if stream is not None:
             stream.close()  # wakes a read blocked in the driving thread (EventStream.close)
+
+    @property
+    def metrics(self) -> Optional[StreamMetrics]:
+        """The current stream's :class:`~responses_stream.StreamMetrics`, live (time to first
+        token, events, bytes so far), then the final ones; ``None`` before any stream."""
+        stream = self._stream
+        if stream is not None:
+            return stream.metrics
+        return self._snapshot.metrics if self._snapshot is not None else None
 
     @property
     def stopped(self) -> bool:

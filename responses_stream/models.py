@@ -18,6 +18,7 @@ from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 from . import _model_types
 from ._base import Model, OutputItemBase, dump
+from ._metrics import StreamMetrics
 from ._model_types import *  # noqa: F403 - the generated catalogue is part of this module
 from ._model_types import (
     ITEM_CLASSES,
@@ -245,6 +246,13 @@ class Response(Model):
         ("incomplete_details", IncompleteDetails.from_wire),
     )
     _LISTS: ClassVar[Tuple[str, ...]] = ("output",)
+
+    @property
+    def metrics(self) -> Optional[StreamMetrics]:
+        """How the stream that built this response went (:class:`StreamMetrics`): set on the
+        response ``stream()``, ``run()``, ``replay()`` and ``events()`` give; ``None`` for one
+        that was not streamed. Not part of :meth:`to_dict`."""
+        return self.__dict__.get("_metrics")
 
     @property
     def output_text(self) -> str:

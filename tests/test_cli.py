@@ -37,7 +37,10 @@ def test_demo_streams_reasoning_tool_call_and_text() -> None:
         '[tool call] get_weather({"city":"Paris"})\n'
         "It is 18 °C and sunny in Paris. This answer was streamed from a local mock server.\n"
     )
-    assert re.search(r"\n\[completed\] \d+ input / \d+ output tokens\n$", out), out
+    assert re.search(
+        r"\n\[completed\] \d+ input / \d+ output tokens, first token \d+\.\d\d s, \d+ tokens/s\n$",
+        out,
+    ), out
 
 
 def test_demo_json_prints_one_event_per_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,8 +74,10 @@ def test_record_then_replay_offline(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert path.read_bytes() == script.to_bytes()
     live = capsys.readouterr().out
     assert main(["--replay", str(path)]) == 0
-    assert capsys.readouterr().out == live
+    # The same text and usage; a replay has no model timings to show.
+    assert capsys.readouterr().out == re.sub(r", first token .* tokens/s\n$", "\n", live)
     assert live.startswith("recorded from the CLI\n[completed]")
+    assert re.search(r", first token \d+\.\d\d s, \d+ tokens/s\n$", live), live
 
 
 def test_background_and_resume_options() -> None:
