@@ -8,8 +8,10 @@ arrived, chunked framing is taken off in place, and all of it is handed on at on
 as it is received: nothing is held back waiting for a chunk, a line or a block to complete.
 
 Only used where it can do exactly what urllib3 would (:func:`socket_body`): a body with no
-content coding, not yet read, from a real ``http.client`` response; anything else stays on
-urllib3's own reader.
+content coding, not yet read, from a real ``http.client`` response. A gzip or deflate body
+(sent although the client asks for ``identity``) is read through urllib3 undecoded and
+inflated here in bounded steps (:func:`compressed_body`); anything else stays on urllib3's own
+reader.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from typing import Any, Callable, Iterator, List, Optional
 
 import urllib3.exceptions
@@ -135,6 +138,9 @@ def body_chunks(
     source = socket_body(raw, read_size, interrupter)
     if source is not None:
         return source
+    source = compressed_body(raw, read_size)
+    if source is not None:
+        return source
     read1 = getattr(raw, "read1", None)
     if read1 is None:
         return raw.stream(1024, decode_content=True)  # type: ignore[no-any-return]
@@ -143,6 +149,94 @@ def body_chunks(
         read1 = functools.partial(read1, decode_content=True)
     # A C-level callable iterator: no Python frame per read; b"" only at the end of the body.
     return iter(functools.partial(read1, read_size), b"")
+
+
+DECODE_STEP = 65536
+"""The most decompressed bytes made from a compressed body in one step."""
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_CODINGS = ("gzip", "x-gzip", "deflate")
+
+
+def compressed_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
+    """The body of ``raw`` (a urllib3 response) decompressed here step by step, or None.
+
+    For the ``gzip`` and ``deflate`` codings (alone or combined), which a server may send
+    although the client asked for ``identity``. urllib3 before 2.6 decompresses each read
+    whole, so a body that expands 1,000 times (a "zip bomb") would turn one 64 KiB read into
+    64 MB; here at most :data:`DECODE_STEP` bytes are made at a time, the rest of the input
+    waiting for the next step, so the SSE framer's ``max_event_bytes`` ends such a body having
+    held about that much. Other codings (``br``, ``zstd``) stay with urllib3, which bounds them
+    itself from 2.6 on. Malformed data raises urllib3's ``DecodeError``, as urllib3 would.
+    """
+    if not isinstance(raw, urllib3.response.HTTPResponse):
+        return None
+    header = str(raw.headers.get("content-encoding", "")).lower()
+    codings = [c.strip() for c in header.split(",") if c.strip() not in ("", "identity")]
+    if not codings or not all(c in _CODINGS for c in codings):
+        return None
+    read1 = getattr(raw, "read1", None)
+    body: Iterator[bytes]
+    if read1 is not None:
+        body = iter(functools.partial(read1, read_size, decode_content=False), b"")
+    else:  # urllib3 1.26
+        body = raw.stream(1024, decode_content=False)
+    for coding in reversed(codings):  # the last coding applied is the first removed
+        body = _inflate(body, coding)
+    return body
+
+
+def _inflate(body: Iterator[bytes], coding: str) -> Iterator[bytes]:
+    """``body`` with one gzip or deflate coding removed, at most DECODE_STEP bytes a step.
+
+    As urllib3 does: gzip members follow one another, bytes that are not a gzip member after
+    the first are ignored, and ``deflate`` is zlib-wrapped or, as some servers send it, raw.
+    """
+    gzip = coding != "deflate"
+    inflater: Any = None
+    head = b""  # the first bytes, until two tell a deflate body's format
+    ignore = False  # after the end of a deflate stream, or garbage after a gzip member
+    members = 0  # gzip members ended
+    for received in body:
+        data = received
+        if ignore:
+            continue  # read to the end all the same: the connection may be reused
+        if inflater is None:
+            head += data
+            if len(head) < 2:
+                continue
+            data, head = head, b""
+            inflater = zlib.decompressobj(_GZIP_WBITS if gzip else _deflate_wbits(data))
+        while True:
+            if inflater.eof:
+                if not gzip:
+                    ignore = True
+                    break
+                inflater = zlib.decompressobj(_GZIP_WBITS)  # the next gzip member
+                members += 1
+            try:
+                out = inflater.decompress(data, DECODE_STEP)
+            except zlib.error as exc:
+                if members:
+                    ignore = True  # garbage after a gzip member: other clients accept it too
+                    break
+                raise urllib3.exceptions.DecodeError(
+                    f"Received response with content-encoding: {coding}, but failed to decode "
+                    f"it: {exc}"
+                ) from exc
+            if out:
+                yield out
+            # The input not used yet, or after the end of the stream; output may be pending
+            # when this step made all it could.
+            data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+            if not data and (inflater.eof or len(out) < DECODE_STEP):
+                break
+
+
+def _deflate_wbits(head: bytes) -> int:
+    """zlib's ``wbits`` for a deflate body starting with ``head``: zlib-wrapped, else raw."""
+    if head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0:
+        return zlib.MAX_WBITS
+    return -zlib.MAX_WBITS
 
 
 class ChunkedBodyError(urllib3.exceptions.ProtocolError):

@@ -1,35 +1,57 @@
 """Bytes in, SSE messages out: the only module that knows sseclient-py.
 
-sseclient-py parses the fields of each message (``event:``, ``data:``, comments, the optional
-space after the colon). Its block framer (``SSEClient._read``) is replaced here because, as
-measured in ``research/PERF-BASELINE.md`` and the SSE spec:
+:class:`FramedSSEClient` is an ``sseclient.SSEClient`` (its :meth:`~FramedSSEClient.events`
+gives ``sseclient.Event`` objects) and follows sseclient-py's field rules exactly: ``data:``
+lines joined with newlines, one space after the colon dropped, the last ``event:`` wins
+(``message`` when empty), a line without a colon is a field with an empty value, unknown fields
+and comment lines ignored, a block without ``data`` not dispatched. A property test checks it
+against sseclient-py's own parser. The framing and the field parsing are done here, because
+sseclient-py:
 
-* it concatenates ``bytes`` line by line, which is quadratic for a multi-MB event arriving in
-  small chunks; here pending bytes are kept in a list and joined once;
-* it never strips a UTF-8 BOM, so a BOM in front of ``data:`` would lose the first event;
-* it drops comment-only blocks silently; here they become messages named :data:`COMMENT` so the
+* concatenates ``bytes`` line by line when framing, and ``data`` values line by line when
+  parsing: both quadratic (a multi-MB event in small reads; a million ``data:`` lines); here
+  pending bytes are kept in a list and joined once, and a block is parsed by a few passes of
+  regular expressions over it (:func:`_parse_block`);
+* never strips a UTF-8 BOM, so a BOM in front of ``data:`` would lose the first event;
+* drops comment-only blocks silently; here they become messages named :data:`COMMENT` so the
   handler's ``on_keep_alive`` fires as soon as the comment arrives;
-* it decodes, strips and splits every line; the one-line ``data:`` and ``event:``+``data:``
+* decodes, strips and splits every line; the one-line ``data:`` and ``event:``+``data:``
   blocks that make up nearly every stream are split directly (see :meth:`messages`).
-* it yields a truncated final block as if it were complete; here the caller is told
-  (:attr:`FramedSSEClient.truncated`) so a cut stream is reported, not half-parsed.
+* yields a truncated final block as if it were complete; here the caller is told
+  (:attr:`FramedSSEClient.truncated`) so a cut stream is reported, not half-parsed;
+* has no bound: one endless line would take all the memory. Here no block (an event, with its
+  lines and their line ends, without the blank line that ends it) may exceed
+  ``max_event_bytes`` (:data:`DEFAULT_MAX_EVENT_BYTES`), and no comment line, nor a block of
+  comments (what ``on_keep_alive`` receives), :data:`MAX_COMMENT_BYTES`. A block is checked as
+  its bytes arrive, so an endless one fails once the limit is passed, having buffered about the
+  limit, with :class:`~responses_stream.errors.ProtocolError`.
 
-Line endings CR, LF and CRLF are all accepted, including a CRLF split across two reads.
+Line endings CR, LF and CRLF are all accepted, including a CRLF split across two reads; sizes
+count the bytes after the UTF-8 BOM and any content coding are removed, a line end as one byte.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from itertools import chain
 from typing import Generator, Iterator, List, Optional, Tuple
 
 from sseclient import Event, SSEClient
+
+from .errors import ConfigurationError, ProtocolError
 
 if not hasattr(SSEClient, "events"):  # pragma: no cover - wrong distribution installed
     raise ImportError(
         "responses_stream needs the 'sseclient-py' distribution (pip install sseclient-py); the "
         "installed 'sseclient' module is a different project with the same import name."
     )
+
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024
+"""The default ``max_event_bytes``: room for a large partial image (base64) in one event."""
+MAX_COMMENT_BYTES = 64 * 1024
+"""The longest comment line, and comment-only block, accepted (or ``max_event_bytes`` if that
+is smaller): comments are keep-alives, and ``on_keep_alive`` never receives megabytes."""
 
 COMMENT = "\x00responses_stream.comment"
 """Event name given to a block made only of SSE comment lines (its data is the comment text)."""
@@ -38,6 +60,16 @@ _BOM = b"\xef\xbb\xbf"
 _END: Tuple[Optional[bytes]] = (None,)
 _BLOCK_END = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
 """Two line ends in a row (CRLF, LF or CR, mixed as they come): the end of an SSE block."""
+# The patterns below read one block, its line ends as "\n". Each begins with a literal "\n" (which
+# re finds quickly): _parse_block puts one in front of the first line, or looks at it apart.
+_FIELD_LINE = re.compile(rb"\n[^:]")
+"""A line end followed by a line that is not a comment."""
+_COMMENT_LINE = re.compile(rb"\n:[^\n]*")
+_OTHER_LINE = re.compile(r"\n(?!data(?:[:\n]|\Z))[^\n]*")
+"""A line that is not a ``data`` field (another field, a comment, blank)."""
+_DATA_NAME = re.compile(r"\ndata(?:: ?)?")
+"""A ``data`` line's name, its colon and one space after it: what its value is cut from."""
+_EVENT_LINE = re.compile(r"\nevent(?:: ?([^\n]*))?(?=\n|\Z)")
 
 
 def block_ends(data: bytes) -> Iterator[int]:
@@ -61,15 +93,33 @@ def split_blocks(data: bytes) -> List[bytes]:
 
 
 class FramedSSEClient(SSEClient):
-    """sseclient-py's parser over a linear-time, CR/LF/CRLF-safe block framer.
+    """A linear-time, bounded, CR/LF/CRLF-safe SSE parser with sseclient-py's field rules.
 
-    ``source`` yields ``bytes`` as they arrive. Iterate :meth:`events` (sseclient-py's method) to
-    get ``sseclient.Event`` objects with ``.event`` and ``.data``.
+    ``source`` yields ``bytes`` as they arrive. Iterate :meth:`messages` for ``(event name,
+    data)`` pairs, or :meth:`events` (sseclient-py's method) for ``sseclient.Event`` objects
+    with ``.event`` and ``.data``. ``max_event_bytes`` bounds every block (``None``: no limit
+    on anything, comments included); see the module's documentation.
     """
 
-    def __init__(self, source: Iterator[bytes]) -> None:
+    def __init__(
+        self, source: Iterator[bytes], max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES
+    ) -> None:
         super().__init__(source)
+        if max_event_bytes is not None and (
+            isinstance(max_event_bytes, bool)
+            or not isinstance(max_event_bytes, int)
+            or max_event_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_event_bytes must be a positive int or None, got {max_event_bytes!r}"
+            )
         self._source = source
+        self.max_event_bytes = max_event_bytes
+        """The most bytes one block may hold (None: no limit)."""
+        self.max_comment_bytes = (
+            None if max_event_bytes is None else min(MAX_COMMENT_BYTES, max_event_bytes)
+        )
+        """The most bytes a comment line, or a comment-only block, may hold (None: no limit)."""
         self.truncated = False
         """True once the source ended inside a block (no blank line after it)."""
         self.bytes_received = 0
@@ -85,11 +135,21 @@ class FramedSSEClient(SSEClient):
         resumed per event. The two block shapes every Responses server sends (``data: X`` and
         ``event: N`` + ``data: X``, one line each) are split here directly; every other block
         (several data lines, ``id:``/``retry:`` fields, comments mixed with fields, no space
-        after the colon) is parsed by sseclient-py, so the field rules stay exactly
-        sseclient-py's. A block made only of comments becomes ``(COMMENT, "#" + text)``.
+        after the colon) goes to :func:`_parse_block`. A block made only of comments becomes
+        ``(COMMENT, "#" + text)``.
+
+        Raises :class:`~responses_stream.errors.ProtocolError` as soon as the block being
+        received is larger than ``max_event_bytes`` (or a comment line than
+        ``max_comment_bytes``), having yielded every message before it.
         """
+        limit = sys.maxsize if self.max_event_bytes is None else self.max_event_bytes
+        comment_limit = sys.maxsize if self.max_comment_bytes is None else self.max_comment_bytes
         pending: List[bytes] = []  # bytes of the current, not yet terminated, block
         pending_ends_lf = False  # the last pending byte is "\n"
+        # Set when the first piece of a block is kept (so they cost nothing on the hot path):
+        pending_size = 0  # bytes in pending
+        line_at = 0  # where the last (unterminated) line of pending starts
+        line_head = b""  # its first bytes, to tell a comment (and name it in an error)
         skip_lf = False  # the previous read ended in "\r": a leading "\n" belongs to it
         at_start = True
         head = b""
@@ -133,6 +193,7 @@ class FramedSSEClient(SSEClient):
                     chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             start = 0
             end = len(chunk)
+            big = end > limit  # a block inside this chunk may be too large: check each one
             straddled = None
             if pending_ends_lf and chunk[:1] == b"\n":
                 # The blank line that ends the block straddles two reads.
@@ -142,7 +203,7 @@ class FramedSSEClient(SSEClient):
                 start = 1
             while True:
                 if straddled is not None:
-                    block = straddled
+                    block = straddled  # no larger than the pending bytes already checked
                     straddled = None
                 else:
                     cut = chunk.find(b"\n\n", start)
@@ -153,6 +214,10 @@ class FramedSSEClient(SSEClient):
                         pending.append(block)
                         block = b"".join(pending)
                         pending = []
+                        if len(block) - 2 > limit:
+                            raise _too_large(limit, block, block.find(b"\n") == len(block) - 2)
+                    elif big and len(block) - 2 > limit:
+                        raise _too_large(limit, block, block.find(b"\n") == len(block) - 2)
                     start = cut + 2
                 first = block[:1]
                 if first == b"d":
@@ -173,24 +238,39 @@ class FramedSSEClient(SSEClient):
                                 name = block[7:name_end].decode() or "message"
                                 yield name, block[data_at:line_end].decode()
                                 continue
-                elif first == b":":
-                    lines = block.rstrip(b"\n").split(b"\n")
-                    if all(line[:1] == b":" for line in lines):
-                        # sseclient-py drops comments; they are heartbeats worth reporting. One
-                        # space after the colon is framing, as for fields.
-                        texts = [line[1:2].lstrip(b" ") + line[2:] for line in lines]
-                        yield COMMENT, "#" + b"\n".join(texts).decode()
+                elif first in (b":", b"\n"):
+                    if first == b"\n":
+                        # Blank lines before a block: what follows is the block.
+                        block = block.lstrip(b"\n")
+                        if not block:
+                            continue
+                    comments = _comment_text(block, comment_limit)
+                    if comments is not None:
+                        # sseclient-py drops comments; they are heartbeats worth reporting.
+                        yield COMMENT, comments
                         continue
-                elif first == b"\n":
-                    block = block.lstrip(b"\n")
-                    if not block:
-                        continue
-                    # Blank lines before a block: parse what follows on the general path.
-                for event in _OneBlock(block).events():
-                    yield event.event, event.data
+                message = _parse_block(block, comment_limit)
+                if message is not None:
+                    yield message
             if start < end:
-                pending.append(chunk[start:] if start else chunk)
-                pending_ends_lf = chunk.endswith(b"\n")
+                piece = chunk[start:] if start else chunk
+                if not pending:
+                    pending_size = line_at = 0
+                    line_head = b""
+                pending.append(piece)
+                pending_ends_lf = piece.endswith(b"\n")
+                # Bound the block as it grows: its size, and its last line if a comment.
+                line_end = piece.rfind(b"\n")
+                if line_end >= 0:
+                    line_at = pending_size + line_end + 1
+                    line_head = piece[line_end + 1 : line_end + 9]
+                elif len(line_head) < 8:
+                    line_head += piece[: 8 - len(line_head)]
+                pending_size += len(piece)
+                if pending_size - pending_ends_lf > limit:
+                    raise _too_large(limit, _first_bytes(pending), line_at == 0)
+                if line_head[:1] == b":" and pending_size - line_at > comment_limit:
+                    raise _comment_too_large(comment_limit, line_head)
             else:
                 pending_ends_lf = False
 
@@ -202,12 +282,72 @@ class FramedSSEClient(SSEClient):
             yield event
 
 
-class _OneBlock(SSEClient):
-    """sseclient-py's field parser applied to one already framed block."""
+def _comment_text(block: bytes, comment_limit: int) -> Optional[str]:
+    """``"#"`` + the text of ``block`` if it is made only of comment lines, else None.
 
-    def __init__(self, block: bytes) -> None:
-        super().__init__(iter(()))
-        self._block = block
+    One space after each colon is framing, as for fields; the lines join with ``"\n"``.
+    """
+    if block[:1] != b":" or _FIELD_LINE.search(block, 0, len(block) - 2) is not None:
+        return None
+    if len(block) - 2 > comment_limit:
+        raise _comment_too_large(comment_limit, block)
+    texts = [line[1:2].lstrip(b" ") + line[2:] for line in block[:-2].split(b"\n")]
+    return "#" + b"\n".join(texts).decode()
 
-    def _read(self) -> Iterator[bytes]:
-        yield self._block
+
+def _parse_block(block: bytes, comment_limit: int) -> Optional[Tuple[str, str]]:
+    """The ``(event name, data)`` of one block (ending in a blank line), or None without data.
+
+    sseclient-py's field rules (the module's documentation), in time and memory linear in the
+    block: a few passes of string methods and regular expressions, never one Python step per
+    line (a million ``data:`` lines take a fraction of a second). Like sseclient-py, the whole
+    block must be UTF-8 (UnicodeDecodeError otherwise).
+    """
+    if len(block) - 2 > comment_limit:
+        first = block.find(b"\n")
+        if block[:1] == b":" and first > comment_limit:
+            raise _comment_too_large(comment_limit, block[:64])
+        for match in _COMMENT_LINE.finditer(block):
+            if match.end() - match.start() - 1 > comment_limit:
+                raise _comment_too_large(
+                    comment_limit, block[match.start() + 1 : match.start() + 65]
+                )
+    text = "\n" + str(memoryview(block)[:-2], "utf-8")  # "\n" before each line
+    data = _OTHER_LINE.sub("", text)  # the data lines, each after a "\n"
+    if not data:
+        return None  # no data field: not dispatched
+    if data.count("\n") == data.count("\ndata: "):
+        data = data.replace("\ndata: ", "\n")  # the usual form: faster than the pattern
+    else:
+        data = _DATA_NAME.sub("\n", data)
+    name = ""
+    for event in _EVENT_LINE.finditer(text):  # the last one wins
+        name = event.group(1) or ""
+    return name or "message", data[1:]
+
+
+def _too_large(limit: int, sample: bytes, one_line: bool) -> ProtocolError:
+    """The error for a block over ``limit``; ``sample`` starts it (one line, or several)."""
+    what = "comment" if one_line and sample[:1] == b":" else "event"
+    for field in (b"data", b"event", b"id", b"retry"):
+        if one_line and sample.startswith(field + b":"):
+            what = f"{field.decode()}: line"
+    return ProtocolError(
+        f"an SSE {what} is larger than max_event_bytes ({limit} bytes)", data=sample[:1024]
+    )
+
+
+def _first_bytes(pieces: List[bytes], count: int = 1024) -> bytes:
+    """The first ``count`` bytes of ``pieces`` joined (without joining them all)."""
+    out = b""
+    for piece in pieces:
+        out += piece[: count - len(out)]
+        if len(out) >= count:
+            break
+    return out
+
+
+def _comment_too_large(limit: int, sample: bytes) -> ProtocolError:
+    return ProtocolError(
+        f"an SSE comment is larger than max_comment_bytes ({limit} bytes)", data=sample[:1024]
+    )

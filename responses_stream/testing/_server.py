@@ -379,18 +379,10 @@ class MockServer:
         if chunk_size is not None:
             body = b"".join(chunks)
             pieces = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
-        reply = _Reply(
-            status=status,
-            headers=_merge_headers(_SSE_HEADERS, headers),
-            pieces=pieces,
-            framing=framing,
-            delay=delay,
-            close_after=close_after,
-            stall=stall,
-            stall_after_events=stall_after_events,
-            reset=reset,
-            stored=(response_id, stored) if response_id is not None else None,
-        )
+        # The options above, in _Reply's field order.
+        timing = (framing, delay, close_after, stall, stall_after_events, reset)
+        kept = (response_id, stored) if response_id is not None else None
+        reply = _Reply(status, _merge_headers(_SSE_HEADERS, headers), pieces, *timing, kept)
         self._enqueue(method, path, reply)
 
     def add_json(
