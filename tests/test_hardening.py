@@ -193,3 +193,100 @@ def test_parse_event_raises_only_protocol_error_for_any_json_value(value: Any) -
     except rs.ProtocolError:
         return
     assert isinstance(event, rs.events.Event)
+
+
+# ------------------------------------------------------------------ resume integrity
+
+
+def _background(seed: int = 4) -> Script:
+    return Script(seed=seed, background=True).text("one two three four five six").completed()
+
+
+def _client(server: MockServer) -> rs.Client:
+    client = rs.Client(api_key="sk-test", base_url=server.url, max_retries=0)
+    client._transport.sleep = lambda seconds: None
+    return client
+
+
+def test_a_resumed_connection_that_skips_events_is_not_accepted(server: MockServer) -> None:
+    """Asked for the events after K, the server answers from K+4: the gap is asked for again
+    (from K, every time), then StreamInterrupted with the partial response, never a response
+    with a hole in it."""
+    script = _background()
+    chunks = script.to_sse_chunks()
+    server.add(b"".join(chunks[:6]), framing="close")
+    server.add(b"".join(chunks[10:]), method="GET", path=f"responses/{script.response_id}")
+    with _client(server) as client, pytest.raises(rs.StreamInterrupted) as caught:
+        client.stream(model="m", input="hi", background=True)
+    assert "skipped" in str(caught.value)
+    partial = caught.value.response
+    assert partial is not None and partial.id == script.response_id
+    sent = "".join(e.get("delta", "") for e in script.events()[:6])
+    assert partial.output_text == sent
+    resumes = server.requests[1:]
+    last = script.events()[5]["sequence_number"]
+    assert resumes and all(r.method == "GET" for r in resumes)
+    assert {r.query.get("starting_after") for r in resumes} == {str(last)}
+
+
+def test_a_stream_without_sequence_numbers_is_never_resumed(server: MockServer) -> None:
+    """Without sequence numbers a resume would deliver events twice: the break is raised,
+    with the partial response, and no resume request is sent."""
+    script = _background()
+    events = [dict(e) for e in script.events()[:6]]
+    for event in events:
+        event.pop("sequence_number", None)
+    server.add(b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events), framing="close")
+    with _client(server) as client, pytest.raises(rs.StreamInterrupted) as caught:
+        client.stream(model="m", input="hi", background=True)
+    texts = "".join(e.get("delta", "") for e in events if e["type"].endswith("text.delta"))
+    assert caught.value.response.output_text == texts
+    assert [r.method for r in server.requests] == ["POST"]
+
+
+@pytest.mark.parametrize("failure", ["404", "refused"])
+def test_an_error_while_resuming_carries_the_partial_response(
+    server: MockServer, failure: str
+) -> None:
+    """A resume answered 404, or refused, raises with ``.response`` holding the partial."""
+    script = _background()
+    chunks = script.to_sse_chunks()
+    server.add(b"".join(chunks[:6]), framing="close")
+    path = f"responses/{script.response_id}"
+    if failure == "404":
+        server.add_error(404, "no such response", method="GET", path=path)
+        expected: Any = rs.errors.NotFoundError
+    else:
+        server.add(b"", method="GET", path=path, close_after=0, reset=True)
+        expected = (rs.APIConnectionError, rs.StreamInterrupted)
+    with _client(server) as client, pytest.raises(expected) as caught:
+        client.stream(model="m", input="hi", background=True, max_resumes=1)
+    partial = caught.value.response
+    assert partial is not None and partial.id == script.response_id
+    assert partial.output_text  # the text received before the break
+
+
+class Interrupt(Exception):
+    """What a signal handler of the caller's own code raises (like Celery's soft limit)."""
+
+
+def test_an_exception_raised_by_a_signal_handler_reaches_the_caller_unchanged(
+    server: MockServer,
+) -> None:
+    """Raised asynchronously while the SDK is blocked in a read, the caller's own exception
+    is not translated into an SDK error."""
+    import signal
+
+    server.add(_background(), stall=30, stall_after_events=4)
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise Interrupt("soft time limit")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with _client(server) as client, pytest.raises(Interrupt):
+            client.stream(model="m", input="hi")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
