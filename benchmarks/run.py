@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # allow `python benchmarks/run.py`
     sys.path.insert(0, str(REPO))
 
+from benchmarks import partial_json  # noqa: E402
 from benchmarks.streams import Scenario, expected  # noqa: E402
 from benchmarks.worker import CONTENDERS, GROUP  # noqa: E402
 
@@ -240,7 +241,7 @@ def make_job(name: str, exp: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
     }
 
 
-CHEAP = ("rs_stream", "rs_events", "rs_stream_noacc", "floor")
+CHEAP = ("rs_stream", "rs_events", "rs_stream_noacc", "rs_stream_checkpoint", "floor")
 
 
 def execute(plan: Plan, contenders: List[str], base_url: str, res: Results) -> None:
@@ -376,29 +377,14 @@ def package_versions(probe_info: Dict[str, Dict[str, Any]]) -> Dict[str, str]:
     return out
 
 
-def targets_section(
-    plan: Plan, present: List[str], res: Results, imports: Dict[str, List[float]]
-) -> List[str]:
-    """Each target of the performance issue, the figure this run measured, and whether it is
-    met. Computed for the report only: nothing here fails a run."""
-    rows: List[Tuple[str, str, str, float, bool]] = []  # target, scope, figure, value, met
-
-    def add(
-        target: str,
-        scope: str,
-        value: float,
-        limit: float,
-        lower_is_better: bool,
-        unit: str = "x",
-    ) -> None:
-        met = value == value and (value <= limit if lower_is_better else value >= limit)
-        figure = {"x": _fmt(value, ".2f", "x"), "us": _fmt(value, "+,.0f", " µs")}.get(
-            unit, _fmt(value, "+.1f", f" {unit}")
-        )
-        rows.append((target, scope, figure, value, met))
-
-    if "rs_stream" not in present:
-        return []
+def _stream_targets(
+    add: Callable[..., None],
+    plan: Plan,
+    present: List[str],
+    res: Results,
+    imports: Dict[str, List[float]],
+) -> None:
+    """The streaming rows of :func:`targets_section` (``add`` takes one row)."""
     for sc in plan.throughput:
         if "floor" in present:
             add(
@@ -469,6 +455,48 @@ def targets_section(
             0.9,
             False,
         )
+    if large and "rs_stream_checkpoint" in present:
+        add(  # issue 15: durable streams; "without" is plain rs_stream (not even background)
+            "checkpoint=SQLiteStore: CPU per event ≤ 1.10x without (paired)",
+            large[-1],
+            paired_ratio(res, large[-1], "rs_stream_checkpoint", "rs_stream"),
+            1.10,
+            True,
+        )
+
+
+def targets_section(
+    plan: Plan,
+    present: List[str],
+    res: Results,
+    imports: Dict[str, List[float]],
+    partial: Optional[Dict[str, Any]] = None,
+) -> List[str]:
+    """Each target of the performance issue, the figure this run measured, and whether it is
+    met (with ``partial``, the figures of :mod:`benchmarks.partial_json`, its targets too).
+    Computed for the report only: nothing here fails a run."""
+    rows: List[Tuple[str, str, str, float, bool]] = []  # target, scope, figure, value, met
+
+    def add(
+        target: str,
+        scope: str,
+        value: float,
+        limit: float,
+        lower_is_better: bool,
+        unit: str = "x",
+    ) -> None:
+        met = value == value and (value <= limit if lower_is_better else value >= limit)
+        figure = {
+            "x": _fmt(value, ".2f", "x"),
+            "us": _fmt(value, "+,.0f", " µs"),
+            "share": f"1/{1 / value:,.0f}" if value > 0 else "0",
+        }.get(unit, _fmt(value, "+.1f", f" {unit}"))
+        rows.append((target, scope, figure, value, met))
+
+    if "rs_stream" in present:
+        _stream_targets(add, plan, present, res, imports)
+    for row in partial_json.target_rows(partial) if partial is not None else []:
+        add(*row)
     if not rows:
         return []
     missed = sum(not met for *_, met in rows)
@@ -477,7 +505,9 @@ def targets_section(
         "",
         "Each target of the performance issue as measured in this run: events/s ratios are "
         "medians of per-repetition (paired) ratios; the latency figure is the median over "
-        "repetitions of (rs_stream's p99 minus the floor's p99 in the same repetition), in µs.",
+        "repetitions of (rs_stream's p99 minus the floor's p99 in the same repetition), in µs. "
+        "The partial-JSON rows are CPU times of `benchmarks.partial_json`, run after the "
+        "streams (details in its section below).",
         "",
         "| target | stream | this run | met |",
         "|---|---|---|---|",
@@ -499,6 +529,7 @@ def render_report(
     machine: List[str],
     argv: List[str],
     smoke: bool,
+    partial: Optional[Dict[str, Any]] = None,
 ) -> str:
     lines: List[str] = ["# responses_stream benchmark results", ""]
     lines += machine
@@ -515,7 +546,7 @@ def render_report(
     present = [c for c in contenders if c not in res.unavailable]
     refs = [r for r in REFERENCES if r in present]
     if not smoke:
-        lines += targets_section(plan, present, res, imports)
+        lines += targets_section(plan, present, res, imports, partial)
 
     # Import time.
     if imports:
@@ -642,6 +673,11 @@ def render_report(
             )
         lines.append("")
 
+    if partial is not None and not smoke:
+        lines += ["## Partial JSON (`python -m benchmarks.partial_json`)", ""]
+        lines += partial_json.report(partial).replace("### ", "", 1).splitlines()
+        lines.append("")
+
     lines += ["## Correctness", ""]
     for c, why in res.unavailable.items():
         lines.append(f"* **{c} unavailable**: {why}")
@@ -692,6 +728,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     ap.add_argument("--no-write", action="store_true", help="print only, write no file")
     ap.add_argument(
         "--require-all", action="store_true", help="exit 2 if any contender is unavailable"
+    )
+    ap.add_argument(
+        "--skip-partial-json",
+        action="store_true",
+        help="skip the partial-JSON benchmark (about 15 s; smoke runs a tiny correctness pass)",
     )
     return ap.parse_args(argv)
 
@@ -761,7 +802,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         server.stop()
     sizes = server.sizes
 
-    report = render_report(plan, contenders, res, imports, sizes, machine, argv, args.smoke)
+    partial: Optional[Dict[str, Any]] = None
+    if not args.skip_partial_json:
+        log("partial JSON benchmark")
+        # Smoke: a tiny document, for correctness only (run() checks the final values).
+        small = {"size": 20_000, "deltas": 1_000, "window": 100, "reps": 1, "sample_every": 100}
+        partial = partial_json.run(**small) if args.smoke else partial_json.run()
+
+    report = render_report(
+        plan, contenders, res, imports, sizes, machine, argv, args.smoke, partial
+    )
     print(report)
     out = args.out or (None if args.smoke else str(REPO / "benchmarks" / "RESULTS.md"))
     if out and not args.no_write:

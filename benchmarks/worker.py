@@ -18,10 +18,15 @@ Only the modules a contender needs are imported, so peak RSS is the contender's 
 
 from __future__ import annotations
 
+import atexit
 import gc
+import itertools
 import json
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -30,6 +35,7 @@ CONTENDERS = (
     "rs_stream",
     "rs_events",
     "rs_stream_noacc",
+    "rs_stream_checkpoint",
     "openai_create",
     "openai_stream",
     "floor",
@@ -40,6 +46,7 @@ GROUP = {
     "rs_stream": "rs",
     "rs_events": "rs",
     "rs_stream_noacc": "rs",
+    "rs_stream_checkpoint": "rs",
     "openai_create": "openai",
     "openai_stream": "openai",
     "floor": "floor",
@@ -111,10 +118,30 @@ def _import_openai() -> Any:
     return openai
 
 
-def make_rs_stream(base_url: str, accumulate: bool) -> Runner:
-    """``client.stream(handler=...)``; counting in the accumulated-text callbacks."""
+def checkpointing() -> Callable[[str], Dict[str, Any]]:
+    """``rs_stream_checkpoint``: the keywords of a durable stream, a new key for each call
+    (so each one creates its response), with an ``SQLiteStore`` in a temporary directory."""
+    try:
+        from responses_stream.checkpoints import SQLiteStore
+    except ImportError as exc:
+        raise Unavailable(f"responses_stream.checkpoints is missing: {exc}") from exc
+    directory = tempfile.mkdtemp(prefix="bench-checkpoints-")
+    atexit.register(shutil.rmtree, directory, True)
+    store = SQLiteStore(os.path.join(directory, "checkpoints.db"))
+    calls = itertools.count()
+
+    def keywords(model: str) -> Dict[str, Any]:
+        return {"background": True, "checkpoint": store, "key": f"{model}-{next(calls)}"}
+
+    return keywords
+
+
+def make_rs_stream(base_url: str, accumulate: bool, checkpoint: bool = False) -> Runner:
+    """``client.stream(handler=...)``; counting in the accumulated-text callbacks. With
+    ``checkpoint``, a durable stream: ``checkpoint=SQLiteStore(...)`` at the default cadence."""
     rs = _import_rs()
     client = rs.Client(api_key="x", base_url=base_url, max_retries=0)
+    durable = checkpointing() if checkpoint else None
 
     if accumulate:
 
@@ -128,7 +155,8 @@ def make_rs_stream(base_url: str, accumulate: bool) -> Runner:
                 def on_function_call_delta(self, delta: str, snapshot: str, call: Any) -> None:
                     add(delta)
 
-            final = client.stream(handler=H(), model=model, input="x")
+            extra = durable(model) if durable is not None else {}
+            final = client.stream(handler=H(), model=model, input="x", **extra)
             return len(final.output_text)
 
         return run
@@ -259,6 +287,8 @@ def make_runner(contender: str, base_url: str) -> Runner:
         return make_rs_stream(base_url, accumulate=True)
     if contender == "rs_stream_noacc":
         return make_rs_stream(base_url, accumulate=False)
+    if contender == "rs_stream_checkpoint":
+        return make_rs_stream(base_url, accumulate=True, checkpoint=True)
     if contender == "rs_events":
         return make_rs_events(base_url)
     if contender == "openai_create":

@@ -8,6 +8,9 @@ a JSON-ready result. Transient errors propagate so the queue retries the task (i
 Runs offline against the SDK's MockServer (no key, no network):
 
     python examples/celery_style_worker.py
+
+This is the pattern only. For a real Celery app whose tasks survive a worker killed mid-stream
+(Redis broker, ``acks_late``, ``checkpoint=RedisStore(...)``), see ``examples/celery_app/``.
 """
 
 from __future__ import annotations

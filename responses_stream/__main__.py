@@ -1,28 +1,42 @@
 """Command line: ``responses-stream "prompt"`` (or ``python -m responses_stream``).
 
 Streams the answer to the terminal as it arrives (a spinner until the first token on a
-terminal; plain text when piped); ``--demo`` streams a scripted answer from a local mock
-server, with no key and no network; ``--record``/``--replay`` save and play raw streams;
-``--background``/``--resume ID`` run and re-attach to background responses. Exit codes:
-0 completed, 1 error, 2 incomplete, 130 interrupted (Ctrl-C, after closing the connection).
+terminal; plain text when piped, and no colour when ``NO_COLOR`` is set); ``--demo`` streams a
+scripted answer from a local mock server, with no key and no network; ``--record``/``--replay``
+save and play raw streams; ``--background``/``--resume ID`` run and re-attach to background
+responses. Exit codes: 0 completed (or the reader of the output went away), 1 error, 2
+incomplete or a usage mistake (one line on stderr: a bad option, a file that cannot be read or
+written, no API key), 130 interrupted (Ctrl-C, after closing the connection).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import threading
 from typing import Any, Dict, List, Optional, TextIO
+from urllib.parse import urlsplit
 
 from . import __version__
 from ._replay import replay
 from .client import Client
-from .errors import ResponsesStreamError
+from .errors import APIConnectionError, APITimeoutError, ConfigurationError, ResponsesStreamError
 from .events import Event
 from .handler import ResponseHandler
 from .models import FunctionCall, Reasoning, Response
+
+PROG = "responses-stream"
+_KEY_HELP = (
+    "create one at https://platform.openai.com/api-keys and export it, point --base-url or "
+    "OPENAI_BASE_URL at a local server, or try --demo (offline, no key)"
+)
+
+
+class UsageError(Exception):
+    """A mistake in the command or its environment: one line on stderr, exit code 2."""
 
 
 class TerminalPrinter(ResponseHandler):
@@ -32,6 +46,8 @@ class TerminalPrinter(ResponseHandler):
         self.out = out
         self.as_json = as_json
         self.tty = out.isatty()
+        self.color = self.tty and not os.environ.get("NO_COLOR")  # https://no-color.org
+        self.mid_line = False  # the last thing written does not end with a newline
         self._spinner: Optional[threading.Thread] = None
         self._first_output = threading.Event()
 
@@ -58,35 +74,44 @@ class TerminalPrinter(ResponseHandler):
                 self._spinner.join()
                 self.out.write("\r  \r")
 
+    def write(self, text: str, flush: bool = False) -> None:
+        """Write ``text`` (the spinner makes way first) and remember where the line is."""
+        if text:
+            self._output_starts()
+            self.out.write(text)
+            self.mid_line = not text.endswith("\n")
+        if flush:
+            self.out.flush()
+
+    def end_line(self) -> None:
+        """End the line being written, if any, so that what follows starts a line."""
+        if self.mid_line:
+            self.write("\n", flush=True)
+
     def _dim(self, text: str) -> str:
-        return f"\x1b[2m{text}\x1b[0m" if self.tty else text
+        return f"\x1b[2m{text}\x1b[0m" if self.color else text
 
     def on_event(self, event: Event) -> None:
         if self.as_json:
-            self.out.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
-            self.out.flush()
+            self.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n", flush=True)
 
     def on_reasoning_done(self, reasoning: Reasoning) -> None:
         if not self.as_json and reasoning.summary_text:
-            self._output_starts()
-            self.out.write(self._dim(f"[reasoning] {reasoning.summary_text}") + "\n")
+            self.end_line()
+            self.write(self._dim(f"[reasoning] {reasoning.summary_text}") + "\n")
 
     def on_function_call_done(self, call: FunctionCall) -> None:
         if not self.as_json:
-            self._output_starts()
-            self.out.write(self._dim(f"[tool call] {call.name}({call.arguments})") + "\n")
+            self.end_line()
+            self.write(self._dim(f"[tool call] {call.name}({call.arguments})") + "\n")
 
     def on_text_delta(self, delta: str, snapshot: str) -> None:
         if not self.as_json:
-            self._output_starts()
-            self.out.write(delta)
-            self.out.flush()
+            self.write(delta, flush=True)
 
     def on_refusal_delta(self, delta: str, snapshot: str) -> None:
         if not self.as_json:
-            self._output_starts()
-            self.out.write(delta)
-            self.out.flush()
+            self.write(delta, flush=True)
 
     def on_end(self) -> None:
         self._output_starts()
@@ -105,8 +130,8 @@ class TerminalPrinter(ResponseHandler):
             line += f", first token {metrics.time_to_first_token:.2f} s"
         if metrics is not None and metrics.output_tokens_per_second is not None:
             line += f", {metrics.output_tokens_per_second:.0f} tokens/s"
-        self.out.write("\n" + self._dim(line) + "\n")
-        self.out.flush()
+        self.end_line()
+        self.write(self._dim(line) + "\n", flush=True)
 
 
 def _demo_script() -> Any:
@@ -121,10 +146,9 @@ def _demo_script() -> Any:
     )
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the CLI; returns the exit code."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="responses-stream", description="Stream an OpenAI Responses API answer."
+        prog=PROG, description="Stream an OpenAI Responses API answer."
     )
     parser.add_argument("prompt", nargs="?", default=None, help="what to ask")
     parser.add_argument("--model", default=os.environ.get("RESPONSES_STREAM_MODEL", "gpt-5-mini"))
@@ -141,13 +165,93 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--resume", metavar="ID", help="attach to a background response")
     parser.add_argument("--demo", action="store_true", help="stream from a built-in mock server")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    args = parser.parse_args(argv)
-    out = sys.stdout
+    return parser
 
-    params: Dict[str, Any] = {
-        "model": args.model,
-        "input": args.prompt or "What is the weather in Paris?",
-    }
+
+def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exactly one place for the answer to come from: a prompt, --demo, --replay or --resume."""
+    given = [
+        name
+        for name, value in (
+            ("a prompt", args.prompt is not None),
+            ("--demo", args.demo),
+            ("--replay", args.replay is not None),
+            ("--resume", args.resume is not None),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        parser.error(f"{' and '.join(given)} cannot be used together: choose one")
+    if not given:
+        parser.error("a prompt is required (or use --demo)")
+
+
+def _reason(exc: OSError) -> str:
+    """``No such file or directory`` -> ``no such file or directory``."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _read_recording(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path!r}: {_reason(exc)}") from None
+
+
+def _check_record_path(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--record: {path!r} is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--record: cannot write {path!r}: there is no folder {folder!r}")
+
+
+def _open_client(base_url: Optional[str]) -> Client:
+    """A client for ``base_url`` (or the environment), with a missing key explained."""
+    try:
+        return Client(base_url=base_url)
+    except ConfigurationError as exc:
+        env = os.environ
+        openai = base_url or env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_KEY")
+        azure = not openai and env.get("AZURE_OPENAI_ENDPOINT")
+        name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
+        if (env.get(name) or "").strip():
+            raise UsageError(str(exc)) from None
+        if azure:
+            raise UsageError(
+                "AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_API_KEY is not: export it, "
+                "or try --demo (offline, no key)"
+            ) from None
+        raise UsageError(f"no API key: OPENAI_API_KEY is not set; {_KEY_HELP}") from None
+
+
+def _connection_message(exc: APIConnectionError, base_url: str) -> str:
+    """``could not connect to HOST:PORT: connection refused`` from the OS error under ``exc``
+    (the library's own message when there is none, or for a timeout)."""
+    todo: List[Optional[BaseException]] = [exc]
+    seen = set()
+    while todo and not isinstance(exc, APITimeoutError):
+        cause = todo.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno is not None:
+            url = urlsplit(base_url)
+            port = url.port or (443 if url.scheme == "https" else 80)
+            return f"could not connect to {url.hostname}:{port}: {_reason(cause)}"
+        todo += [cause.__cause__, cause.__context__, getattr(cause, "reason", None)]
+    return str(exc)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_sources(parser, args)
+    prompt = "What is the weather in Paris?" if args.prompt is None else args.prompt  # --demo
+    params: Dict[str, Any] = {"model": args.model, "input": prompt}
     if args.instructions:
         params["instructions"] = args.instructions
     if args.max_output_tokens:
@@ -157,11 +261,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.background:
         params["background"] = True
 
-    printer = TerminalPrinter(out, as_json=args.json)
+    printer = TerminalPrinter(sys.stdout, as_json=args.json)
     server = None
+    base_url = args.base_url
     try:
+        if args.record:
+            _check_record_path(args.record)
         if args.replay:
-            final = replay(args.replay, printer)
+            final = replay(_read_recording(args.replay), printer)
             printer.finish(final, timed=False)
             return _exit_code(final)
         if args.demo:
@@ -169,20 +276,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             server = MockServer()
             server.add(_demo_script(), delay=0.03)
-            base_url: Optional[str] = server.url
-        else:
-            if args.prompt is None and not args.resume:
-                parser.error("a prompt is required (or use --demo)")
-            base_url = args.base_url
-            if not os.environ.get("OPENAI_API_KEY") and base_url is None:
-                sys.stderr.write(
-                    "No OPENAI_API_KEY is set. Create a key at https://platform.openai.com/api-keys"
-                    " and export OPENAI_API_KEY, point --base-url at a compatible server, or try"
-                    " --demo.\n"
-                )
-                return 1
-        printer.start_spinner()
-        with Client(base_url=base_url) as client:
+            base_url = server.url
+        with _open_client(base_url) as client:
+            base_url = client.base_url
+            printer.start_spinner()
             if args.resume:
                 final = client.resume(args.resume, printer)
             else:
@@ -192,16 +289,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, without a second error at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return 0
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        return 130
+        return _report(printer, "interrupted", 130, prefix="")
+    except (UsageError, ConfigurationError) as exc:
+        return _report(printer, str(exc), 2)
+    except APIConnectionError as exc:
+        return _report(printer, _connection_message(exc, base_url or ""), 1)
     except ResponsesStreamError as exc:
-        sys.stderr.write(f"\nerror: {exc}\n")
-        return 1
+        return _report(printer, str(exc), 1)
     finally:
         if server is not None:
             server.close()
+
+
+def _report(printer: TerminalPrinter, message: str, code: int, prefix: str = "error: ") -> int:
+    """End the output's line, then say what happened on stderr, on one line."""
+    with contextlib.suppress(BrokenPipeError):
+        printer.end_line()
+    sys.stderr.write(f"{PROG}: {prefix}{message}\n" if prefix else f"{message}\n")
+    sys.stderr.flush()
+    return code
 
 
 def _exit_code(final: Response) -> int:

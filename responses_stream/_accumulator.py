@@ -65,17 +65,14 @@ _ITEM_STATUS = {
     for suffix, status in _STATUS_SUFFIXES.items()
     if kind.endswith(suffix) and kind.count(".") == 2
 }
-# Streamed string fields of tool items: delta type -> (attribute, item class, done type, done key)
+# Streamed string fields of tool items: delta (and .done) type -> (attribute, item class).
 _STREAMED_FIELDS: Dict[str, Any] = {
     "response.code_interpreter_call_code.delta": ("code", CodeInterpreterCall),
     "response.mcp_call_arguments.delta": ("arguments", McpCall),
     "response.custom_tool_call_input.delta": ("input", CustomToolCall),
 }
-_STREAMED_DONE: Dict[str, Any] = {
-    "response.code_interpreter_call_code.done": ("code", CodeInterpreterCall),
-    "response.mcp_call_arguments.done": ("arguments", McpCall),
-    "response.custom_tool_call_input.done": ("input", CustomToolCall),
-}
+_STREAMED_DONE = {kind[: -len("delta")] + "done": spec for kind, spec in _STREAMED_FIELDS.items()}
+_FINAL_ITEM_STATUSES = ("completed", "incomplete", "failed")
 
 
 def _fresh(event: Any, key: str, build: Callable[[Any], Any]) -> Any:
@@ -154,8 +151,13 @@ class Accumulator:
         # The part the last text delta went to: deltas come in runs for one part.
         self._text_key: Any = None
         self._text_part: Any = None
-        for index, item in enumerate(self.response.output):
+        output = self.response.output
+        for index, item in enumerate(output):
             self._register(index, item)
+            # Continuing a snapshot (a checkpoint): all items but the last were finished.
+            status = item.get("status") if isinstance(item, dict) else getattr(item, "status", None)
+            if index < len(output) - 1 or status in _FINAL_ITEM_STATUSES:
+                self._finished[id(item)] = True
         self.steps = self._output_steps() if keep_output else self._lifecycle_steps()
         """Wire type -> the step that applies it (types without one change nothing)."""
 

@@ -5,13 +5,17 @@ function calls, the matching tools run and the next turn sends their ``function_
 items: after ``previous_response_id`` (the server keeps the conversation), or, with
 ``store=False``, after the whole conversation so far, reasoning items and their
 ``encrypted_content`` included. The loop ends with the first turn that calls no function.
+With tracing on, the run is an ``invoke_agent`` span: each turn's stream span and each tool's
+``execute_tool`` span are its children.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -29,6 +33,9 @@ from .handler import ResponseHandler
 from .models import FunctionCall, Response
 from .structured import bind_text_format, prepare_text_format
 from .tools import Tool, UnknownToolError, encode_output, tool
+
+if TYPE_CHECKING:
+    from ._tracing import RunSpan, Tracing
 
 __all__ = ["run"]
 
@@ -52,7 +59,28 @@ def _error_output(exc: Exception) -> str:
     return f"Error: {type(exc).__name__}: {text}" if text else f"Error: {type(exc).__name__}"
 
 
-def _execute(call: FunctionCall, registry: Mapping[str, Tool[Any]]) -> _Outcome:
+def _execute(
+    call: FunctionCall, registry: Mapping[str, Tool[Any]], run_span: Optional[RunSpan]
+) -> _Outcome:
+    """Answer one call, in an ``execute_tool`` span when the run is traced."""
+    if run_span is None:
+        return _answer_call(call, registry)
+    found = registry.get(call.name or "")
+    with run_span.tool_span(
+        name=call.name or "",
+        call_id=call.call_id,
+        arguments=call.arguments,
+        description=found.description if found is not None else None,
+    ) as span:
+        outcome = _answer_call(call, registry)
+        if outcome.error is not None:
+            span.set_error(outcome.error)
+        else:
+            span.set_result(outcome.output)
+    return outcome
+
+
+def _answer_call(call: FunctionCall, registry: Mapping[str, Tool[Any]]) -> _Outcome:
     """Answer one call: find the tool, validate the arguments, run it, encode the result."""
     found = registry.get(call.name or "")
     if found is None:
@@ -108,11 +136,13 @@ def run(
     tool_workers: Optional[int] = None,
     raise_tool_errors: bool = False,
     text_format: Optional[type] = None,
+    tracing: Optional[Tracing] = None,
     **params: Any,
 ) -> Response:
     """Stream turns into ``handler`` and run the model's function calls until it answers.
 
     Each turn is ``stream(handler, **request)`` (``Client.stream``); see ``Client.run``.
+    ``tracing`` is the client's: the run is then an ``invoke_agent`` span.
     Returns the last turn's response: the first one without function calls, or one that is
     not ``completed`` (incomplete: its calls may be cut, so they are not run), or the one during
     which ``handler.stop()`` was called. Raises
@@ -142,8 +172,39 @@ def run(
         if ENCRYPTED_REASONING not in include:
             include.append(ENCRYPTED_REASONING)
         request["include"] = include
-    conversation = _as_items(request.get("input"))
+    run_span = tracing.start_run(request=request) if tracing is not None else None
+    with run_span if run_span is not None else contextlib.nullcontext():
+        final = _turns(
+            stream,
+            handler,
+            request,
+            registry,
+            run_span,
+            max_turns=max_turns,
+            tool_workers=tool_workers,
+            raise_tool_errors=raise_tool_errors,
+            text_format=text_format,
+        )
+        if run_span is not None:
+            run_span.finish(response=final)  # its output, for trace_content
+    return final
 
+
+def _turns(
+    stream: Callable[..., Response],
+    handler: ResponseHandler,
+    request: Dict[str, Any],
+    registry: Mapping[str, Tool[Any]],
+    run_span: Optional[RunSpan],
+    *,
+    max_turns: int,
+    tool_workers: Optional[int],
+    raise_tool_errors: bool,
+    text_format: Optional[type],
+) -> Response:
+    """The turns of :func:`run`, from the first request on."""
+    stateless = request.get("store") is False
+    conversation = _as_items(request.get("input"))
     responses: List[Response] = []
     executor: Optional[Executor] = None
     try:
@@ -160,7 +221,14 @@ def run(
                 break
             if executor is None and tool_workers is not None:
                 executor = ThreadPoolExecutor(tool_workers, thread_name_prefix="rs-tool")
-            outputs = _answer(calls, registry, handler, executor, raise_tool_errors)
+            outputs = _answer(
+                calls,
+                registry,
+                handler,
+                executor,
+                raise_tool_errors=raise_tool_errors,
+                span=run_span,
+            )
             if _stopped(handler):  # stop() from on_tool_result / on_tool_error
                 return response
             conversation.extend(response.to_input_items())
@@ -190,14 +258,16 @@ def _answer(
     registry: Mapping[str, Tool[Any]],
     handler: ResponseHandler,
     executor: Optional[Executor],
+    *,
     raise_tool_errors: bool,
+    span: Optional[RunSpan],
 ) -> List[Dict[str, Any]]:
     """Answer every call, in call order; fire the tool callbacks from this thread."""
     outcomes: Iterable[_Outcome]
     if executor is None:
-        outcomes = (_execute(call, registry) for call in calls)
+        outcomes = (_execute(call, registry, span) for call in calls)
     else:
-        futures = [executor.submit(_execute, call, registry) for call in calls]
+        futures = [executor.submit(_execute, call, registry, span) for call in calls]
         outcomes = (future.result() for future in futures)
     items = []
     for outcome in outcomes:

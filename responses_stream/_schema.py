@@ -8,7 +8,9 @@ a default value accepts ``null``, which means "use the default". Supported annot
 ``list[X]`` (also ``List``, ``Sequence``, ``set[X]``, ``tuple[X, ...]``), ``dict[str, X]`` (sent
 as a list of ``{"key", "value"}`` pairs in strict mode, which has no open-ended objects),
 ``Literal``, ``Enum`` subclasses, dataclasses (nested too) and ``Annotated[X, "description"]``.
-Anything else raises :class:`TypeError` when the schema is built.
+Anything else raises :class:`TypeError` when the schema is built. A dataclass configured with
+dataclasses-json (``@dataclass_json(letter_case=...)``, ``config(field_name=...)``) has its
+fields under the JSON names that dataclasses-json would use (:func:`wire_names`).
 """
 
 from __future__ import annotations
@@ -411,6 +413,8 @@ class SchemaBuilder:
                 doc = ""
             description, field_docs = parse_docstring(doc, FIELD_SECTIONS)
             specs = []
+            keys = []
+            wire = wire_names(cls)
             for f in dataclasses.fields(cls):
                 if not f.init:
                     continue
@@ -421,8 +425,9 @@ class SchemaBuilder:
                 elif default is dataclasses.MISSING:
                     default = MISSING
                 note = f.metadata.get("description") or field_docs.get(f.name, "")
-                specs.append((f.name, hints[f.name], default, note))
-            schema, convert = self.object(specs, path, cls.__name__)
+                specs.append((wire[f.name], hints[f.name], default, note))
+                keys.append(f.name)
+            schema, convert = self.object(specs, path, cls.__name__, keys)
         finally:
             self._active.pop()
         if description:
@@ -438,13 +443,23 @@ class SchemaBuilder:
         return schema, build
 
     def object(
-        self, specs: List[Tuple[str, Any, Any, str]], path: str, what: str
+        self,
+        specs: List[Tuple[str, Any, Any, str]],
+        path: str,
+        what: str,
+        keys: Optional[List[str]] = None,
     ) -> Tuple[JSONDict, Callable[[Any, str], Dict[str, Any]]]:
-        """Schema and converter of an object with the given (name, type, default, doc)."""
+        """Schema and converter of an object with the given (JSON name, type, default, doc).
+
+        The converter returns the values by ``keys`` (the Python names, in the order of
+        ``specs``; the JSON names when ``None``).
+        """
         properties: JSONDict = {}
         required: List[str] = []
-        fields: List[Tuple[str, Convert, Any, bool]] = []
-        for name, tp, default, note in specs:
+        fields: List[Tuple[str, Convert, Any, bool, str]] = []
+        for (name, tp, default, note), key in zip(specs, keys or [s[0] for s in specs]):
+            if name in properties:
+                raise self.error(path, f"{what}: two fields have the JSON name {name!r}")
             schema, convert = self.build(tp, f"{path}.{name}" if path else name)
             has_default = default is not MISSING
             accepts_null = _is_nullable(schema)
@@ -472,7 +487,7 @@ class SchemaBuilder:
             properties[name] = schema
             if self.strict or not has_default:
                 required.append(name)
-            fields.append((name, convert, default, accepts_null))
+            fields.append((name, convert, default, accepts_null, key))
         names = [f[0] for f in fields]
         strict = self.strict
 
@@ -489,7 +504,7 @@ class SchemaBuilder:
                     path=p,
                 )
             out: Dict[str, Any] = {}
-            for name, convert, default, accepts_null in fields:
+            for name, convert, default, accepts_null, key in fields:
                 here = f"{p}.{name}" if p else name
                 raw = value.get(name, MISSING)
                 if raw is MISSING:
@@ -498,7 +513,7 @@ class SchemaBuilder:
                     continue  # the Python default applies
                 if raw is None and default is not MISSING and (strict or not accepts_null):
                     continue  # null selects the default
-                out[name] = convert(raw, here)
+                out[key] = convert(raw, here)
             return out
 
         schema = {
@@ -508,6 +523,22 @@ class SchemaBuilder:
             "additionalProperties": False,
         }
         return schema, convert_object
+
+
+def wire_names(cls: type) -> Dict[str, str]:
+    """The JSON name of each field of dataclass ``cls``, as dataclasses-json names it.
+
+    ``dataclasses_json.config(letter_case=..., field_name=...)`` keeps the renaming as the
+    ``letter_case`` of the mapping it returns, in a field's metadata or (``@dataclass_json(
+    letter_case=...)``) in ``cls.dataclass_json_config``; the field's own setting wins.
+    """
+    class_config = getattr(cls, "dataclass_json_config", None) or {}
+    names: Dict[str, str] = {}
+    for f in dataclasses.fields(cls):
+        field_config = f.metadata.get("dataclasses_json") or {}
+        rename = field_config.get("letter_case") or class_config.get("letter_case")
+        names[f.name] = str(rename(f.name)) if callable(rename) else f.name
+    return names
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import weakref
 from operator import itemgetter
 from types import GeneratorType
-from typing import Any, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple
 
 import requests
 
@@ -35,6 +36,9 @@ from .errors import (
 from .events import TERMINAL_TYPES, Event, KeepAlive, decode
 from .models import Response
 
+if TYPE_CHECKING:
+    from ._tracing_spans import StreamSpan
+
 logger = logging.getLogger("responses_stream")
 
 _SSE_TYPES = ("text/event-stream",)
@@ -43,6 +47,12 @@ _FIRST = itemgetter(0)
 
 Pair = Tuple[Event, Any]
 """An event and what it touched in the snapshot (for the handler's accumulated callbacks)."""
+
+
+def _end_abandoned(span: StreamSpan, accumulator: Accumulator, meter: Meter) -> None:
+    """End the span of a stream garbage-collected before its end (as the caller's choice)."""
+    response = accumulator.response
+    span.finish(response=response, metrics=meter.snapshot(response))
 
 
 class EventStream:
@@ -74,7 +84,7 @@ class EventStream:
 
     def __init__(
         self,
-        http_response: requests.Response,
+        http_response: Optional[requests.Response],
         accumulator: Accumulator,
         *,
         deliver_after: Optional[int] = None,
@@ -82,14 +92,22 @@ class EventStream:
         recording: Optional[Recording] = None,
         meter: Optional[Meter] = None,
         guard: Optional[Guard] = None,
+        span: Optional[StreamSpan] = None,
     ) -> None:
         self._http: Optional[requests.Response] = http_response
-        self.request_id: Optional[str] = http_response.headers.get("x-request-id")
+        # No HTTP response: nothing to read, the accumulator's response is the result (a
+        # finished response loaded from a checkpoint, see _durable).
+        self.request_id: Optional[str] = (
+            http_response.headers.get("x-request-id") if http_response is not None else None
+        )
         """The server's ``x-request-id`` for this stream (log it when reporting problems)."""
         self.accumulator = accumulator
         """The snapshot builder (the handler's dispatcher reads its open items at the end)."""
         self.done_sentinel = False
         """True when the body ended with ``data: [DONE]`` (before or after a terminal event)."""
+        self.json_output = False
+        """True when the request asked for JSON output (``text_format=``): the handler's
+        ``on_parsed_delta`` is then called."""
         self._deliver_after = deliver_after
         self.meter = meter if meter is not None else Meter()
         """The stream's timings and counts (read them as :attr:`metrics`)."""
@@ -102,14 +120,26 @@ class EventStream:
         self._events: Optional[Iterator[Event]] = None
         self._closed = False
         self._interrupter = Interrupter()
-        self._interrupter.watch(http_response.raw)
+        if http_response is not None:
+            self._interrupter.watch(http_response.raw)
         self._reader: Optional[int] = None  # the thread reading the body (see close)
         self._close_lock = threading.RLock()  # two threads closing at once take turns
+        self._span: Optional[StreamSpan] = None
+        self.wrap_pairs: Optional[Callable[[Iterator[Pair]], Iterator[Pair]]] = None
+        """Wraps the pairs once, when reading starts: how ``_durable`` saves checkpoints as
+        the events are handled. ``None`` costs nothing per event."""
         try:
-            self._check_content_type(http_response)
+            if http_response is not None:
+                self._check_content_type(http_response)
         except BaseException:
             self.close()
-            raise
+            raise  # the caller ends the span with this error
+        # The tracing span (None when tracing is off), ended once by _end_span. A stream
+        # dropped unread or abandoned mid-way ends it when garbage-collected, with the
+        # response so far (the finalizer holds the accumulator and meter, never the stream).
+        self._span = span
+        if span is not None:
+            weakref.finalize(self, _end_abandoned, span, accumulator, self.meter)
 
     # ------------------------------------------------------------------------- public API
 
@@ -163,12 +193,18 @@ class EventStream:
                 self._pairs = self._connection(http)
             else:
                 self._pairs = self._resuming(http)
+            if self.wrap_pairs is not None:
+                self._pairs = self.wrap_pairs(self._pairs)
+            if self._span is not None:
+                self._pairs = self._traced(self._pairs)
         return self._pairs
 
     def __enter__(self) -> EventStream:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        if self._span is not None:
+            self._end_span(exc_info[1])  # an exception in the block: a callback's, say
         self.close()
 
     def close(self) -> None:
@@ -199,6 +235,8 @@ class EventStream:
                 http.close()
             if self._recording is not None:
                 self._recording.close()
+            if self._span is not None:
+                self._end_span(None)  # closed before the end, or never read
 
     def _read_elsewhere(self, pairs: Optional[Iterator[Pair]]) -> bool:
         """True while ``pairs`` is being read, or was left mid-stream, by another thread.
@@ -265,6 +303,21 @@ class EventStream:
                 if not self._closed:
                     raise
                 # Closed meanwhile: its body was cut short; the next pass ends quietly.
+
+    def _traced(self, pairs: Iterator[Pair]) -> Iterator[Pair]:
+        """``pairs``, ending the tracing span when they end: only when tracing is on."""
+        try:
+            yield from pairs
+        except BaseException as exc:  # GeneratorExit (closed early) ends it as no error
+            self._end_span(exc)
+            raise
+        self._end_span(None)
+
+    def _end_span(self, error: Optional[BaseException]) -> None:
+        """End the tracing span with the outcome so far (only the first call counts)."""
+        span = self._span
+        if span is not None and not span.ended:
+            span.finish(response=self.response, metrics=self.metrics, error=error)
 
     def _connection(self, http: requests.Response) -> Iterator[Pair]:
         """The events of one HTTP response; raises how it ended unless it completed.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from . import _loop
 from ._accumulator import Accumulator
 from ._config import DEFAULT_BASE_URL, Timeout, check_count, resolve
+from ._durable import DEFAULT_EVERY, Durable, per_turn
 from ._metrics import Meter
 from ._resume import Recording, Resumer
 from ._stream import EventStream
@@ -26,6 +27,10 @@ from .errors import BadRequestError, ConfigurationError, ConflictError, Response
 from .handler import ResponseHandler, overridden, run_handler
 from .models import Response
 from .structured import bind_text_format, prepare_text_format
+
+if TYPE_CHECKING:
+    from ._store_base import CheckpointStore
+    from ._tracing import StreamSpan, Tracing
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A file path, as ``str`` or ``pathlib.Path``."""
@@ -81,6 +86,14 @@ class Client:
     session's connection pool is sized for concurrent streams. Use it as a context manager, or
     call :meth:`close`, to release pooled connections. Credentials are never sent to another
     host when a server redirects.
+
+    OpenTelemetry (``pip install 'responses-stream[otel]'``): every stream is a ``chat {model}``
+    span and every :meth:`run` an ``invoke_agent`` span with a child per turn and per tool call
+    (``execute_tool {name}``), following the GenAI semantic conventions. ``tracing=None`` (the
+    default) turns it on when a tracer or meter provider is passed, or when the application
+    has installed a global tracer provider; ``True`` forces it on (the global providers, or
+    ``tracer_provider``/``meter_provider``), ``False`` off. Prompts, answers and tool arguments
+    are recorded only with ``trace_content=True``. Off, ``opentelemetry`` is never imported.
     """
 
     def __init__(
@@ -98,6 +111,10 @@ class Client:
         api_version: Optional[str] = None,
         azure_ad_token: Optional[str] = None,
         azure_ad_token_provider: Optional[Callable[[], str]] = None,
+        tracing: Optional[bool] = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        trace_content: bool = False,
     ) -> None:
         self.settings = resolve(
             api_key=api_key,
@@ -120,6 +137,17 @@ class Client:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+        from ._tracing import Tracing  # here, not at import: most programs never trace
+
+        self._tracing: Optional[Tracing] = Tracing.configure(
+            enabled=tracing,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            trace_content=trace_content,
+            provider_name="azure.ai.openai" if self.settings.is_azure else "openai",
+        )
+        url = urlsplit(self.settings.base_url)
+        self._server = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
         protect_redirects(session)
         watch_session(session)
         self._transport = Transport(session, self.settings)
@@ -166,6 +194,9 @@ class Client:
         record_to: Optional[PathLike] = None,
         cancel_on_stop: bool = False,
         text_format: Optional[type] = None,
+        checkpoint: Optional[CheckpointStore] = None,
+        key: Optional[str] = None,
+        checkpoint_every: float = DEFAULT_EVERY,
         **params: Any,
     ) -> Response:
         """Create a response with ``stream: true`` and feed every event to ``handler``.
@@ -183,6 +214,12 @@ class Client:
         the stream. ``record_to`` writes the raw bytes received to a file (play it back with
         :func:`~responses_stream.replay`). ``text_format`` takes a dataclass: the request asks
         for JSON matching it and ``response.output_parsed`` is an instance of it.
+
+        ``checkpoint=`` (a store of :mod:`responses_stream.checkpoints`, with
+        ``background=True``) saves the stream's progress under ``key`` (a job id) every
+        ``checkpoint_every`` seconds; a call that finds it there resumes that response (no
+        POST; ``on_resume``) or returns it if it had finished. Events after the last checkpoint
+        may come again after a crash (same ``sequence_number``); none is skipped.
         """
         handler = handler if handler is not None else ResponseHandler()
         call = _Call(
@@ -195,9 +232,12 @@ class Client:
             record_to,
             cancel_on_stop,
         )
+        durable = Durable.configure(checkpoint, key, checkpoint_every, params)
         if text_format is not None:
             params = prepare_text_format(params, text_format)
-        return self._drive(handler, lambda: self._create(params, call, text_format), call)
+        return self._drive(
+            handler, lambda: self._create_or_resume(params, call, text_format, durable), call
+        )
 
     def events(
         self,
@@ -209,6 +249,9 @@ class Client:
         max_resumes: int = 5,
         record_to: Optional[PathLike] = None,
         text_format: Optional[type] = None,
+        checkpoint: Optional[CheckpointStore] = None,
+        key: Optional[str] = None,
+        checkpoint_every: float = DEFAULT_EVERY,
         **params: Any,
     ) -> EventStream:
         """Create a response with ``stream: true`` and return an :class:`EventStream`.
@@ -219,9 +262,25 @@ class Client:
         if "handler" in params:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
         call = _Call(None, accumulate, timeout, max_retries, max_resumes, extra_headers, record_to)
+        durable = Durable.configure(checkpoint, key, checkpoint_every, params)
         if text_format is not None:
             params = prepare_text_format(params, text_format)
-        return self._create(params, call, text_format)
+        return self._create_or_resume(params, call, text_format, durable)
+
+    def _create_or_resume(
+        self, params: Any, call: _Call, text_format: Optional[type], durable: Optional[Durable]
+    ) -> EventStream:
+        """A new response's stream or, with a checkpoint, the saved one's (``_durable``)."""
+        if durable is None:
+            return self._create(params, call, text_format)
+        return durable.open(
+            lambda: self._create(params, call, text_format),
+            lambda rid, after: self._open(
+                call, lambda guard: self._open_resume(rid, after, call, guard), background=True
+            ),
+            call,
+            text_format,
+        )
 
     def run(
         self,
@@ -231,6 +290,9 @@ class Client:
         max_turns: int = 10,
         tool_workers: Optional[int] = None,
         raise_tool_errors: bool = False,
+        checkpoint: Optional[CheckpointStore] = None,
+        key: Optional[str] = None,
+        checkpoint_every: float = DEFAULT_EVERY,
         text_format: Optional[type] = None,
         **params: Any,
     ) -> Response:
@@ -253,11 +315,16 @@ class Client:
         re-raises what a tool raised. Raises :class:`~responses_stream.errors.MaxTurnsExceeded`
         (with every response) when turn ``max_turns`` still calls functions. Other keywords
         are as for :meth:`stream`; ``text_format`` applies to every turn and the final
-        response's ``output_parsed``.
+        response's ``output_parsed``. With ``checkpoint=`` each turn is checkpointed under
+        its own key: ``key`` for the first, then ``f"{key}:turn-2"`` and so on.
         """
+        stream: Callable[..., Response] = self.stream
+        if Durable.configure(checkpoint, key, checkpoint_every, params) is not None:
+            stream = per_turn(self.stream, checkpoint, key, checkpoint_every)
         return _loop.run(
-            self.stream,
+            stream,
             handler,
+            tracing=self._tracing,
             tools=tools,
             max_turns=max_turns,
             tool_workers=tool_workers,
@@ -353,7 +420,8 @@ class Client:
         def send(guard: Optional[Guard]) -> requests.Response:
             return self._send_stream("POST", "/responses", call, guard, payload=payload)
 
-        stream = self._open(call, send, background=bool(body.get("background")))
+        stream = self._open(call, send, background=bool(body.get("background")), request=body)
+        stream.json_output = _asks_for_json(body)
         if text_format is not None:
             bind_text_format(stream.response, text_format)
         return stream
@@ -365,18 +433,22 @@ class Client:
         *,
         background: bool,
         deliver_after: Optional[int] = None,
+        request: Optional[Mapping[str, Any]] = None,
     ) -> EventStream:
         """Send the request that opens a stream (``send``) and set up the stream on its answer:
-        the call's metrics, time limits, recording and, for a background response, resumer."""
+        the call's metrics, time limits, recording, tracing span (``request`` is the body) and,
+        for a background response, resumer."""
         meter = Meter(self._transport.clock)
         guard = self._transport.guard(call.timeout, meter)
         # Opened before the request is sent: a bad path costs no request.
         recording = Recording(call.record_to) if call.record_to is not None else None
+        span = self._start_span(request)
         try:
             http = send(guard)
-        except BaseException:
+        except BaseException as exc:
             if recording is not None:
                 recording.close()
+            _end_span(span, exc)
             raise
         resumer = None
         if background:
@@ -389,14 +461,28 @@ class Client:
                 deadline=guard.deadline if guard is not None else None,
                 recording=recording,
             )
-        return EventStream(
-            http,
-            Accumulator(keep_output=call.accumulate),
-            deliver_after=deliver_after,
-            resumer=resumer,
-            recording=recording,
-            meter=meter,
-            guard=guard,
+        try:
+            return EventStream(
+                http,
+                Accumulator(keep_output=call.accumulate),
+                deliver_after=deliver_after,
+                resumer=resumer,
+                recording=recording,
+                meter=meter,
+                guard=guard,
+                span=span,
+            )
+        except BaseException as exc:  # not an event stream: the stream closed the rest
+            _end_span(span, exc)
+            raise
+
+    def _start_span(self, request: Optional[Mapping[str, Any]]) -> Optional[StreamSpan]:
+        """The tracing span of a stream about to be opened, or ``None`` when tracing is off."""
+        if self._tracing is None:
+            return None
+        host, port = self._server
+        return self._tracing.start_stream(
+            request=request or {}, server_address=host, server_port=port
         )
 
     def _open_resume(
@@ -432,6 +518,18 @@ class Client:
             stream=True,
             guard=guard,
         )
+
+
+def _end_span(span: Optional[StreamSpan], error: BaseException) -> None:
+    if span is not None:
+        span.finish(error=error)
+
+
+def _asks_for_json(body: Mapping[str, Any]) -> bool:
+    """Whether the request asks for JSON output (``text_format=`` sets ``json_schema``)."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    return isinstance(fmt, Mapping) and fmt.get("type") in ("json_schema", "json_object")
 
 
 def _path_id(response_id: str) -> str:

@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type
 
 from . import events as ev
+from ._json_items import parsed_so_far
 from ._metrics import StreamMetrics
 from ._stream import EventStream
 from ._wire_callbacks import WireCallbacks
 from .events import TERMINAL_TYPES
-from .models import FunctionCall, Reasoning, Response
+from .models import FunctionCall, OutputText, Reasoning, Response
 
 __all__ = ["ResponseHandler"]
 
@@ -32,7 +33,8 @@ class ResponseHandler(WireCallbacks):
     The callbacks, in the order you will usually reach for them:
 
     * **accumulated** (the ones you normally override): ``on_text_delta(delta, snapshot)``,
-      ``on_text_done(text)``, ``on_refusal_delta``/``on_refusal_done``,
+      ``on_text_done(text)``, ``on_parsed_delta(partial, snapshot)`` (structured outputs),
+      ``on_refusal_delta``/``on_refusal_done``,
       ``on_function_call_created(call)``, ``on_function_call_delta(delta, snapshot, call)``,
       ``on_function_call_done(call)``, ``on_reasoning_delta(delta, snapshot)``,
       ``on_reasoning_done(reasoning)``;
@@ -62,6 +64,18 @@ class ResponseHandler(WireCallbacks):
 
     def on_text_done(self, text: str) -> None:
         """A text part is complete; ``text`` is its final (authoritative) text."""
+
+    def on_parsed_delta(self, partial: Any, snapshot: str) -> None:
+        """Structured outputs: the JSON output parsed so far, after each text delta.
+
+        Called when the request asks for JSON (``text_format=``, or a ``json_schema`` or
+        ``json_object`` text format), once the JSON value has started. ``partial`` holds plain
+        dicts, lists, strings and numbers, by the rules of ``FunctionCall.partial_arguments``
+        (keys once their value has started, partial strings, whole numbers); it is updated in
+        place by later deltas, so copy what you keep. ``snapshot`` is the text so far.
+        ``response.output_parsed`` gives the typed value once the response has completed.
+        Only parsed when this method is overridden.
+        """
 
     def on_refusal_delta(self, delta: str, snapshot: str) -> None:
         """A piece of a refusal arrived; ``snapshot`` is the refusal so far."""
@@ -237,6 +251,12 @@ _LIFECYCLE_METHODS = {
 }
 
 
+def _parsed_delta(method: Callable[[Any, str], None], part: OutputText) -> None:
+    partial = parsed_so_far(part, "text")
+    if partial is not None:
+        method(partial, part.text)
+
+
 def overridden(handler: ResponseHandler, name: str) -> Optional[Callable[..., Any]]:
     """The handler's bound method ``name`` if its class overrides the no-op, else ``None``."""
     method = getattr(type(handler), name, None)
@@ -258,6 +278,7 @@ class Dispatcher:
 
     ``unfinished`` returns the items still open when a terminal event arrives (the
     accumulator's ``unfinished_at_terminal``); their ``*_done`` callbacks fire first.
+    ``json_output``: the request asked for JSON, so ``on_parsed_delta`` is called.
     """
 
     def __init__(
@@ -266,9 +287,11 @@ class Dispatcher:
         *,
         accumulated: bool = True,
         unfinished: Optional[Callable[[], List[Any]]] = None,
+        json_output: bool = False,
     ) -> None:
         self.handler = handler
         self._with_accumulated = accumulated
+        self._json_output = json_output
         self._unfinished = unfinished
         self.plans: Dict[Type[ev.Event], Optional[Step]] = {}
         """Event class -> the one callable that runs its callbacks (None: nothing to call)."""
@@ -365,6 +388,8 @@ class Dispatcher:
             steps.append(self._announce)
         if cls is ev.OutputTextDelta:
             add("on_text_delta", lambda m: lambda e, r: m(e.delta, r.text))
+            if self._json_output:
+                add("on_parsed_delta", lambda m: lambda e, r: _parsed_delta(m, r))
         elif cls is ev.OutputTextDone:
             add("on_text_done", lambda m: lambda e, r: m(r.text))
         elif cls is ev.RefusalDelta:
@@ -399,7 +424,10 @@ def drive(handler: ResponseHandler, stream: EventStream) -> Response:
     """
     acc = stream.accumulator
     dispatcher = Dispatcher(
-        handler, accumulated=acc.keep_output, unfinished=lambda: acc.unfinished_at_terminal
+        handler,
+        accumulated=acc.keep_output,
+        unfinished=lambda: acc.unfinished_at_terminal,
+        json_output=stream.json_output,
     )
     # The per-event path: one dict lookup and at most one call (see Dispatcher.plan).
     plans = dispatcher.plans

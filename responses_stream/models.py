@@ -6,7 +6,8 @@ come back from ``to_dict()`` (``to_json()`` and ``from_dict()`` too). An output 
 part of a type this SDK does not know stays the raw ``dict`` it was.
 
 The objects with behaviour of their own are written here (:class:`Response`, :class:`Message`,
-:class:`FunctionCall`, :class:`Reasoning`); the rest are generated from the catalogue and
+:class:`FunctionCall`, :class:`Reasoning`; :class:`McpCall` and :class:`CustomToolCall` add the
+JSON parsed so far to their generated classes); the rest are generated from the catalogue and
 re-exported (``responses_stream._model_types``).
 """
 
@@ -14,12 +15,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import field
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    Union,
+)
 
 from . import _model_types
 from ._base import Model, OutputItemBase, dump
+from ._json_items import CustomToolCall, McpCall, parsed_so_far
 from ._metrics import StreamMetrics
-from ._model_types import *  # noqa: F403 - the generated catalogue is part of this module
+
+# The generated catalogue is part of this module. It rebinds McpCall and CustomToolCall to
+# their generated bases: they are imported again below (type checkers keep the first import).
+from ._model_types import *  # type: ignore[assignment]  # noqa: F403
 from ._model_types import (
     ITEM_CLASSES,
     PART_CLASSES,
@@ -34,6 +51,9 @@ from ._model_types import (
 )
 from ._records import dataclass
 from .errors import InvalidArgumentsError
+
+if not TYPE_CHECKING:  # after the catalogue: its generated bases must not replace them
+    from ._json_items import CustomToolCall, McpCall
 
 ContentPart = Union[OutputText, Refusal, ReasoningText, SummaryText, Dict[str, Any]]
 """A content part: typed when the SDK knows its ``type``, else the raw dict."""
@@ -112,8 +132,9 @@ class Message(OutputItemBase):
 class FunctionCall(OutputItemBase):
     """Output item ``function_call``: the model asks you to call function ``name``.
 
-    ``arguments`` is the JSON string the model wrote; ``parsed_arguments`` decodes it. Answer
-    with a ``function_call_output`` item carrying the same ``call_id``.
+    ``arguments`` is the JSON string the model wrote; ``parsed_arguments`` decodes it, and
+    ``partial_arguments`` gives what has arrived while it streams. Answer with a
+    ``function_call_output`` item carrying the same ``call_id``.
     """
 
     TYPE: ClassVar[str] = "function_call"
@@ -154,6 +175,22 @@ class FunctionCall(OutputItemBase):
             )
         return value
 
+    @property
+    def partial_arguments(self) -> Any:
+        """``arguments`` parsed as far as they have arrived: read it in
+        ``on_function_call_delta(delta, snapshot, call)`` or at any time on the snapshot.
+
+        While the call streams, objects and arrays appear at once and grow, an object key
+        appears once its value has started, a string may be partial, and a number, ``true``,
+        ``false`` or ``null`` appears once complete. Once the call has completed, the value
+        equals ``json.loads(arguments)``. ``None`` before the value starts, and when the text
+        is not JSON. Parsed when read, from where the last read stopped: linear in the length
+        however often you read it, and nothing is parsed if you never do. The dicts and lists
+        are updated in place by later deltas: copy them to keep a snapshot, and do not change
+        them. Read it on the stream's thread (in a callback) or after the stream.
+        """
+        return parsed_so_far(self, "arguments", complete=self.status == "completed")
+
 
 @dataclass(repr=False, eq=False)
 class Reasoning(OutputItemBase):
@@ -189,6 +226,7 @@ OutputItem = Union[Message, FunctionCall, Reasoning, CatalogueItem, Dict[str, An
 
 _TYPED_ITEMS: Tuple[Type[OutputItemBase], ...] = (Message, FunctionCall, Reasoning, *ITEM_CLASSES)
 ITEM_TYPES: Dict[str, Type[OutputItemBase]] = {cls.TYPE: cls for cls in _TYPED_ITEMS}
+ITEM_TYPES.update({cls.TYPE: cls for cls in (McpCall, CustomToolCall)})  # over their bases
 """Every typed output item by its wire ``type``."""
 
 
@@ -314,7 +352,9 @@ __all__ = [
     "ITEM_TYPES",
     "PART_TYPES",
     "ContentPart",
+    "CustomToolCall",
     "FunctionCall",
+    "McpCall",
     "Message",
     "Model",
     "OutputItem",
@@ -324,4 +364,4 @@ __all__ = [
     "output_item_from_dict",
     "part_from_dict",
 ]
-__all__ += _model_types.__all__
+__all__ += [name for name in _model_types.__all__ if name not in __all__]

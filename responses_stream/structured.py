@@ -6,6 +6,10 @@ streamed, and ``Response.output_parsed`` parses the text on first access, and on
 response has ``completed``: never from a partial stream, never for an ``incomplete`` response
 (openai-python parses too early and fails there, openai/openai-python#3263), and ``None`` for a
 refusal (``response.refusal`` says why).
+
+A class set up with dataclasses-json (``@dataclass_json(letter_case=LetterCase.CAMEL)``,
+``field(metadata=config(field_name=...))``) is sent and parsed under the JSON names that its
+``to_json()`` writes and its ``from_json()`` reads.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ def text_format_schema(cls: type) -> Dict[str, Any]:
 
     ``{"type": "json_schema", "name": <class name>, "schema": ..., "strict": True}``, plus
     ``description`` from the class docstring. The schema follows the same rules as tool
-    parameters (see ``responses_stream._schema``); raises :class:`TypeError` for a class
-    that is not a dataclass or has a field type the API cannot express.
+    parameters (see ``responses_stream._schema``), with the field names dataclasses-json
+    gives a class configured for it; raises :class:`TypeError` for a class that is not a
+    dataclass or has a field type the API cannot express.
     """
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise TypeError(f"text_format must be a dataclass type, got {cls!r}")

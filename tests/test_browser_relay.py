@@ -271,6 +271,7 @@ def chromium_log(browser: Chromium) -> str:
     return browser.log_path.read_text(errors="replace")[-2000:]
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_tokens_appear_progressively_in_headless_chromium(relay: Relay, browser: Chromium) -> None:
     script = Script().text(TEXT).completed()

@@ -346,6 +346,7 @@ def test_checkpoint_from_snapshot() -> None:
 # ------------------------------------------------------------------------ incremental saves
 
 
+@pytest.mark.slow
 def test_growth_writes_each_byte_about_once(store: Store) -> None:
     """1,000 saves of a response growing by ~1 KiB each: ~1 MB written in all, not ~500 MB,
     and every save loads back exactly."""
@@ -560,6 +561,7 @@ def child_results(process: subprocess.Popen[str]) -> Dict[str, Any]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_two_processes_writing_alternately(
     kit: StoreKit, children: List[subprocess.Popen[str]]
 ) -> None:
@@ -581,6 +583,7 @@ def test_two_processes_writing_alternately(
     assert kit.segment_count("proc") == count_long_strings(mine)
 
 
+@pytest.mark.slow
 def test_concurrent_writer_processes_do_not_corrupt(
     kit: StoreKit, children: List[subprocess.Popen[str]]
 ) -> None:

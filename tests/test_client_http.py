@@ -261,6 +261,7 @@ def test_no_organization_or_project_headers_unless_configured(
 # ----------------------------------------------------------------------------------- latency
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framing", ["close", "chunked"])
 def test_each_event_reaches_the_handler_when_it_is_sent(server: MockServer, framing: str) -> None:
     """With 0.2 s between events the first text delta reaches the handler long before the

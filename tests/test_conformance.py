@@ -55,6 +55,7 @@ def test_real_server_streams(path: Path) -> None:
     assert final.status == terminal_payload(body).get("status", "completed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ALL_TRANSCRIPTS, ids=transcript_id)
 def test_rechunking_gives_identical_events(path: Path) -> None:
     """Any split of the bytes into reads gives the same events: two-way splits at every offset

@@ -145,6 +145,7 @@ def _stream(server: TrickleServer, timeout: rs.Timeout, **kwargs: Any) -> Callab
 LIMITS = rs.Timeout(read=1.0, total=2.5)
 
 
+@pytest.mark.slow
 def test_total_bounds_a_stream_kept_alive_by_comments(serve: Any) -> None:
     """Keep-alive comments every 0.2 s reset the read timeout but not the total one."""
 
@@ -163,6 +164,7 @@ def test_total_bounds_a_stream_kept_alive_by_comments(serve: Any) -> None:
     assert error.request_id == "req_slow"
 
 
+@pytest.mark.slow
 def test_total_bounds_a_data_line_sent_one_byte_at_a_time(serve: Any) -> None:
     """A data line dripped a byte every 0.2 s never trips the read timeout; total ends it."""
 
@@ -176,6 +178,7 @@ def test_total_bounds_a_data_line_sent_one_byte_at_a_time(serve: Any) -> None:
     assert error.response.output_text == _sent_text()
 
 
+@pytest.mark.slow
 def test_total_bounds_trickled_status_line_and_headers(serve: Any) -> None:
     """The status line and headers sent a byte every 0.2 s end within the total limit."""
 
@@ -188,6 +191,7 @@ def test_total_bounds_trickled_status_line_and_headers(serve: Any) -> None:
     assert "total" in str(error)
 
 
+@pytest.mark.slow
 def test_total_bounds_a_trickled_error_body(serve: Any) -> None:
     """A 400 whose JSON body trickles in ends with APITimeoutError, not a hang."""
     body = json.dumps({"error": {"message": "bad " * 200, "type": "invalid_request_error"}})
@@ -205,6 +209,7 @@ def test_total_bounds_a_trickled_error_body(serve: Any) -> None:
     assert took < LIMITS.total + MARGIN
 
 
+@pytest.mark.slow
 def test_total_bounds_a_background_stream_whose_connections_are_all_cut(serve: Any) -> None:
     """Resumes and their back-off stay inside the total limit; the error has the partial."""
 
@@ -257,6 +262,7 @@ def test_idle_counts_from_the_last_event_not_from_partial_bytes(serve: Any) -> N
     assert error.response.output_text == _sent_text()
 
 
+@pytest.mark.slow
 def test_events_that_keep_coming_never_trip_idle(serve: Any) -> None:
     """A slow but steady stream (an event every 0.3 s) completes under idle=1."""
 

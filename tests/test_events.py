@@ -354,6 +354,7 @@ def test_text_fields_are_not_checked_when_parsed() -> None:
     assert isinstance(event, ev.OutputTextDelta) and event.delta == 5
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.one_of(

@@ -65,6 +65,7 @@ def test_ten_megabyte_event_over_http(server: MockServer) -> None:
         assert client.stream(model="m", input="x").output_text == big
 
 
+@pytest.mark.slow
 def test_one_hundred_thousand_events_over_http(server: MockServer) -> None:
     """100k deltas: every one reaches the handler and the text is complete."""
 

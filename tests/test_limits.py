@@ -221,6 +221,7 @@ def _split(data: bytes, cuts: List[int]) -> List[bytes]:
 _cuts = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     _blocks,
@@ -239,6 +240,7 @@ def test_any_split_gives_what_sseclient_py_gives_on_the_whole_body(
     assert outcome([body]) == (got, None)  # comments too, whatever the reads
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     _blocks,
@@ -328,6 +330,7 @@ def _instructions(lines: int) -> int:
     raise AssertionError(done.stderr[-2000:])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
 def test_twice_the_data_lines_is_twice_the_work() -> None:
     """Instructions counted by callgrind (deterministic, unlike time): the extra work for 50k,
@@ -555,6 +558,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_bodies_end_promptly_in_bounded_memory(
     case: str, serve: Callable[..., BodyServer]
@@ -571,6 +575,7 @@ def test_hostile_bodies_end_promptly_in_bounded_memory(
     assert server.client_left.wait(5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("coding", ["gzip", "deflate"])
 def test_a_compression_bomb_ends_promptly_in_bounded_memory(
     coding: str, serve: Callable[..., BodyServer]
@@ -585,6 +590,7 @@ def test_a_compression_bomb_ends_promptly_in_bounded_memory(
     assert result["peak"] - result["rss"] < 4 * DEFAULT_MAX_EVENT_BYTES, result
 
 
+@pytest.mark.slow
 def test_200_mb_of_ordinary_events_pass_quickly_in_little_memory(
     serve: Callable[..., BodyServer],
 ) -> None:
@@ -621,6 +627,7 @@ def _bomb(coding: str) -> Callable[[], Iterator[bytes]]:
     return body
 
 
+@pytest.mark.slow
 def test_a_million_data_lines_over_http(server: MockServer) -> None:
     """A valid stream whose one delta event spans a million data: lines (JSON whitespace)."""
     events = Script(seed=8).text("linear", chunk=2).completed().events()

@@ -319,6 +319,7 @@ SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 # -- properties --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.data())
 def test_any_document_in_any_split_matches_the_reference_after_every_delta(data: Any) -> None:
@@ -326,6 +327,7 @@ def test_any_document_in_any_split_matches_the_reference_after_every_delta(data:
     check_valid(text, data.draw(splits(text)))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.data())
 def test_damaged_documents_are_rejected_exactly_when_json_loads_rejects_them(data: Any) -> None:

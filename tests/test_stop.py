@@ -298,6 +298,7 @@ class Texts(rs.ResponseHandler):
 # ------------------------------------------------------------------------ while blocked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framing", ["chunked", "length", "close", "gzip"])
 @pytest.mark.parametrize("background", [False, True], ids=["foreground", "background"])
 def test_close_from_another_thread_ends_a_blocked_read_at_once(
@@ -489,6 +490,7 @@ def test_closing_twice_from_two_threads_and_after_the_end_is_harmless(
     assert len(server.requests) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pause", [0.0, 0.001, 0.005, 0.02])
 def test_close_while_the_reader_is_between_events_never_races(
     server: MockServer, pause: float

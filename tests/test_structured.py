@@ -10,6 +10,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 import pytest
+from dataclasses_json import DataClassJsonMixin, LetterCase, config, dataclass_json
 
 import responses_stream as rs
 from responses_stream.errors import OutputParseError
@@ -314,3 +315,119 @@ def test_client_stream_text_format(server: MockServer, client: rs.Client) -> Non
     with client.events(text_format=MathAnswer, input="x") as stream:  # type: ignore[call-arg]
         parsed = [stream.response.output_parsed for _ in stream]
     assert parsed[-1] == PARSED and set(map(id, parsed[:-1])) == {id(None)}
+
+
+# ------------------------------------------------------- classes set up with dataclasses-json
+
+
+@dataclass_json(letter_case=LetterCase.CAMEL)
+@dataclasses.dataclass
+class Ingredient:
+    ingredient_name: str
+    grams_needed: float = dataclasses.field(metadata=config(field_name="weight"))
+
+
+@dataclass_json(letter_case=LetterCase.CAMEL)
+@dataclasses.dataclass
+class Recipe:
+    """A recipe the model writes."""
+
+    recipe_title: str
+    ingredient_list: List[Ingredient]
+    cooking_time: int = dataclasses.field(metadata=config(letter_case=LetterCase.PASCAL))
+    chef_note: Optional[str] = None
+
+
+@dataclasses.dataclass
+class Dish(DataClassJsonMixin):
+    """The mixin form, configured with ``dataclass_json_config`` as dataclasses-json says."""
+
+    dataclass_json_config = config(letter_case=LetterCase.KEBAB)["dataclasses_json"]
+
+    dish_name: str
+    main_course: bool = True
+
+
+RECIPE = Recipe("Pancakes", [Ingredient("flour", 200.0), Ingredient("milk", 300.0)], 20)
+
+
+def _keys(schema: Dict[str, Any]) -> List[str]:
+    assert schema["required"] == list(schema["properties"])  # strict: every property required
+    return list(schema["properties"])
+
+
+def test_dataclass_json_names_are_the_ones_dataclasses_json_writes() -> None:
+    """The schema sent uses the JSON names that dataclasses-json itself gives the fields (class
+    letter case, a field's own letter case, config(field_name=...)), nested classes too."""
+    fmt = text_format_schema(Recipe)
+    schema = fmt["schema"]
+    assert fmt["name"] == "Recipe" and fmt["description"] == "A recipe the model writes."
+    written = RECIPE.to_dict()
+    assert (
+        _keys(schema)
+        == list(written)
+        == ["recipeTitle", "ingredientList", "CookingTime", "chefNote"]
+    )
+    nested = schema["properties"]["ingredientList"]["items"]
+    assert _keys(nested) == list(written["ingredientList"][0]) == ["ingredientName", "weight"]
+    assert schema["properties"]["chefNote"] == {"type": ["string", "null"]}
+    dish = text_format_schema(Dish)["schema"]
+    assert _keys(dish) == list(Dish("soup").to_dict()) == ["dish-name", "main-course"]
+
+
+def test_dataclass_json_output_is_parsed_under_its_json_names(
+    server: MockServer, client: rs.Client
+) -> None:
+    """The model's JSON (what to_json() writes) parses to the same instance as
+    dataclasses-json's own from_json, through the public text_format= keyword."""
+    text = RECIPE.to_json()
+    server.add(Script(seed=16).text(text).completed())
+    params = prepare_text_format({"model": "gpt-5", "input": "pancakes"}, Recipe)
+    final = bind_text_format(client.stream(**params), Recipe)
+    assert server.requests[0].json["text"]["format"] == text_format_schema(Recipe)
+    assert final.output_parsed == RECIPE == Recipe.from_json(text)
+    assert final.output_parsed.to_json() == text
+    dish = bind_text_format(
+        rs.replay(
+            Script(seed=17)
+            .text('{"dish-name": "soup", "main-course": null}')
+            .completed()
+            .to_bytes()
+        ),
+        Dish,
+    )
+    assert dish.output_parsed == Dish("soup", True)  # null selects the default
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"recipe_title": "x"}, "unexpected property 'recipe_title'"),
+        (
+            {"recipeTitle": "x", "ingredientList": [{"ingredientName": "egg"}], "CookingTime": 1},
+            r"ingredientList\[0\].weight: missing required property",
+        ),
+        (
+            {"recipeTitle": "x", "ingredientList": [], "CookingTime": "1", "chefNote": None},
+            "CookingTime: expected an integer",
+        ),
+    ],
+)
+def test_dataclass_json_errors_name_the_json_names(data: Dict[str, Any], message: str) -> None:
+    """Python field names are not accepted in place of the JSON names, and an error's path
+    says what the model wrote."""
+    script = Script(seed=18).text(json.dumps(data)).completed()
+    final = bind_text_format(rs.replay(script.to_bytes()), Recipe)
+    with pytest.raises(OutputParseError, match=message):
+        _ = final.output_parsed
+
+
+def test_two_fields_with_one_json_name_are_refused() -> None:
+    @dataclass_json
+    @dataclasses.dataclass
+    class Clash:
+        first: str = dataclasses.field(metadata=config(field_name="name"))
+        second: str = dataclasses.field(metadata=config(field_name="name"))
+
+    with pytest.raises(TypeError, match="two fields have the JSON name 'name'"):
+        text_format_schema(Clash)

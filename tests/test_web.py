@@ -523,6 +523,7 @@ def test_a_cut_upstream_connection_ends_with_a_failed_done(
 # --------------------------------------------------------------------------- keep-alive
 
 
+@pytest.mark.slow
 def test_keepalive_comments_flow_while_the_upstream_is_silent(
     serve: Callable[..., str], upstream: Upstream
 ) -> None:
