@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import zlib
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import urllib3.exceptions
 import urllib3.response
@@ -40,6 +40,10 @@ MAX_TRAILER_LINES = 100
 
 READ_SIZE = 65536
 """Bytes asked of the socket per read: ``read1`` returns as soon as any are available."""
+
+Reader = Callable[[int], Optional[bytes]]
+"""``read(size)``: the bytes there (at most ``size``), ``b""`` at the end of the body, or
+``None`` when a non-blocking socket has nothing yet (the body generators then yield ``b""``)."""
 
 
 class Interrupter:
@@ -170,9 +174,8 @@ def compressed_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
     """
     if not isinstance(raw, urllib3.response.HTTPResponse):
         return None
-    header = str(raw.headers.get("content-encoding", "")).lower()
-    codings = [c.strip() for c in header.split(",") if c.strip() not in ("", "identity")]
-    if not codings or not all(c in _CODINGS for c in codings):
+    codings = _codings(raw)
+    if not codings:
         return None
     read1 = getattr(raw, "read1", None)
     body: Iterator[bytes]
@@ -183,6 +186,14 @@ def compressed_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
     for coding in reversed(codings):  # the last coding applied is the first removed
         body = _inflate(body, coding)
     return body
+
+
+def _codings(raw: Any) -> Optional[List[str]]:
+    """The content codings of ``raw``, the last applied last (``[]`` for none), or None when
+    one of them is not gzip or deflate."""
+    header = str(raw.headers.get("content-encoding", "")).lower()
+    codings = [c.strip() for c in header.split(",") if c.strip() not in ("", "identity")]
+    return codings if all(c in _CODINGS for c in codings) else None
 
 
 def _inflate(body: Iterator[bytes], coding: str) -> Iterator[bytes]:
@@ -197,6 +208,9 @@ def _inflate(body: Iterator[bytes], coding: str) -> Iterator[bytes]:
     ignore = False  # after the end of a deflate stream, or garbage after a gzip member
     members = 0  # gzip members ended
     for received in body:
+        if not received:
+            yield received  # nothing has arrived yet (a non-blocking body): see decode_chunked
+            continue
         data = received
         if ignore:
             continue  # read to the end all the same: the connection may be reused
@@ -244,8 +258,16 @@ class ChunkedBodyError(urllib3.exceptions.ProtocolError):
     own errors: the stream is reported interrupted)."""
 
 
+NonBlocking = Callable[[Any], Tuple[Reader, Callable[[], None]]]
+"""``attach(socket_file)``: a non-blocking reader of the file's socket, and what to call
+before the socket is let go (``_many``)."""
+
+
 def socket_body(
-    raw: Any, read_size: int, interrupter: Optional[Interrupter] = None
+    raw: Any,
+    read_size: int,
+    interrupter: Optional[Interrupter] = None,
+    nonblocking: Optional[NonBlocking] = None,
 ) -> Optional[Iterator[bytes]]:
     """The body bytes of ``raw`` (a urllib3 response) read here, or None if not eligible.
 
@@ -253,6 +275,10 @@ def socket_body(
     finishes it and the connection goes back to urllib3's pool, so the next request on the
     client reuses it (for chunked and Content-Length bodies; a close-delimited one ends with
     its connection).
+
+    ``nonblocking`` reads without ever waiting (the body then yields ``b""`` whenever nothing
+    has arrived yet); a gzip or deflate body is then inflated here too (see
+    :func:`compressed_body`).
     """
     fp = getattr(raw, "_fp", None)
     if not isinstance(fp, http.client.HTTPResponse):
@@ -260,11 +286,13 @@ def socket_body(
     sock_file = fp.fp
     if sock_file is None or raw.tell() != 0:
         return None  # already finished, or someone read from it through urllib3
-    coding = str(raw.headers.get("content-encoding", "")).strip().lower()
-    if coding not in ("", "identity"):
+    codings = _codings(raw)
+    if codings is None or (codings and nonblocking is None):
         return None  # urllib3 decompresses; keep its reader
+    if fp.chunked and fp.chunk_left is not None:
+        return None  # http.client is inside a chunk already
 
-    def read(size: int) -> bytes:
+    def read1(size: int) -> bytes:
         try:
             data: bytes = sock_file.read1(size)
         except ValueError:
@@ -273,7 +301,14 @@ def socket_body(
             raise
         return data
 
+    read: Reader = read1
+    detach = None
+    if nonblocking is not None:
+        read, detach = nonblocking(sock_file)
+
     def finish() -> None:
+        if detach is not None:
+            detach()  # the socket blocks again before anyone else may use it
         fp.close()  # what http.client does at the end of a body; a kept-alive socket stays open
         if interrupter is None or interrupter.release(raw):
             raw.release_conn()
@@ -283,12 +318,14 @@ def socket_body(
         return bool(sock_file.closed) or (interrupter is not None and interrupter.interrupted)
 
     if fp.chunked:
-        if fp.chunk_left is not None:
-            return None  # http.client is inside a chunk already
-        return decode_chunked(read, read_size, finish, closed)
-    if fp.length is None:
-        return _until_close(read, read_size, finish, closed)
-    return _exactly(read, read_size, fp.length, finish, closed)
+        body = decode_chunked(read, read_size, finish, closed)
+    elif fp.length is None:
+        body = _until_close(read, read_size, finish, closed)
+    else:
+        body = _exactly(read, read_size, fp.length, finish, closed)
+    for coding in reversed(codings):  # the last coding applied is the first removed
+        body = _inflate(body, coding)
+    return body
 
 
 DRAIN_SECONDS = 0.05
@@ -299,14 +336,18 @@ DRAIN_TOTAL_SECONDS = 0.1
 """The most the drain may take in all, however the server trickles bytes."""
 
 
-def drain(raw: Any, source: Iterator[bytes]) -> None:
+def drain(raw: Any, source: Iterator[bytes], *, wait: bool = True) -> Iterator[float]:
     """After the terminal event, finish reading a chunked or Content-Length body read here.
 
     A server sends the end of the body right after the last event, but not always in the same
     read; read on for a moment (:data:`DRAIN_SECONDS` per read, :data:`DRAIN_BYTES` and
     :data:`DRAIN_TOTAL_SECONDS` at most) so the connection can go back to the pool instead of
-    being closed.
-    Anything that goes wrong just leaves the connection to be closed, as it would have been.
+    being closed. Anything that goes wrong just leaves the connection to be closed, as it
+    would have been.
+
+    A generator: with ``wait=False`` (a non-blocking socket, ``stream_many``) no read waits;
+    whenever nothing is there yet it yields the monotonic time to give up at, and is resumed
+    when the socket is readable or that time has come. A blocking drain never yields.
     """
     fp = getattr(raw, "_fp", None)
     if not isinstance(fp, http.client.HTTPResponse) or fp.fp is None:
@@ -316,11 +357,13 @@ def drain(raw: Any, source: Iterator[bytes]) -> None:
     sock = getattr(getattr(raw, "connection", None), "sock", None)
     if sock is None:
         return
-    try:
-        previous = sock.gettimeout()
-        sock.settimeout(DRAIN_SECONDS)
-    except OSError:
-        return
+    previous = None
+    if wait:
+        try:
+            previous = sock.gettimeout()
+            sock.settimeout(DRAIN_SECONDS)
+        except OSError:
+            return
     received = 0
     give_up = time.monotonic() + DRAIN_TOTAL_SECONDS
     try:
@@ -328,18 +371,21 @@ def drain(raw: Any, source: Iterator[bytes]) -> None:
             received += len(block)
             if received > DRAIN_BYTES or time.monotonic() > give_up:
                 break  # not the end of a body: let close() drop the connection
+            if not block:
+                yield give_up  # nothing there yet (wait=False): resumed when there is
     except Exception as exc:  # a timeout or a broken tail only costs the connection
         logger.debug("connection not reused: the body did not end after the last event: %r", exc)
     finally:
-        with contextlib.suppress(OSError):
-            sock.settimeout(previous)
+        if wait:
+            with contextlib.suppress(OSError):
+                sock.settimeout(previous)
     if received:
         # Never delivered: a stream ends at its terminal event (e.g. a trailing data: [DONE]).
         logger.debug("%d body byte(s) after the terminal event were read and not parsed", received)
 
 
 def _until_close(
-    read: Callable[[int], bytes],
+    read: Reader,
     read_size: int,
     finish: Callable[[], None],
     closed: Callable[[], bool] = lambda: False,
@@ -348,6 +394,9 @@ def _until_close(
     while True:
         block = read(read_size)
         if not block:
+            if block is None:
+                yield b""  # nothing there yet: see decode_chunked
+                continue
             if not closed():  # else the caller closed it: the response is closed with it
                 finish()
             return
@@ -355,7 +404,7 @@ def _until_close(
 
 
 def _exactly(
-    read: Callable[[int], bytes],
+    read: Reader,
     read_size: int,
     length: int,
     finish: Callable[[], None],
@@ -366,6 +415,9 @@ def _exactly(
     while left > 0:
         block = read(min(read_size, left))
         if not block:
+            if block is None:
+                yield b""  # nothing there yet: see decode_chunked
+                continue
             if closed():
                 return
             raise ChunkedBodyError(
@@ -380,7 +432,7 @@ def _exactly(
 
 
 def decode_chunked(
-    read: Callable[[int], bytes],
+    read: Reader,
     read_size: int,
     finish: Callable[[], None] = lambda: None,
     closed: Callable[[], bool] = lambda: False,
@@ -397,6 +449,11 @@ def decode_chunked(
     while True:
         block = read(read_size)
         if not block:
+            if block is None:
+                # A non-blocking read found nothing yet (stream_many's sockets): b"" tells the
+                # consumer to wait until the socket is readable, then to ask again.
+                yield b""
+                continue
             if closed():
                 return
             raise ChunkedBodyError(
@@ -457,7 +514,7 @@ def decode_chunked(
                     return
                 if out:
                     yield b"".join(out)
-                _read_trailers(read, read_size, rest, closed)
+                yield from _read_trailers(read, read_size, rest, closed)
                 finish()
                 return
             payload_left = size
@@ -492,12 +549,16 @@ def _trailers_end(data: bytes) -> Optional[int]:
 
 
 def _read_trailers(
-    read: Callable[[int], bytes], read_size: int, data: bytes, closed: Callable[[], bool]
-) -> None:
-    """Consume the trailer section after the last chunk, up to its empty line."""
+    read: Reader, read_size: int, data: bytes, closed: Callable[[], bool]
+) -> Iterator[bytes]:
+    """Consume the trailer section after the last chunk, up to its empty line (yielding
+    ``b""`` while a non-blocking read finds nothing yet)."""
     while _trailers_end(data) is None:
         block = read(read_size)
         if not block:
+            if block is None:
+                yield b""
+                continue
             if closed():
                 return
             raise ChunkedBodyError("Connection broken: the body ended inside its trailers")

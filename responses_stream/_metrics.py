@@ -73,6 +73,7 @@ class Meter:
     __slots__ = (
         "bytes",
         "clock",
+        "data_at",
         "events",
         "first_event_at",
         "first_token_at",
@@ -102,6 +103,9 @@ class Meter:
         self.last_event_at = self.started  # gaps count from here: the request, then headers
         self.progress_at = self.started
         """When the last event that was not a keep-alive arrived (the idle limit's base)."""
+        self.data_at = self.started
+        """When the last body bytes arrived: kept only by a non-blocking read (``_many``),
+        whose read limit the watchdog holds (a blocking read has its socket timeout)."""
         self.max_gap = 0.0
         self.events = 0
         self.bytes = 0
@@ -113,7 +117,8 @@ class Meter:
         now = self.clock()
         if self.headers_at is None:
             self.headers_at = now
-        self.last_event_at = self.progress_at = now  # gaps and the idle limit count from here
+        # Gaps and the idle and read limits count from here.
+        self.last_event_at = self.progress_at = self.data_at = now
         self.request_id = request_id or self.request_id
 
     def snapshot(

@@ -54,7 +54,8 @@ MAX_COMMENT_BYTES = 64 * 1024
 is smaller): comments are keep-alives, and ``on_keep_alive`` never receives megabytes."""
 
 COMMENT = "\x00responses_stream.comment"
-"""Event name given to a block made only of SSE comment lines (its data is the comment text)."""
+"""Event name given to a block made only of SSE comment lines (its data is ``"#"`` and the
+comment text); ``(COMMENT, "")`` says that nothing has arrived yet from a non-blocking body."""
 
 _BOM = b"\xef\xbb\xbf"
 _END: Tuple[Optional[bytes]] = (None,)
@@ -168,6 +169,9 @@ class FramedSSEClient(SSEClient):
             else:
                 chunk = received
                 if not chunk:
+                    # Nothing has arrived yet (a non-blocking body, see _body.decode_chunked):
+                    # the consumer waits for the socket, then asks again.
+                    yield COMMENT, ""
                     continue
                 if self.bytes_received < 1024:
                     self.head += chunk[: 1024 - self.bytes_received]

@@ -8,6 +8,7 @@ background response continues on a new connection when one breaks (``_resume``).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -37,6 +38,8 @@ from .events import TERMINAL_TYPES, Event, KeepAlive, decode
 from .models import Response
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ._tracing_spans import StreamSpan
 
 logger = logging.getLogger("responses_stream")
@@ -47,6 +50,15 @@ _FIRST = itemgetter(0)
 
 Pair = Tuple[Event, Any]
 """An event and what it touched in the snapshot (for the handler's accumulated callbacks)."""
+
+OpenBody = Callable[[Any, Interrupter, Meter], Iterator[bytes]]
+"""``open_body(raw, interrupter, meter)``: the body bytes of a urllib3 response, ``b""``
+whenever nothing has arrived yet (``_many``)."""
+
+WAIT: Event = KeepAlive.from_wire({"type": "keepalive", "comment": None})
+"""Only with :attr:`EventStream.open_body` set: the pair ``(WAIT, when)`` says nothing more is
+there until the socket is readable, or until ``when`` (monotonic) if it is not ``None``."""
+WAITING: Pair = (WAIT, None)
 
 
 def _end_abandoned(span: StreamSpan, accumulator: Accumulator, meter: Meter) -> None:
@@ -126,6 +138,12 @@ class EventStream:
         self._close_lock = threading.RLock()  # two threads closing at once take turns
         self._span: Optional[StreamSpan] = None
         self.wrap_pairs: Optional[Callable[[Iterator[Pair]], Iterator[Pair]]] = None
+        self.open_body: Optional[OpenBody] = None
+        """Set by ``stream_many`` before reading starts: the body is read without ever
+        waiting (see ``_many``); the pairs then include :data:`WAIT` ones."""
+        self.offload: Optional[Callable[[Callable[[], Any]], Future[Any]]] = None
+        """Set by ``stream_many``: runs a blocking step (a resume's back-off and request) on
+        another thread while the pairs yield :data:`WAIT`."""
         """Wraps the pairs once, when reading starts: how ``_durable`` saves checkpoints as
         the events are handled. ``None`` costs nothing per event."""
         try:
@@ -287,7 +305,15 @@ class EventStream:
             except (StreamInterrupted, APITimeoutError) as exc:
                 following = None  # a closed stream is not resumed
                 if not self._closed:
-                    following = resumer.next_connection(exc, self.accumulator, self)
+                    if self.offload is None:
+                        following = resumer.next_connection(exc, self.accumulator, self)
+                    else:  # stream_many: the back-off and request on another thread
+                        done = self.offload(
+                            functools.partial(resumer.next_connection, exc, self.accumulator, self)
+                        )
+                        while not done.done():
+                            yield WAITING
+                        following = done.result()
                 if following is None:
                     if self._closed:  # closed on purpose, perhaps during the back-off
                         self._end_closed()
@@ -325,7 +351,10 @@ class EventStream:
         Ends quietly once the stream is closed, whatever the read in progress then raises.
         """
         self._reader = threading.get_ident()  # close() from another thread leaves it to us
-        source = body_chunks(http.raw, interrupter=self._interrupter)
+        if self.open_body is None:
+            source = body_chunks(http.raw, interrupter=self._interrupter)
+        else:
+            source = self.open_body(http.raw, self._interrupter, self.meter)
         if self._recording is not None:
             source = self._recording.wrap(source)
         sse = self._sse = FramedSSEClient(source)
@@ -341,15 +370,20 @@ class EventStream:
             for name, text in sse.messages():
                 if self._closed:
                     break  # closed from another thread: what has arrived is the result
-                seen_any = True
                 if name != COMMENT:
+                    seen_any = True
                     if text[:1] == "[" and text.startswith("[DONE]"):
                         self.done_sentinel = True
                         break
                     event = decode(name, text)
                 else:
+                    if not text:  # nothing has arrived yet: a non-blocking body (open_body)
+                        yield WAITING
+                        continue
+                    seen_any = True
                     event = KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]})
                 # The stream's metrics (see Meter), here rather than in a call per event.
+                # metrics: begin (benchmarks.worker cuts these lines to measure their cost)
                 now = clock()
                 gap = now - meter.last_event_at
                 if gap > meter.max_gap:  # noqa: PLR1730 - cheaper than max() per event
@@ -363,6 +397,7 @@ class EventStream:
                     if meter.first_token_at is None:
                         meter.first_token_at = now
                     meter.last_token_at = now
+                # metrics: end
                 if kind != "keepalive":  # a heartbeat is no progress (the idle limit)
                     meter.progress_at = now
                 elif name == COMMENT:
@@ -380,7 +415,13 @@ class EventStream:
                         yield event, touched
                     # else: replayed only to rebuild the snapshot; the caller has seen it
                 if event.type in TERMINAL_TYPES:
-                    drain(http.raw, source)  # so the connection can be reused
+                    # Read the end of the body, so the connection can be reused.
+                    if self.open_body is None:
+                        for _ in drain(http.raw, source):
+                            pass  # a blocking drain never yields
+                    else:
+                        for give_up in drain(http.raw, source, wait=False):
+                            yield WAIT, give_up
                     self._finish(event)
                     return
             if self._closed:

@@ -216,6 +216,8 @@ _SDK = (ResponsesStreamError,)
 _EXPIRED = {
     "total": "the call's total timeout passed",
     "idle": "no event arrived within the idle timeout",
+    "read": "no data arrived within the read timeout",
+    "cancelled": "the call was cancelled",
 }
 
 

@@ -36,15 +36,19 @@ class Guard:
 
     ``deadline`` is on the monotonic clock. ``idle`` counts, while a body is read, from
     ``meter.progress_at``: the call's :class:`~responses_stream._metrics.Meter` moves it on
-    every event that is not a keep-alive, and when a connection's headers arrive.
+    every event that is not a keep-alive, and when a connection's headers arrive. ``read``
+    (set by ``stream_many``, whose sockets never block and so have no socket timeout) counts
+    from ``meter.data_at``, moved on by every read that brings bytes.
     """
 
     def __init__(self, deadline: Optional[float], idle: Optional[float], meter: Meter) -> None:
         self.deadline = deadline
         self.idle = idle
+        self.read: Optional[float] = None
         self.meter = meter
         self.expired: Optional[str] = None
-        """``"total"`` or ``"idle"`` once that limit passed (and the wait was ended)."""
+        """``"total"``, ``"idle"`` or ``"read"`` once that limit passed (and the wait was
+        ended), ``"cancelled"`` after :meth:`cancel`."""
         self._reading = False  # idle applies while a body is read, not while connecting
         self._generation = 0  # of the latest look scheduled (older ones are skipped)
         self._lock = threading.Lock()
@@ -63,22 +67,41 @@ class Guard:
     def disarm(self) -> None:
         """Nothing to end any more (the wait returned; its socket may go back to the pool).
 
-        An idle expiry belonged to the read that ended: a resumed connection starts afresh.
+        An idle or read expiry belonged to the read that ended: a resumed connection starts
+        afresh.
         """
         with self._lock:
             self._shut = None
             self._reading = False
-            if self.expired == "idle":
+            if self.expired in ("idle", "read"):
                 self.expired = None
+
+    def cancel(self) -> None:
+        """End the wait in progress, and any later one, now (the caller gave up the call)."""
+        with self._lock:
+            self.expired = "cancelled"
+            shut, self._shut = self._shut, None
+        if shut is not None:
+            shut()
 
     def reading(self, shut: Callable[[], None]) -> None:
         """A connection's body is read from now (``shut`` ends its read): the idle limit
         counts from the last progress (the connection's headers, at the latest)."""
         self._reading = True
         self.arm(shut)
-        if self.idle is not None:
-            due = self.meter.progress_at + self.idle
-            self._schedule(due if self.deadline is None else min(due, self.deadline))
+        due = self._due_while_reading()
+        if due:
+            self._schedule(min(due))
+
+    def _due_while_reading(self) -> List[float]:
+        """When the idle and read limits fall due, counted from the last progress."""
+        meter = self.meter
+        due = [] if self.idle is None else [meter.progress_at + self.idle]
+        if self.read is not None:
+            due.append(meter.data_at + self.read)
+        if due and self.deadline is not None:
+            due.append(self.deadline)
+        return due
 
     def _schedule(self, when: float) -> None:
         """Look at the limits at ``when``; a look scheduled before is forgotten."""
@@ -95,17 +118,21 @@ class Guard:
         with self._lock:
             if generation != self._generation:
                 return  # replaced by a later schedule
+            if self.expired == "cancelled":
+                return
             if deadline is not None and now >= deadline:
                 reason = "total"
             elif self._reading and idle is not None and now - self.meter.progress_at >= idle:
                 reason = "idle"
+            elif self._reading and self.read is not None and now - self.meter.data_at >= self.read:
+                reason = "read"
             shut = None
             if reason is not None:
                 self.expired = reason
                 shut, self._shut = self._shut, None
             due = [deadline] if deadline is not None and reason != "total" else []
-            if self._reading and idle is not None and reason is None:
-                due.append(self.meter.progress_at + idle)
+            if self._reading and reason is None:
+                due.extend(self._due_while_reading())
         if shut is not None:
             shut()
         if due:

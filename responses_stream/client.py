@@ -7,8 +7,7 @@ A verb turns its keywords into a request (``_transport``) and a stream over the 
 from __future__ import annotations
 
 import json
-import os
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -16,15 +15,17 @@ from requests.adapters import HTTPAdapter
 
 from . import _loop
 from ._accumulator import Accumulator
-from ._config import DEFAULT_BASE_URL, Timeout, check_count, resolve
+from ._call import Call, PathLike, from_request
+from ._config import DEFAULT_BASE_URL, Timeout, resolve
 from ._durable import DEFAULT_EVERY, Durable, per_turn
+from ._many import ManyEvents, Multiplexer, Opener, Outcome, Slot, run_callbacks
 from ._metrics import Meter
 from ._resume import Recording, Resumer
 from ._stream import EventStream
 from ._transport import Transport, protect_redirects
 from ._watchdog import Guard, watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
-from .handler import ResponseHandler, overridden, run_handler
+from .handler import ResponseHandler, run_handler
 from .models import Response
 from .structured import bind_text_format, prepare_text_format
 
@@ -32,37 +33,10 @@ if TYPE_CHECKING:
     from ._store_base import CheckpointStore
     from ._tracing import StreamSpan, Tracing
 
-PathLike = Union[str, "os.PathLike[str]"]
-"""A file path, as ``str`` or ``pathlib.Path``."""
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "stream"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "ManyEvents", "stream"]
 
 _FINISHED = ("completed", "failed", "cancelled", "incomplete")
-
-
-class _Call:
-    """The SDK's own keywords of one call (everything else goes into the request body)."""
-
-    def __init__(  # noqa: PLR0917 - filled positionally by the verbs, which name every keyword
-        self,
-        handler: Optional[ResponseHandler],
-        accumulate: bool,
-        timeout: Union[Timeout, float, None],
-        max_retries: Optional[int],
-        max_resumes: int,
-        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        record_to: Optional[PathLike] = None,
-        cancel_on_stop: bool = False,
-    ) -> None:
-        self.accumulate = accumulate
-        self.timeout = Timeout.coerce(timeout) if timeout is not None else None
-        self.max_retries = None if max_retries is None else check_count("max_retries", max_retries)
-        self.extra_headers = extra_headers
-        self.max_resumes = check_count("max_resumes", max_resumes)
-        self.record_to = record_to
-        self.cancel_on_stop = cancel_on_stop
-        self.on_retry = overridden(handler, "on_retry") if handler is not None else None
-        self.on_resume = overridden(handler, "on_resume") if handler is not None else None
 
 
 class Client:
@@ -134,7 +108,7 @@ class Client:
         if session is None:
             session = requests.Session()
             # Room for many concurrent streams from threads sharing this client.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=1024, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         from ._tracing import Tracing  # here, not at import: most programs never trace
@@ -222,7 +196,7 @@ class Client:
         may come again after a crash (same ``sequence_number``); none is skipped.
         """
         handler = handler if handler is not None else ResponseHandler()
-        call = _Call(
+        call = Call(
             handler,
             accumulate,
             timeout,
@@ -261,14 +235,14 @@ class Client:
         """
         if "handler" in params:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
-        call = _Call(None, accumulate, timeout, max_retries, max_resumes, extra_headers, record_to)
+        call = Call(None, accumulate, timeout, max_retries, max_resumes, extra_headers, record_to)
         durable = Durable.configure(checkpoint, key, checkpoint_every, params)
         if text_format is not None:
             params = prepare_text_format(params, text_format)
         return self._create_or_resume(params, call, text_format, durable)
 
     def _create_or_resume(
-        self, params: Any, call: _Call, text_format: Optional[type], durable: Optional[Durable]
+        self, params: Any, call: Call, text_format: Optional[type], durable: Optional[Durable]
     ) -> EventStream:
         """A new response's stream or, with a checkpoint, the saved one's (``_durable``)."""
         if durable is None:
@@ -333,6 +307,69 @@ class Client:
             **params,
         )
 
+    def stream_many(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        handler: Optional[Callable[[int, Mapping[str, Any]], ResponseHandler]] = None,
+        *,
+        concurrency: int = 100,
+        fail_fast: bool = False,
+    ) -> List[Outcome]:
+        """Stream many responses at once in this thread; return each one's outcome, in order.
+
+        ``requests`` is an iterable of dicts, each holding the keywords of one :meth:`stream`
+        call (``{"model": "gpt-5", "input": "Hi"}``; SDK keywords such as ``timeout``,
+        ``background``, ``record_to`` or ``text_format`` included). ``handler(index, params)``
+        makes the :class:`ResponseHandler` of request ``index`` (``None``: no callbacks). The
+        result lists, in input order, each request's final :class:`Response` or the
+        :mod:`~responses_stream.errors` exception that ended it; nothing is raised for one
+        stream's failure.
+
+        At most ``concurrency`` streams are open at once; the rest wait their turn (the
+        iterable is read as they start). No thread per stream: one selector reads every
+        socket in this thread, so hundreds of streams cost little more per event than one.
+        Requests are sent, and their headers awaited, by a small fixed pool of threads
+        (retried like :meth:`stream`'s); every callback runs in this thread, never two at
+        once. Each stream keeps every guarantee of :meth:`stream`: time limits, background
+        resume, ``handler.stop()`` of that stream alone, exact partial responses, metrics,
+        tracing, recording. An exception from a callback ends that stream (it becomes its
+        outcome, after ``on_exception``) unless ``fail_fast=True``, which closes every
+        stream and raises it. Ctrl-C closes every connection and raises ``KeyboardInterrupt``.
+        """
+        mux = Multiplexer(
+            requests, self._many_opener, handler=handler, concurrency=concurrency, callbacks=True
+        )
+        return run_callbacks(mux, fail_fast=fail_fast)
+
+    def events_many(
+        self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 100
+    ) -> ManyEvents:
+        """Stream many responses at once in this thread, pull style (see :meth:`stream_many`).
+
+        Returns a :class:`~responses_stream.client.ManyEvents`: iterate it, in a ``with``
+        block, for ``(index, event)`` pairs as they arrive; ``.response(index)`` is request
+        ``index``'s snapshot and ``.outcomes`` each request's final response or exception.
+        """
+        mux = Multiplexer(
+            requests, self._many_opener, handler=None, concurrency=concurrency, callbacks=False
+        )
+        return ManyEvents(mux)
+
+    def _many_opener(self, slot: Slot, request: Mapping[str, Any]) -> Opener:
+        """What opens one request of ``stream_many`` (on a pool thread), its keywords split
+        into the SDK's and the body's as :meth:`stream` does."""
+        call, params, text_format, durable = from_request(slot.handler, request)
+        call.on_retry = slot.mux.marshal(slot, call.on_retry)
+        call.on_resume = slot.mux.marshal(slot, call.on_resume)
+        slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self.cancel
+        slot.read_limit = (call.timeout or self.settings.timeout).read
+
+        def open_stream(report_guard: Callable[[Guard], None]) -> EventStream:
+            call.on_guard = report_guard
+            return self._create_or_resume(params, call, text_format, durable)
+
+        return open_stream
+
     # ------------------------------------------------------------------ background responses
 
     def resume(
@@ -354,7 +391,7 @@ class Client:
         (the ones you have not processed yet). Breaks are resumed like in :meth:`stream`.
         """
         handler = handler if handler is not None else ResponseHandler()
-        call = _Call(
+        call = Call(
             handler, accumulate, timeout, max_retries, max_resumes, None, None, cancel_on_stop
         )
 
@@ -397,7 +434,7 @@ class Client:
     # --------------------------------------------------------------------------- internals
 
     def _drive(
-        self, handler: ResponseHandler, open_stream: Callable[[], EventStream], call: _Call
+        self, handler: ResponseHandler, open_stream: Callable[[], EventStream], call: Call
     ) -> Response:
         final = run_handler(handler, open_stream)
         if call.cancel_on_stop and handler.stopped and final.id and final.status not in _FINISHED:
@@ -406,7 +443,7 @@ class Client:
         return final
 
     def _create(
-        self, params: Mapping[str, Any], call: _Call, text_format: Optional[type]
+        self, params: Mapping[str, Any], call: Call, text_format: Optional[type]
     ) -> EventStream:
         body = dict(params)
         body["stream"] = True
@@ -428,7 +465,7 @@ class Client:
 
     def _open(
         self,
-        call: _Call,
+        call: Call,
         send: Callable[[Optional[Guard]], requests.Response],
         *,
         background: bool,
@@ -440,6 +477,8 @@ class Client:
         for a background response, resumer."""
         meter = Meter(self._transport.clock)
         guard = self._transport.guard(call.timeout, meter)
+        if call.on_guard is not None:
+            call.on_guard(guard)
         # Opened before the request is sent: a bad path costs no request.
         recording = Recording(call.record_to) if call.record_to is not None else None
         span = self._start_span(request)
@@ -486,9 +525,9 @@ class Client:
         )
 
     def _open_resume(
-        self, response_id: str, after: Optional[int], call: _Call, guard: Optional[Guard]
+        self, response_id: str, after: Optional[int], call: Call, guard: Optional[Guard]
     ) -> requests.Response:
-        query: Dict[str, str] = {"stream": "true"}
+        query: dict[str, str] = {"stream": "true"}
         if after is not None:
             query["starting_after"] = str(after)
         path = f"/responses/{_path_id(response_id)}"
@@ -498,7 +537,7 @@ class Client:
         self,
         method: str,
         path: str,
-        call: _Call,
+        call: Call,
         guard: Optional[Guard],
         *,
         payload: Optional[bytes] = None,

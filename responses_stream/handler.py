@@ -417,18 +417,23 @@ class Dispatcher:
 # --------------------------------------------------------------------------------- driver
 
 
-def drive(handler: ResponseHandler, stream: EventStream) -> Response:
-    """Feed every event of ``stream`` to ``handler``; return the final snapshot.
-
-    Stops after the callback in which ``handler.stop()`` was called.
-    """
+def dispatcher_for(handler: ResponseHandler, stream: EventStream) -> Dispatcher:
+    """The :class:`Dispatcher` that feeds ``stream``'s events to ``handler``."""
     acc = stream.accumulator
-    dispatcher = Dispatcher(
+    return Dispatcher(
         handler,
         accumulated=acc.keep_output,
         unfinished=lambda: acc.unfinished_at_terminal,
         json_output=stream.json_output,
     )
+
+
+def drive(handler: ResponseHandler, stream: EventStream) -> Response:
+    """Feed every event of ``stream`` to ``handler``; return the final snapshot.
+
+    Stops after the callback in which ``handler.stop()`` was called.
+    """
+    dispatcher = dispatcher_for(handler, stream)
     # The per-event path: one dict lookup and at most one call (see Dispatcher.plan).
     plans = dispatcher.plans
     plan = dispatcher.plan

@@ -5,10 +5,8 @@ block splitter (so served recordings split into events exactly as the SDK reads 
 """
 
 import contextlib
-import copy
 import json
 import os
-import re
 import socket
 import struct
 import sys
@@ -17,75 +15,15 @@ import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Generator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Generator, List, Mapping, Optional, Tuple, Union
 
 from .._sse import split_blocks
 from ._script import Script
+from ._stored import _Stored
 
 __all__ = ["MockServer", "RecordedRequest", "mock_server"]
 
 _JSONDict = Dict[str, Any]
-
-# --------------------------------------------------------------------------------------------
-# SSE bookkeeping for stored (resumable) responses
-# --------------------------------------------------------------------------------------------
-
-_LINE = re.compile(rb"\r\n|\r|\n")
-
-
-def _payload(chunk: bytes) -> Optional[_JSONDict]:
-    """The JSON object in one SSE block's ``data:`` lines, or ``None`` (comments, ``[DONE]``)."""
-    data = [line[5:] for line in _LINE.split(chunk) if line.startswith(b"data:")]
-    if not data:
-        return None
-    text = b"\n".join(d[1:] if d.startswith(b" ") else d for d in data)
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):  # served as it is; only valid events are indexed
-        return None
-    return value if isinstance(value, dict) else None
-
-
-@dataclass
-class _Stored:
-    """A response the server has seen, kept for retrieve, resume and cancel."""
-
-    events: List[Tuple[float, bytes, Optional[_JSONDict]]]
-    cancelled: bool = False
-
-    @classmethod
-    def index(cls, chunks: Sequence[bytes]) -> Tuple[Optional[str], "_Stored"]:
-        # Each block gets its sequence_number (or its position among JSON events). A block
-        # without JSON (a comment, [DONE]) sorts just after the block before it.
-        entries: List[Tuple[float, bytes, Optional[_JSONDict]]] = []
-        position, previous, response_id = 0, -1.0, None
-        for chunk in chunks:
-            payload = _payload(chunk)
-            if payload is None:
-                seq = previous + 0.5
-            else:
-                number = payload.get("sequence_number")
-                seq = float(number) if isinstance(number, int) else float(position)
-                position += 1
-                response = payload.get("response")
-                if response_id is None and isinstance(response, dict):
-                    rid = response.get("id")
-                    response_id = rid if isinstance(rid, str) else None
-            entries.append((seq, chunk, payload))
-            previous = seq
-        return response_id, cls(entries)
-
-    def latest(self) -> _JSONDict:
-        """The newest response object in the stream (status ``cancelled`` once cancelled)."""
-        response: _JSONDict = {}
-        for _, _, payload in self.events:
-            if payload is not None and isinstance(payload.get("response"), dict):
-                response = payload["response"]
-        response = copy.deepcopy(response)
-        if self.cancelled:
-            response["status"] = "cancelled"
-        return response
-
 
 # --------------------------------------------------------------------------------------------
 # MockServer
@@ -124,6 +62,17 @@ class _Reply:
     stall_after_events: int = 0
     reset: bool = False
     stored: Optional[Tuple[str, _Stored]] = None
+    match: Optional[Mapping[str, Any]] = None
+
+    def fits(self, request: "RecordedRequest") -> bool:
+        """Whether this reply may answer ``request`` (see ``MockServer.add``'s ``match``)."""
+        match, body = self.match, request.json
+        if match is None:
+            return True
+        return isinstance(body, dict) and all(body.get(k, _MISSING) == v for k, v in match.items())
+
+
+_MISSING = object()
 
 
 _SSE_HEADERS = [
@@ -342,6 +291,7 @@ class MockServer:
         framing: str = "chunked",
         method: str = "POST",
         path: Optional[str] = None,
+        match: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """Queue one SSE reply (``text/event-stream``) for a route.
 
@@ -368,6 +318,9 @@ class MockServer:
             method: HTTP method of the route.
             path: route path (``"/v1/responses/resp_1"`` or ``"responses/resp_1"``);
                 defaults to ``{prefix}/responses``.
+            match: serve this reply only to a request whose JSON body has these top-level
+                values (``{"input": "b"}``): the first queued reply that fits is served,
+                so many requests in flight at once (``stream_many``) each get their own.
         """
         if framing not in _SERVER_FRAMINGS:
             raise ValueError(f"framing must be one of {_SERVER_FRAMINGS}, got {framing!r}")
@@ -382,7 +335,7 @@ class MockServer:
         # The options above, in _Reply's field order.
         timing = (framing, delay, close_after, stall, stall_after_events, reset)
         kept = (response_id, stored) if response_id is not None else None
-        reply = _Reply(status, _merge_headers(_SSE_HEADERS, headers), pieces, *timing, kept)
+        reply = _Reply(status, _merge_headers(_SSE_HEADERS, headers), pieces, *timing, kept, match)
         self._enqueue(method, path, reply)
 
     def add_json(
@@ -393,13 +346,14 @@ class MockServer:
         headers: Optional[Mapping[str, str]] = None,
         method: str = "POST",
         path: Optional[str] = None,
+        match: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """Queue a JSON reply (pretty-printed like OpenAI's), e.g. an HTTP error or a
         non-streamed response object. ``body`` must be JSON-serialisable; ``bytes`` are
-        sent as they are."""
+        sent as they are. ``match`` as for :meth:`add`."""
         data = body if isinstance(body, bytes) else json.dumps(body, indent=2).encode()
         headers_list = _merge_headers(_JSON_HEADERS, headers)
-        self._enqueue(method, path, _Reply(status, headers_list, [data]))
+        self._enqueue(method, path, _Reply(status, headers_list, [data], match=match))
 
     def add_error(
         self,
@@ -412,15 +366,18 @@ class MockServer:
         headers: Optional[Mapping[str, str]] = None,
         method: str = "POST",
         path: Optional[str] = None,
+        match: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        """Queue an OpenAI-shaped HTTP error.
+        """Queue an OpenAI-shaped HTTP error (``match`` as for :meth:`add`).
 
         The body is ``{"error": {"message", "type", "param", "code"}}``. For example,
         ``add_error(429, "Rate limit reached", type="requests", code="rate_limit_exceeded",
         headers={"retry-after": "1"})``.
         """
         error = {"message": message, "type": type, "param": param, "code": code}
-        self.add_json({"error": error}, status=status, headers=headers, method=method, path=path)
+        self.add_json(
+            {"error": error}, status=status, headers=headers, method=method, path=path, match=match
+        )
 
     def store(self, source: _Source) -> str:
         """Store a stream for the resume, retrieve and cancel routes without serving it.
@@ -477,8 +434,10 @@ class MockServer:
             self.requests.append(request)
             self._request_count += 1
             request_id = f"req_{self._request_count:032x}"
-            queue = self._queues.get((request.method, request.path))
-            reply = queue.pop(0) if queue else None
+            queue = self._queues.get((request.method, request.path)) or []
+            reply = next((queued for queued in queue if queued.fits(request)), None)
+            if reply is not None:
+                queue.remove(reply)
             if reply is not None and reply.stored is not None:
                 response_id, stored = reply.stored
                 self._stored[response_id] = _Stored(list(stored.events))

@@ -1,0 +1,81 @@
+"""One call's own SDK keywords (timeout, retries, resumes, recording...), apart from the body.
+
+The verbs of ``client`` name these keywords in their signatures; ``stream_many`` takes them
+from each request's dict (:func:`from_request`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+from ._config import Timeout, check_count
+from ._durable import DEFAULT_EVERY, Durable
+from .errors import ConfigurationError
+from .handler import ResponseHandler, overridden
+from .structured import prepare_text_format
+
+if TYPE_CHECKING:
+    from ._watchdog import Guard
+
+PathLike = Union[str, "os.PathLike[str]"]
+"""A file path, as ``str`` or ``pathlib.Path``."""
+
+
+class Call:
+    """The SDK's own keywords of one call (everything else goes into the request body)."""
+
+    def __init__(  # noqa: PLR0917 - filled positionally by the verbs, which name every keyword
+        self,
+        handler: Optional[ResponseHandler],
+        accumulate: bool = True,
+        timeout: Union[Timeout, float, None] = None,
+        max_retries: Optional[int] = None,
+        max_resumes: int = 5,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        record_to: Optional[PathLike] = None,
+        cancel_on_stop: bool = False,
+    ) -> None:
+        self.accumulate = accumulate
+        self.timeout = Timeout.coerce(timeout) if timeout is not None else None
+        self.max_retries = None if max_retries is None else check_count("max_retries", max_retries)
+        self.extra_headers = extra_headers
+        self.max_resumes = check_count("max_resumes", max_resumes)
+        self.record_to = record_to
+        self.cancel_on_stop = cancel_on_stop
+        self.on_retry = overridden(handler, "on_retry") if handler is not None else None
+        self.on_resume = overridden(handler, "on_resume") if handler is not None else None
+        self.on_guard: Optional[Callable[[Guard], None]] = None
+        """Told the call's guard as soon as it exists (``stream_many`` cancels it on close)."""
+
+
+CALL_OPTIONS = (
+    "accumulate",
+    "timeout",
+    "max_retries",
+    "max_resumes",
+    "extra_headers",
+    "record_to",
+    "cancel_on_stop",
+)
+"""The SDK keywords of ``stream()`` that :class:`_Call` takes (``stream_many`` reads them
+from each request's dict)."""
+
+
+def from_request(
+    handler: Optional[ResponseHandler], request: Mapping[str, Any]
+) -> Tuple[Call, Dict[str, Any], Optional[type], Optional[Durable]]:
+    """Split the keywords of one ``stream()`` call, given as a dict, as ``stream()`` does:
+    its :class:`Call`, the request body's parameters, ``text_format`` and checkpointing."""
+    params = dict(request)
+    if "handler" in params:
+        raise ConfigurationError("a request of stream_many takes no handler: pass handler=")
+    options = {name: params.pop(name) for name in CALL_OPTIONS if name in params}
+    text_format = params.pop("text_format", None)
+    checkpoint, key = params.pop("checkpoint", None), params.pop("key", None)
+    every = params.pop("checkpoint_every", DEFAULT_EVERY)
+    call = Call(handler, **options)
+    durable = Durable.configure(checkpoint, key, every, params)
+    if text_format is not None:
+        params = prepare_text_format(params, text_format)
+    return call, params, text_format, durable
