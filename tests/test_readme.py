@@ -58,6 +58,8 @@ def _replies(code: str) -> List[Script]:
     if "text_format=Recipe" in code:
         recipe = {"recipeTitle": "Pancakes", "ingredientList": ["flour"], "cookingTime": 20}
         return [Script().text(json.dumps(recipe)).completed()]
+    if "_many(" in code:  # stream_many / events_many: one answer per request
+        return [Script().text("Hello there").completed() for _ in range(30)]
     if "background=True" in code:
         return [Script(background=True).text("Done at last.").completed()]
     return [Script().text("Hello there").completed() for _ in range(3)]
