@@ -4,8 +4,15 @@ each request its own reply, whatever order they arrive in)."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
+import re
+import shutil
 import signal
+import socket
+import ssl
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -468,3 +475,110 @@ def test_each_stream_is_a_span_under_the_callers_span(server: MockServer) -> Non
             assert span.parent.span_id == parent.get_span_context().span_id
     finally:
         otel.shutdown()
+
+
+# ------------------------------------------------------------------------ bodies and TLS
+
+
+def test_gzip_bodies_are_inflated_without_blocking(server: MockServer, client: rs.Client) -> None:
+    for i in range(3):
+        body = gzip.compress(answer(i).to_bytes())
+        pieces = [body[k : k + 200] for k in range(0, len(body), 200)]
+        server.add(
+            b"".join(pieces),
+            chunk_size=200,
+            delay=0.005,
+            headers={"Content-Encoding": "gzip"},
+            match={"input": f"q{i}"},
+        )
+    outcomes = client.stream_many([request(i) for i in range(3)])
+    for i, outcome in enumerate(outcomes):
+        assert_answered(outcome, i)
+
+
+class TLSStreamServer:
+    """Serves each request (keep-alive) a whole answer over TLS, chunked, one event per write
+    with a short pause, so TLS records and reads interleave; one event is larger than a TLS
+    record (16 KiB), so a read leaves decrypted bytes pending in the socket."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads: List[threading.Thread] = []
+        self._stop = threading.Event()
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+        self._accepter.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        with socket.create_connection(("127.0.0.1", self.port)):
+            pass  # wakes accept()
+        self._accepter.join(5)
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            plain, _ = self._listener.accept()
+            if self._stop.is_set():
+                plain.close()
+                return
+            thread = threading.Thread(target=self._serve, args=(plain,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, plain: socket.socket) -> None:
+        plain.settimeout(5)
+        with self.context.wrap_socket(plain, server_side=True) as sock:
+            pending = b""
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    pending += data
+                head, _, pending = pending.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                while len(pending) < length:
+                    pending += sock.recv(65536)
+                body, pending = pending[:length], pending[length:]
+                index = int(json.loads(body)["input"][1:])
+                script = Script(seed=index, model=MODEL).text(text_of(index), chunk=6)
+                script = script.text("x" * 40000).completed()  # one event over a TLS record
+                sock.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                )
+                for chunk in script.to_sse_chunks():
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    time.sleep(0.002)
+                sock.sendall(b"0\r\n\r\n")
+
+
+def test_streams_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    command += ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would win over verify
+        monkeypatch.delenv(name, raising=False)
+    server = TLSStreamServer(context)
+    try:
+        url = f"https://127.0.0.1:{server.port}/v1"
+        with rs.Client(api_key="sk-test", base_url=url, timeout=rs.Timeout(2, 10)) as client:
+            client._transport.session.verify = str(cert)
+            outcomes = client.stream_many([request(i) for i in range(6)], concurrency=3)
+            for i, outcome in enumerate(outcomes):
+                assert isinstance(outcome, rs.Response), outcome
+                assert outcome.status == "completed"
+                texts = [item.text for item in outcome.output if hasattr(item, "text")]
+                assert outcome.output_text == text_of(i) + "x" * 40000, texts
+    finally:
+        server.close()
