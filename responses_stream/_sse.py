@@ -106,14 +106,7 @@ class FramedSSEClient(SSEClient):
         self, source: Iterator[bytes], max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES
     ) -> None:
         super().__init__(source)
-        if max_event_bytes is not None and (
-            isinstance(max_event_bytes, bool)
-            or not isinstance(max_event_bytes, int)
-            or max_event_bytes < 1
-        ):
-            raise ConfigurationError(
-                f"max_event_bytes must be a positive int or None, got {max_event_bytes!r}"
-            )
+        check_max_event_bytes(max_event_bytes)
         self._source = source
         self.max_event_bytes = max_event_bytes
         """The most bytes one block may hold (None: no limit)."""
@@ -284,6 +277,14 @@ class FramedSSEClient(SSEClient):
             event = Event()
             event.event, event.data = name, data
             yield event
+
+
+def check_max_event_bytes(value: Optional[int]) -> Optional[int]:
+    """``value`` if it is a valid ``max_event_bytes`` (a positive int, or None for no limit),
+    else a :class:`~responses_stream.errors.ConfigurationError`."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError(f"max_event_bytes must be a positive int or None, got {value!r}")
+    return value
 
 
 def _comment_text(block: bytes, comment_limit: int) -> Optional[str]:

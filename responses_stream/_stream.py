@@ -23,7 +23,7 @@ from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
 from ._resume import Recording, Resumer
-from ._sse import COMMENT, FramedSSEClient
+from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, translate
 from ._watchdog import Guard
 from .errors import (
@@ -105,8 +105,10 @@ class EventStream:
         meter: Optional[Meter] = None,
         guard: Optional[Guard] = None,
         span: Optional[StreamSpan] = None,
+        max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self._http: Optional[requests.Response] = http_response
+        self._max_event_bytes = max_event_bytes
         # No HTTP response: nothing to read, the accumulator's response is the result (a
         # finished response loaded from a checkpoint, see _durable).
         self.request_id: Optional[str] = (
@@ -357,7 +359,7 @@ class EventStream:
             source = self.open_body(http.raw, self._interrupter, self.meter)
         if self._recording is not None:
             source = self._recording.wrap(source)
-        sse = self._sse = FramedSSEClient(source)
+        sse = self._sse = FramedSSEClient(source, self._max_event_bytes)
         feed = self.accumulator.feed
         meter = self.meter
         clock = meter.clock

@@ -21,6 +21,7 @@ from ._durable import DEFAULT_EVERY, Durable, per_turn
 from ._many import ManyEvents, Multiplexer, Opener, Outcome, Slot, run_callbacks
 from ._metrics import Meter
 from ._resume import Recording, Resumer
+from ._sse import DEFAULT_MAX_EVENT_BYTES, check_max_event_bytes
 from ._stream import EventStream
 from ._transport import Transport, protect_redirects
 from ._watchdog import Guard, watch_session
@@ -68,6 +69,11 @@ class Client:
     has installed a global tracer provider; ``True`` forces it on (the global providers, or
     ``tracer_provider``/``meter_provider``), ``False`` off. Prompts, answers and tool arguments
     are recorded only with ``trace_content=True``. Off, ``opentelemetry`` is never imported.
+
+    ``max_event_bytes`` (default 64 MiB) bounds the memory one event may take: a larger one,
+    or an SSE comment over 64 KiB, fails the stream with
+    :class:`~responses_stream.errors.ProtocolError` once that much has arrived (``None``: no
+    limit; only for servers you trust).
     """
 
     def __init__(
@@ -89,7 +95,9 @@ class Client:
         tracer_provider: Any = None,
         meter_provider: Any = None,
         trace_content: bool = False,
+        max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        self._max_event_bytes = check_max_event_bytes(max_event_bytes)
         self.settings = resolve(
             api_key=api_key,
             base_url=base_url,
@@ -510,6 +518,7 @@ class Client:
                 meter=meter,
                 guard=guard,
                 span=span,
+                max_event_bytes=self._max_event_bytes,
             )
         except BaseException as exc:  # not an event stream: the stream closed the rest
             _end_span(span, exc)

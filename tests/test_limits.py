@@ -643,3 +643,33 @@ def test_a_million_data_lines_over_http(server: MockServer) -> None:
     with rs.Client(base_url=server.url, api_key="k", max_retries=0) as client:
         assert client.stream(model="m", input="x").output_text == "linear"
     assert time.monotonic() - started < 20
+
+
+# ------------------------------------------------------------------ the client's setting
+
+
+def test_the_client_setting_bounds_every_stream(server: MockServer) -> None:
+    """``Client(max_event_bytes=N)``: an event over N bytes ends the stream with ProtocolError
+    and the response so far; ``None`` lifts the limit; a bad value fails at construction."""
+    big = "y" * 5000
+    script = Script().text("small first. ").text(big).completed()
+    with rs.Client(api_key="k", base_url=server.url, max_event_bytes=2000) as client:
+        server.add(script)
+        with pytest.raises(
+            rs.ProtocolError, match=r"larger than max_event_bytes \(2000 bytes\)"
+        ) as info:
+            client.stream(model="m", input="x")
+        assert info.value.response is not None
+        assert info.value.response.output_text == "small first. "
+        server.add(script)
+        (outcome,) = client.stream_many([{"model": "m", "input": "x"}])
+        assert isinstance(outcome, rs.ProtocolError)
+    with rs.Client(api_key="k", base_url=server.url, max_event_bytes=None) as client:
+        server.add(script)
+        assert client.stream(model="m", input="x").output_text == "small first. " + big
+    with rs.Client(api_key="k", base_url=server.url) as client:  # the default: 64 MiB
+        server.add(script)
+        assert client.stream(model="m", input="x").output_text == "small first. " + big
+    for bad in (0, -1, 1.5, True, "10"):
+        with pytest.raises(rs.ConfigurationError, match="max_event_bytes"):
+            rs.Client(api_key="k", base_url=server.url, max_event_bytes=bad)  # type: ignore[arg-type]
