@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, List
 from . import errors, events, models
 from .__version__ import __version__
 from ._config import Timeout
+from ._events_stream import EventStream
 from ._metrics import StreamMetrics
 from ._replay import replay
-from ._stream import EventStream
 from .client import Client, stream
 from .errors import (
     APIConnectionError,

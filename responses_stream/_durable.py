@@ -36,7 +36,7 @@ import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple, TypeVar
 
 from ._accumulator import Accumulator
-from ._stream import EventStream, Pair
+from ._stream import Pair, StreamCore
 from .errors import CheckpointError, ConfigurationError, ResponseFailedError, ResponsesStreamError
 from .structured import bind_text_format
 
@@ -50,7 +50,7 @@ __all__ = ["DEFAULT_EVERY", "Durable", "per_turn", "restore", "turn_key"]
 DEFAULT_EVERY = 0.5
 """Seconds between two checkpoints of a stream (``checkpoint_every=``)."""
 
-Reopen = Callable[[str, Optional[int]], EventStream]
+Reopen = Callable[[str, Optional[int]], StreamCore]
 """Opens ``GET /responses/{id}?stream=true[&starting_after=N]`` as a background stream."""
 
 R = TypeVar("R")
@@ -87,7 +87,7 @@ class Durable:
         self.store = store
         self.key = key
         self.every = every
-        self._stream: Optional[EventStream] = None
+        self._stream: Optional[StreamCore] = None
         self._saved: Optional[Tuple[Optional[int], Optional[str]]] = None  # what the store has
         self._fresh = False  # a new response: save as soon as its id is known
 
@@ -125,11 +125,11 @@ class Durable:
 
     def open(
         self,
-        create: Callable[[], EventStream],
+        create: Callable[[], StreamCore],
         reopen: Reopen,
         call: Any,
         text_format: Optional[type],
-    ) -> EventStream:
+    ) -> StreamCore:
         """The stream of this call: created (``create``, the POST) when the store has nothing
         under the key, resumed (``reopen``) from its checkpoint, or finished without a
         request when that checkpoint is terminal. ``call`` is the client's ``_Call`` (its
@@ -169,13 +169,13 @@ class Durable:
                 f"could not {action} checkpoint {self.key!r}: {exc}", key=self.key
             ) from exc
 
-    def _watch(self, stream: EventStream) -> EventStream:
+    def _watch(self, stream: StreamCore) -> StreamCore:
         self._stream = stream
         stream.wrap_pairs = self._saving
         return stream
 
     @staticmethod
-    def _finished(saved: Checkpoint, keep_output: bool, text_format: Optional[type]) -> EventStream:
+    def _finished(saved: Checkpoint, keep_output: bool, text_format: Optional[type]) -> StreamCore:
         """A stream that delivers nothing: its response is the saved final one."""
         snapshot = saved.snapshot
         if saved.status == "failed":
@@ -186,7 +186,7 @@ class Durable:
             )
         if text_format is not None:
             bind_text_format(snapshot, text_format)
-        return EventStream(None, Accumulator(snapshot, keep_output=keep_output))
+        return StreamCore(None, Accumulator(snapshot, keep_output=keep_output))
 
     # ------------------------------------------------------------------------------- saving
 

@@ -3,7 +3,7 @@
 With a thread per stream, each event costs a thread wake-up, which at hundreds of streams
 costs far more than parsing the event. Here the calling thread waits on one selector for
 every stream's socket and, when sockets are readable, reads each of them and runs the same
-per-event path as ``client.stream()`` (``_stream.EventStream`` with its ``open_body`` and
+per-event path as ``client.stream()`` (``_stream.StreamCore`` with its ``open_body`` and
 ``offload`` set): one wake-up serves many events.
 
 What may block is moved off the calling thread to a small fixed pool (:data:`OPEN_WORKERS`
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Op
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
 from ._metrics import Meter
-from ._stream import WAIT, EventStream
+from ._stream import WAIT, StreamCore
 from .errors import ConfigurationError, ProtocolError
 from .events import Event
 from .handler import ResponseHandler, Step, dispatcher_for
@@ -47,7 +47,7 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSL
 
 Outcome = Union[Response, BaseException]
 """What one stream of ``stream_many`` ended with: its final response, or its exception."""
-Opener = Callable[[Callable[["Guard"], None]], EventStream]
+Opener = Callable[[Callable[["Guard"], None]], StreamCore]
 """Sends one request and returns its stream; reports the call's guard first (``client``)."""
 
 
@@ -113,7 +113,7 @@ class Slot:
         self.index = index
         self.handler = handler
         self.mux = mux
-        self.stream: Optional[EventStream] = None
+        self.stream: Optional[StreamCore] = None
         self.pairs: Iterator[tuple[Event, Any]] = iter(())
         self.plans: dict[type[Event], Optional[Step]] = {}
         self.plan: Callable[[type[Event]], Optional[Step]] = lambda cls: None
@@ -127,7 +127,7 @@ class Slot:
         self.done = False
 
     def open_body(self, raw: Any, interrupter: Interrupter, meter: Meter) -> Iterator[bytes]:
-        """The stream's body, read off the selector (``EventStream.open_body``)."""
+        """The stream's body, read off the selector (``StreamCore.open_body``)."""
         self.meter = meter
         selector = self.mux.selector
 
@@ -353,8 +353,8 @@ class Multiplexer:
             future = self._pool.submit(contextvars.copy_context().run, opener, self._guarded(slot))
             future.add_done_callback(self._answered(slot))
 
-    def _answered(self, slot: Slot) -> Callable[[Future[EventStream]], None]:
-        def answered(future: Future[EventStream]) -> None:
+    def _answered(self, slot: Slot) -> Callable[[Future[StreamCore]], None]:
+        def answered(future: Future[StreamCore]) -> None:
             self.post(lambda: self._opened(slot, future))
 
         return answered
@@ -367,7 +367,7 @@ class Multiplexer:
 
         return report
 
-    def _opened(self, slot: Slot, future: Future[EventStream]) -> None:
+    def _opened(self, slot: Slot, future: Future[StreamCore]) -> None:
         """A request was answered (on the loop's thread): set its stream up and read it."""
         try:
             stream = future.result()

@@ -8,7 +8,7 @@ from typing import Iterable, Iterator, Optional, Union
 import requests
 
 from ._accumulator import Accumulator
-from ._stream import EventStream
+from ._stream import StreamCore
 from .handler import ResponseHandler, run_handler
 from .models import Response
 
@@ -44,8 +44,8 @@ def offline_response(
     return resp
 
 
-def offline_stream(source: Source, *, accumulate: bool = True) -> EventStream:
-    """An :class:`EventStream` over a recording (see :data:`Source`)."""
+def offline_stream(source: Source, *, accumulate: bool = True) -> StreamCore:
+    """An :class:`StreamCore` over a recording (see :data:`Source`)."""
     chunks: Iterable[bytes]
     if isinstance(source, (bytes, bytearray)):
         chunks = [bytes(source)]
@@ -54,7 +54,7 @@ def offline_stream(source: Source, *, accumulate: bool = True) -> EventStream:
             chunks = [fh.read()]
     else:
         chunks = source
-    return EventStream(offline_response(chunks), Accumulator(keep_output=accumulate))
+    return StreamCore(offline_response(chunks), Accumulator(keep_output=accumulate))
 
 
 def replay(

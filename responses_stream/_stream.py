@@ -1,9 +1,10 @@
 """One streamed response: HTTP body -> SSE messages -> typed events -> snapshot.
 
-:class:`EventStream` composes the steps (``_body``, ``_sse``, ``events.decode``, the
+:class:`StreamCore` composes the steps (``_body``, ``_sse``, ``events.decode``, the
 accumulator's ``feed``) into the per-event path, reports how the stream ended, and for a
-background response continues on a new connection when one breaks (``_resume``). It is what
-``client.events()`` returns and what ``client.stream()`` drives.
+background response continues on a new connection when one breaks (``_resume``). The
+public handle ``client.events()`` returns is :class:`~responses_stream.EventStream`
+(``_events_stream``).
 """
 
 from __future__ import annotations
@@ -67,31 +68,12 @@ def _end_abandoned(span: StreamSpan, accumulator: Accumulator, meter: Meter) -> 
     span.finish(response=response, metrics=meter.snapshot(response))
 
 
-class EventStream:
-    """Pull-style access to one streamed response; ``client.events()`` returns one.
+class StreamCore:
+    """One streamed response being read: everything the per-event generators need.
 
-    Iterate it for typed events (each is already applied to :attr:`response`); use it as a
-    context manager so the connection is closed however you leave the loop::
-
-        with client.events(model="gpt-5", input="Hi") as stream:
-            for event in stream:
-                ...
-            final = stream.response
-
-    Iteration ends after the terminal event. It raises, after yielding the event that caused it,
-    :class:`~responses_stream.errors.ResponseFailedError` on ``response.failed``,
-    :class:`~responses_stream.errors.StreamError` after an in-band ``error`` event, and
-    :class:`~responses_stream.errors.StreamInterrupted` when the body ends before a terminal
-    event. SSE comments are yielded as :class:`~responses_stream.events.KeepAlive` with
-    ``comment`` set.
-
-    For a background response (``background=True``) a stream that breaks (reset, idle timeout,
-    end of body before a terminal event) is resumed from the last ``sequence_number`` up to
-    ``max_resumes`` times; events already delivered are never delivered again.
-
-    :meth:`close` may be called from another thread (a Stop button) while this one waits for
-    data: iteration then ends at once, without an error, and :attr:`response` holds what had
-    arrived.
+    What ``client.stream()`` drives and what a public :class:`EventStream` wraps. The
+    generators (:meth:`pairs`) refer to this object, never to the public handle, so a handle
+    dropped unclosed is freed at once by reference counting and closes its core.
     """
 
     def __init__(
@@ -219,7 +201,7 @@ class EventStream:
                 self._pairs = self._traced(self._pairs)
         return self._pairs
 
-    def __enter__(self) -> EventStream:
+    def __enter__(self) -> StreamCore:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

@@ -18,11 +18,12 @@ from ._accumulator import Accumulator
 from ._call import Call, PathLike, from_request
 from ._config import DEFAULT_BASE_URL, Timeout, resolve
 from ._durable import DEFAULT_EVERY, Durable, per_turn
+from ._events_stream import EventStream
 from ._many import ManyEvents, Multiplexer, Opener, Outcome, Slot, run_callbacks
 from ._metrics import Meter
 from ._resume import Recording, Resumer
 from ._sse import DEFAULT_MAX_EVENT_BYTES, check_max_event_bytes
-from ._stream import EventStream
+from ._stream import StreamCore
 from ._transport import Transport, protect_redirects
 from ._watchdog import Guard, watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
@@ -247,11 +248,11 @@ class Client:
         durable = Durable.configure(checkpoint, key, checkpoint_every, params)
         if text_format is not None:
             params = prepare_text_format(params, text_format)
-        return self._create_or_resume(params, call, text_format, durable)
+        return EventStream(self._create_or_resume(params, call, text_format, durable))
 
     def _create_or_resume(
         self, params: Any, call: Call, text_format: Optional[type], durable: Optional[Durable]
-    ) -> EventStream:
+    ) -> StreamCore:
         """A new response's stream or, with a checkpoint, the saved one's (``_durable``)."""
         if durable is None:
             return self._create(params, call, text_format)
@@ -372,7 +373,7 @@ class Client:
         slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self.cancel
         slot.read_limit = (call.timeout or self.settings.timeout).read
 
-        def open_stream(report_guard: Callable[[Guard], None]) -> EventStream:
+        def open_stream(report_guard: Callable[[Guard], None]) -> StreamCore:
             call.on_guard = report_guard
             return self._create_or_resume(params, call, text_format, durable)
 
@@ -403,7 +404,7 @@ class Client:
             handler, accumulate, timeout, max_retries, max_resumes, None, None, cancel_on_stop
         )
 
-        def open_stream() -> EventStream:
+        def open_stream() -> StreamCore:
             return self._open(
                 call,
                 lambda guard: self._open_resume(response_id, None, call, guard),
@@ -442,7 +443,7 @@ class Client:
     # --------------------------------------------------------------------------- internals
 
     def _drive(
-        self, handler: ResponseHandler, open_stream: Callable[[], EventStream], call: Call
+        self, handler: ResponseHandler, open_stream: Callable[[], StreamCore], call: Call
     ) -> Response:
         final = run_handler(handler, open_stream)
         if call.cancel_on_stop and handler.stopped and final.id and final.status not in _FINISHED:
@@ -452,7 +453,7 @@ class Client:
 
     def _create(
         self, params: Mapping[str, Any], call: Call, text_format: Optional[type]
-    ) -> EventStream:
+    ) -> StreamCore:
         body = dict(params)
         body["stream"] = True
         try:
@@ -479,7 +480,7 @@ class Client:
         background: bool,
         deliver_after: Optional[int] = None,
         request: Optional[Mapping[str, Any]] = None,
-    ) -> EventStream:
+    ) -> StreamCore:
         """Send the request that opens a stream (``send``) and set up the stream on its answer:
         the call's metrics, time limits, recording, tracing span (``request`` is the body) and,
         for a background response, resumer."""
@@ -509,7 +510,7 @@ class Client:
                 recording=recording,
             )
         try:
-            return EventStream(
+            return StreamCore(
                 http,
                 Accumulator(keep_output=call.accumulate),
                 deliver_after=deliver_after,

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type
 from . import events as ev
 from ._json_items import parsed_so_far
 from ._metrics import StreamMetrics
-from ._stream import EventStream
+from ._stream import StreamCore
 from ._wire_callbacks import WireCallbacks
 from .events import TERMINAL_TYPES
 from .models import FunctionCall, OutputText, Reasoning, Response
@@ -55,7 +55,7 @@ class ResponseHandler(WireCallbacks):
 
     _snapshot: Optional[Response] = None
     _stop_requested: bool = False
-    _stream: Optional[EventStream] = None  # the stream being driven, for stop()
+    _stream: Optional[StreamCore] = None  # the stream being driven, for stop()
 
     # ---------------------------------------------------------------------- accumulated
 
@@ -163,7 +163,7 @@ class ResponseHandler(WireCallbacks):
         self._stop_requested = True  # before the stream is read: see run_handler
         stream = self._stream
         if stream is not None:
-            stream.close()  # wakes a read blocked in the driving thread (EventStream.close)
+            stream.close()  # wakes a read blocked in the driving thread (StreamCore.close)
 
     @property
     def metrics(self) -> Optional[StreamMetrics]:
@@ -417,7 +417,7 @@ class Dispatcher:
 # --------------------------------------------------------------------------------- driver
 
 
-def dispatcher_for(handler: ResponseHandler, stream: EventStream) -> Dispatcher:
+def dispatcher_for(handler: ResponseHandler, stream: StreamCore) -> Dispatcher:
     """The :class:`Dispatcher` that feeds ``stream``'s events to ``handler``."""
     acc = stream.accumulator
     return Dispatcher(
@@ -428,7 +428,7 @@ def dispatcher_for(handler: ResponseHandler, stream: EventStream) -> Dispatcher:
     )
 
 
-def drive(handler: ResponseHandler, stream: EventStream) -> Response:
+def drive(handler: ResponseHandler, stream: StreamCore) -> Response:
     """Feed every event of ``stream`` to ``handler``; return the final snapshot.
 
     Stops after the callback in which ``handler.stop()`` was called.
@@ -447,7 +447,7 @@ def drive(handler: ResponseHandler, stream: EventStream) -> Response:
     return stream.response
 
 
-def run_handler(handler: ResponseHandler, open_stream: Callable[[], EventStream]) -> Response:
+def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore]) -> Response:
     """Open a stream and drive ``handler`` through it, with the callbacks' end contract:
     ``on_exception`` before anything is raised, ``on_end`` always, last."""
     handler._stop_requested = False

@@ -10,7 +10,7 @@ import pytest
 import responses_stream as rs
 from responses_stream._accumulator import Accumulator
 from responses_stream._replay import offline_response
-from responses_stream._stream import EventStream
+from responses_stream._stream import StreamCore
 from responses_stream.testing import Script
 
 from .scripts import FIXTURES, sse
@@ -287,7 +287,7 @@ def test_a_sequence_number_that_is_not_an_integer_is_no_cursor(odd: Any) -> None
     )
     assert rs.replay(body).output_text == "abc"
     for deliver_after in (None, 0):
-        stream = EventStream(offline_response([body]), Accumulator(), deliver_after=deliver_after)
+        stream = StreamCore(offline_response([body]), Accumulator(), deliver_after=deliver_after)
         deltas = [e for e in stream if isinstance(e, rs.events.OutputTextDelta)]
         assert [e.delta for e in deltas] == ["a", "b", "c"]
         assert deltas[0].sequence_number == odd  # kept as it arrived

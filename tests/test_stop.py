@@ -528,3 +528,47 @@ def test_stop_from_a_callback_still_ends_after_that_callback(server: MockServer)
         final = client.stream(handler, model="m", input="x")
     assert len(handler.deltas) == 3 and final.output_text == "".join(handler.deltas)
     assert handler.errors == []
+
+
+@pytest.mark.parametrize("how", ["stream", "iterator", "unread"])
+def test_a_dropped_events_stream_lets_go_of_its_connection_at_once(
+    silent: Callable[..., SilentServer], how: str
+) -> None:
+    """Without ``with`` or ``close()``: dropping the last reference closes the connection by
+    reference counting, with the cycle collector off (no gc.collect() anywhere)."""
+    events = _events_before_silence(_script())
+    server = silent(events)
+    fds = _fds()
+    gc.disable()
+    try:
+        with _client(server) as client:
+            stream = client.events(model="m", input="x")
+            iterator = iter(stream)
+            if how != "unread":
+                assert next(iterator).type == "response.created"
+            if how == "iterator":
+                del stream  # the iterator alone keeps it open and readable
+                assert next(iterator).type == "response.in_progress"
+                dropped = time.monotonic()
+                del iterator
+            else:
+                del iterator
+                dropped = time.monotonic()
+                del stream
+            _assert_connection_ended(server, dropped)
+    finally:
+        gc.enable()
+    assert _fds() <= fds
+
+
+def test_for_over_an_unheld_events_stream_reads_it_all(
+    silent: Callable[..., SilentServer],
+) -> None:
+    """``for event in client.events(...)``: the loop's iterator holds the stream."""
+    from responses_stream.testing import MockServer
+
+    with MockServer() as mock, rs.Client(base_url=mock.url) as client:
+        mock.add(_script(), delay=0.001)
+        gc.collect()
+        types = [event.type for event in client.events(model="m", input="x")]
+    assert types[0] == "response.created" and types[-1] == "response.completed"

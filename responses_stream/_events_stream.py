@@ -1,0 +1,138 @@
+"""The :class:`EventStream` that ``client.events()`` returns: a handle over a stream's core.
+
+The per-event generators of :class:`~responses_stream._stream.StreamCore` refer to the core,
+never to this handle, and nothing the core holds refers back to it: a handle dropped without
+``with`` or :meth:`~EventStream.close` is freed at once by reference counting, and closing its
+core then lets go of the connection (not only when the cycle collector runs). The iterators
+it hands out hold the handle, so ``for event in client.events(...)`` keeps it alive.
+"""
+
+from __future__ import annotations
+
+import weakref
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Iterator, Optional
+
+from ._metrics import StreamMetrics
+from ._stream import Pair, StreamCore
+from .events import Event
+from .models import Response
+
+_FIRST = itemgetter(0)
+
+
+class EventStream:
+    """Pull-style access to one streamed response; ``client.events()`` returns one.
+
+    Iterate it for typed events (each is already applied to :attr:`response`); use it as a
+    context manager so the connection is closed however you leave the loop::
+
+        with client.events(model="gpt-5", input="Hi") as stream:
+            for event in stream:
+                ...
+            final = stream.response
+
+    Iteration ends after the terminal event. It raises, after yielding the event that caused it,
+    :class:`~responses_stream.errors.ResponseFailedError` on ``response.failed``,
+    :class:`~responses_stream.errors.StreamError` after an in-band ``error`` event, and
+    :class:`~responses_stream.errors.StreamInterrupted` when the body ends before a terminal
+    event. SSE comments are yielded as :class:`~responses_stream.events.KeepAlive` with
+    ``comment`` set.
+
+    For a background response (``background=True``) a stream that breaks (reset, idle timeout,
+    end of body before a terminal event) is resumed from the last ``sequence_number`` up to
+    ``max_resumes`` times; events already delivered are never delivered again.
+
+    :meth:`close` may be called from another thread (a Stop button) while this one waits for
+    data: iteration then ends at once, without an error, and :attr:`response` holds what had
+    arrived.
+    """
+
+    __slots__ = ("__weakref__", "_core")
+
+    def __init__(self, core: StreamCore) -> None:
+        self._core = core
+        weakref.finalize(self, core.close)  # dropped unclosed: the connection goes now
+
+    def _held(self, pairs: Iterator[Pair]) -> Iterator[Pair]:
+        """``pairs``, holding this handle while they are iterated (C iterators, no frame)."""
+        return map(_FIRST, zip(pairs, repeat(self)))
+
+    def __iter__(self) -> Iterator[Event]:
+        return map(_FIRST, self._held(self._core.pairs()))
+
+    def pairs(self) -> Iterator[Pair]:
+        """Each event with what it touched in the snapshot.
+
+        Shares its position with the event iterator (``iter(stream)``).
+        """
+        return self._held(self._core.pairs())
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._core.__exit__(*exc_info)
+
+    def close(self) -> None:
+        """Close the connection: safe to call more than once, and from any thread.
+
+        Called from another thread while this stream is read, it takes effect at once, even in
+        the middle of a blocked read: the socket is shut down, iteration ends without an error
+        (:attr:`response` holds what had arrived) and the reading thread releases the
+        connection on its way out. A closed background stream is never resumed.
+        """
+        self._core.close()
+
+    def until_done(self) -> Response:
+        """Consume the rest of the stream and return the final response."""
+        return self._core.until_done()
+
+    @property
+    def response(self) -> Response:
+        """The :class:`~responses_stream.Response` snapshot so far (final after the end)."""
+        return self._core.response
+
+    @property
+    def request_id(self) -> Optional[str]:
+        """The server's ``x-request-id`` for this stream (log it when reporting problems)."""
+        return self._core.request_id
+
+    @property
+    def last_sequence_number(self) -> Optional[int]:
+        """The highest ``sequence_number`` received so far, or ``None``."""
+        return self._core.last_sequence_number
+
+    @property
+    def resumes(self) -> int:
+        """How many times the stream was resumed after breaking."""
+        return self._core.resumes
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """How the stream went so far: timings, counts, retries and resumes (see
+        :class:`~responses_stream.StreamMetrics`); final once the stream ended."""
+        return self._core.metrics
+
+    @property
+    def truncated(self) -> bool:
+        """True once the current connection's body ended inside an event."""
+        return self._core.truncated
+
+    @property
+    def done_sentinel(self) -> bool:
+        """True when the body ended with ``data: [DONE]`` (before or after a terminal event)."""
+        return self._core.done_sentinel
+
+    # What run_handler and drive() read, so a handle may be driven like a core.
+
+    @property
+    def accumulator(self) -> Any:
+        """The snapshot builder (for the handler's dispatcher)."""
+        return self._core.accumulator
+
+    @property
+    def json_output(self) -> bool:
+        """True when the request asked for JSON output (``text_format=``)."""
+        return self._core.json_output
