@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, List, Optional, Union
 
 import requests
 
 from ._accumulator import Accumulator
+from ._sse import split_blocks
 from ._stream import StreamCore
 from .handler import ResponseHandler, run_handler
 from .models import Response
+from .structured import asks_for_json, bind_text_format
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, Iterable[bytes]]
 """A recording: a path to a ``.sse`` file, its bytes, or an iterable of byte chunks."""
@@ -44,30 +47,65 @@ def offline_response(
     return resp
 
 
-def offline_stream(source: Source, *, accumulate: bool = True) -> StreamCore:
+def offline_stream(
+    source: Source, *, accumulate: bool = True, text_format: Optional[type] = None
+) -> StreamCore:
     """An :class:`StreamCore` over a recording (see :data:`Source`)."""
-    chunks: Iterable[bytes]
+    chunks: List[bytes]
     if isinstance(source, (bytes, bytearray)):
         chunks = [bytes(source)]
     elif isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as fh:
             chunks = [fh.read()]
     else:
-        chunks = source
-    return StreamCore(offline_response(chunks), Accumulator(keep_output=accumulate))
+        chunks = list(source)
+    stream = StreamCore(offline_response(chunks), Accumulator(keep_output=accumulate))
+    # A recording has no request: its first response object echoes the request's format.
+    stream.json_output = text_format is not None or _records_json_output(chunks)
+    if text_format is not None:
+        bind_text_format(stream.response, text_format)
+    return stream
+
+
+def _records_json_output(chunks: List[bytes]) -> bool:
+    """Whether the recording's first event with a response object asks for JSON output."""
+    head = b"".join(chunks)[:_HEAD_BYTES]
+    for block in split_blocks(head)[:_HEAD_EVENTS]:
+        for line in block.splitlines():
+            if line.startswith(b"data:"):
+                try:
+                    payload = json.loads(line[5:])
+                except ValueError:
+                    continue
+                response = payload.get("response") if isinstance(payload, dict) else None
+                if isinstance(response, dict):
+                    return asks_for_json(response)
+    return False
+
+
+_HEAD_BYTES = 1 << 20
+_HEAD_EVENTS = 4
 
 
 def replay(
-    source: Source, handler: Optional[ResponseHandler] = None, *, accumulate: bool = True
+    source: Source,
+    handler: Optional[ResponseHandler] = None,
+    *,
+    accumulate: bool = True,
+    text_format: Optional[type] = None,
 ) -> Response:
     """Play a recorded stream into ``handler`` offline and return the final response.
 
     ``source`` is a path to a ``.sse`` file, the raw bytes, or an iterable of byte chunks. The
     same pipeline as a live stream runs (framing, events, snapshot, callbacks, errors), so a
-    recording of a failed or cut stream raises exactly as it did live.
+    recording of a failed or cut stream raises exactly as it did live. A recording of JSON
+    output calls ``handler.on_parsed_delta`` as it did live; ``text_format`` (the dataclass
+    the request used) also makes ``output_parsed`` an instance of it.
     """
     handler = handler if handler is not None else ResponseHandler()
-    return run_handler(handler, lambda: offline_stream(source, accumulate=accumulate))
+    return run_handler(
+        handler, lambda: offline_stream(source, accumulate=accumulate, text_format=text_format)
+    )
 
 
 __all__ = ["offline_response", "offline_stream", "replay"]

@@ -29,7 +29,7 @@ from ._watchdog import Guard, watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, run_handler
 from .models import Response
-from .structured import bind_text_format, prepare_text_format
+from .structured import asks_for_json, bind_text_format, prepare_text_format
 
 if TYPE_CHECKING:
     from ._store_base import CheckpointStore
@@ -467,7 +467,7 @@ class Client:
             return self._send_stream("POST", "/responses", call, guard, payload=payload)
 
         stream = self._open(call, send, background=bool(body.get("background")), request=body)
-        stream.json_output = _asks_for_json(body)
+        stream.json_output = asks_for_json(body)
         if text_format is not None:
             bind_text_format(stream.response, text_format)
         return stream
@@ -572,13 +572,6 @@ class Client:
 def _end_span(span: Optional[StreamSpan], error: BaseException) -> None:
     if span is not None:
         span.finish(error=error)
-
-
-def _asks_for_json(body: Mapping[str, Any]) -> bool:
-    """Whether the request asks for JSON output (``text_format=`` sets ``json_schema``)."""
-    text = body.get("text")
-    fmt = text.get("format") if isinstance(text, Mapping) else None
-    return isinstance(fmt, Mapping) and fmt.get("type") in ("json_schema", "json_object")
 
 
 def _path_id(response_id: str) -> str:

@@ -75,6 +75,14 @@ def prepare_text_format(params: Mapping[str, Any], cls: type) -> Dict[str, Any]:
     return out
 
 
+def asks_for_json(body: Mapping[str, Any]) -> bool:
+    """Whether a request, or the response object echoing it, asks for JSON output (its
+    ``text.format`` is ``json_schema``, as ``text_format=`` sets, or ``json_object``)."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    return isinstance(fmt, Mapping) and fmt.get("type") in ("json_schema", "json_object")
+
+
 def bind_text_format(response: Response, cls: type) -> Response:
     """Make ``response.output_parsed`` parse into ``cls`` once the response has completed.
 

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import json
 import pickle
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -358,3 +359,29 @@ def test_a_refusal_calls_no_parsed_delta(server: MockServer, client: rs.Client) 
     handler = Parsed()
     final: Optional[rs.Response] = client.stream(handler, model="m", input="x", text_format=Weather)
     assert handler.partials == [] and final is not None and final.output_parsed is None
+
+
+def test_replay_calls_on_parsed_delta_for_a_recording_of_json_output(tmp_path: Path) -> None:
+    """A recording has no request: its response object's ``text.format`` says JSON was asked
+    for, so a replay calls ``on_parsed_delta`` as the live stream did; ``text_format=`` also
+    gives ``output_parsed``."""
+    plain = Script().text(WEATHER_TEXT, chunk=5).completed().to_bytes()
+    json_format = b'"format":{"type":"json_schema","name":"Weather","schema":{},"strict":true}'
+    recorded = plain.replace(b'"format":{"type":"text"}', json_format)
+    assert recorded != plain
+    path = tmp_path / "weather.sse"
+    path.write_bytes(recorded)
+    for source in (path, recorded, [recorded[:50], recorded[50:]]):
+        handler = Parsed()
+        final = rs.replay(source, handler)
+        assert handler.partials[-1] == WEATHER and len(handler.partials) == handler.text_deltas
+        assert final.output_text == WEATHER_TEXT
+    handler = Parsed()
+    final = rs.replay(path, handler, text_format=Weather)
+    assert final.output_parsed == Weather(**WEATHER)  # type: ignore[arg-type]
+    handler = Parsed()
+    rs.replay(plain, handler)  # plain text output: no parsing
+    assert handler.partials == [] and handler.text_deltas > 0
+    handler = Parsed()
+    rs.replay(plain, handler, text_format=Weather)  # the caller says it is JSON
+    assert handler.partials[-1] == WEATHER
