@@ -555,11 +555,11 @@ def _read_trailers(
     ``b""`` while a non-blocking read finds nothing yet)."""
     while _trailers_end(data) is None:
         block = read(read_size)
-        if not block:
-            if block is None:
-                yield b""
-                continue
-            if closed():
-                return
+        if block:
+            data += block
+        elif block is None:
+            yield b""
+        elif closed():
+            return
+        else:
             raise ChunkedBodyError("Connection broken: the body ended inside its trailers")
-        data += block

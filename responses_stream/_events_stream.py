@@ -12,8 +12,9 @@ from __future__ import annotations
 import weakref
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
+from ._accumulator import Accumulator
 from ._metrics import StreamMetrics
 from ._stream import Pair, StreamCore
 from .events import Event
@@ -39,6 +40,14 @@ class EventStream:
     :class:`~responses_stream.errors.StreamInterrupted` when the body ends before a terminal
     event. SSE comments are yielded as :class:`~responses_stream.events.KeepAlive` with
     ``comment`` set.
+
+    Attributes (the stream's so far, final after its end): ``response`` (the
+    :class:`~responses_stream.Response` snapshot), ``request_id`` (the server's
+    ``x-request-id``: log it when reporting problems), ``metrics`` (a
+    :class:`~responses_stream.StreamMetrics`: timings, counts, retries, resumes),
+    ``last_sequence_number``, ``resumes`` (how many times the stream was resumed after
+    breaking), ``truncated`` (the current connection's body ended inside an event) and
+    ``done_sentinel`` (the body ended with ``data: [DONE]``).
 
     For a background response (``background=True``) a stream that breaks (reset, idle timeout,
     end of body before a terminal event) is resumed from the last ``sequence_number`` up to
@@ -89,50 +98,20 @@ class EventStream:
         """Consume the rest of the stream and return the final response."""
         return self._core.until_done()
 
-    @property
-    def response(self) -> Response:
-        """The :class:`~responses_stream.Response` snapshot so far (final after the end)."""
-        return self._core.response
+    def __getattr__(self, name: str) -> Any:
+        # The attributes listed in the class documentation (and what drive() reads) are the
+        # core's, read through: one definition of each, in StreamCore.
+        if name.startswith("_"):
+            raise AttributeError(name)  # _core itself, before __init__ set it (a copy, say)
+        return getattr(self._core, name)
 
-    @property
-    def request_id(self) -> Optional[str]:
-        """The server's ``x-request-id`` for this stream (log it when reporting problems)."""
-        return self._core.request_id
-
-    @property
-    def last_sequence_number(self) -> Optional[int]:
-        """The highest ``sequence_number`` received so far, or ``None``."""
-        return self._core.last_sequence_number
-
-    @property
-    def resumes(self) -> int:
-        """How many times the stream was resumed after breaking."""
-        return self._core.resumes
-
-    @property
-    def metrics(self) -> StreamMetrics:
-        """How the stream went so far: timings, counts, retries and resumes (see
-        :class:`~responses_stream.StreamMetrics`); final once the stream ended."""
-        return self._core.metrics
-
-    @property
-    def truncated(self) -> bool:
-        """True once the current connection's body ended inside an event."""
-        return self._core.truncated
-
-    @property
-    def done_sentinel(self) -> bool:
-        """True when the body ended with ``data: [DONE]`` (before or after a terminal event)."""
-        return self._core.done_sentinel
-
-    # What run_handler and drive() read, so a handle may be driven like a core.
-
-    @property
-    def accumulator(self) -> Any:
-        """The snapshot builder (for the handler's dispatcher)."""
-        return self._core.accumulator
-
-    @property
-    def json_output(self) -> bool:
-        """True when the request asked for JSON output (``text_format=``)."""
-        return self._core.json_output
+    if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
+        response: Response
+        request_id: Optional[str]
+        last_sequence_number: Optional[int]
+        resumes: int
+        metrics: StreamMetrics
+        truncated: bool
+        done_sentinel: bool
+        json_output: bool
+        accumulator: Accumulator
