@@ -99,15 +99,22 @@ class FramedSSEClient(SSEClient):
     ``source`` yields ``bytes`` as they arrive. Iterate :meth:`messages` for ``(event name,
     data)`` pairs, or :meth:`events` (sseclient-py's method) for ``sseclient.Event`` objects
     with ``.event`` and ``.data``. ``max_event_bytes`` bounds every block (``None``: no limit
-    on anything, comments included); see the module's documentation.
+    on anything, comments included); see the module's documentation. With ``waits``, an
+    empty piece of ``source`` (a non-blocking read that found nothing) is passed on as
+    ``(COMMENT, "")``; otherwise empty pieces are skipped.
     """
 
     def __init__(
-        self, source: Iterator[bytes], max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES
+        self,
+        source: Iterator[bytes],
+        max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES,
+        *,
+        waits: bool = False,
     ) -> None:
         super().__init__(source)
         check_max_event_bytes(max_event_bytes)
         self._source = source
+        self._waits = waits  # an empty read means "nothing yet": say so (see messages)
         self.max_event_bytes = max_event_bytes
         """The most bytes one block may hold (None: no limit)."""
         self.max_comment_bytes = (
@@ -162,9 +169,10 @@ class FramedSSEClient(SSEClient):
             else:
                 chunk = received
                 if not chunk:
-                    # Nothing has arrived yet (a non-blocking body, see _body.decode_chunked):
-                    # the consumer waits for the socket, then asks again.
-                    yield COMMENT, ""
+                    if self._waits:
+                        # Nothing has arrived yet (a non-blocking body, _body.decode_chunked):
+                        # the consumer waits for the socket, then asks again.
+                        yield COMMENT, ""
                     continue
                 if self.bytes_received < 1024:
                     self.head += chunk[: 1024 - self.bytes_received]

@@ -341,7 +341,8 @@ class StreamCore:
             source = self.open_body(http.raw, self._interrupter, self.meter)
         if self._recording is not None:
             source = self._recording.wrap(source)
-        sse = self._sse = FramedSSEClient(source, self._max_event_bytes)
+        waits = self.open_body is not None
+        sse = self._sse = FramedSSEClient(source, self._max_event_bytes, waits=waits)
         feed = self.accumulator.feed
         meter = self.meter
         clock = meter.clock
