@@ -477,6 +477,21 @@ _METHOD_CHANGING = (301, 302, 303)
 """Redirects that browsers and ``requests`` follow with a GET (and no body) after a POST."""
 
 
+def settle_environment(session: requests.Session, url: str) -> None:
+    """Read the environment's proxies and CA bundle for ``url`` into ``session`` now, once.
+
+    With ``trust_env`` on, requests scans the whole environment (several times) and looks for
+    a ``.netrc`` file on every request: a fifth of the CPU a stream costs to open. Read once,
+    when the client is made, they apply the same way to every request; ``.netrc`` is not
+    read (requests would let it replace the API key's ``Authorization`` header).
+    """
+    found = session.merge_environment_settings(url, {}, None, None, None)
+    session.trust_env = False
+    session.proxies.update(found["proxies"])
+    if found["verify"] not in (None, True):
+        session.verify = found["verify"]  # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE
+
+
 def protect_redirects(session: requests.Session) -> None:
     """Make ``session`` safe to follow redirects with.
 

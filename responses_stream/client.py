@@ -24,7 +24,7 @@ from ._metrics import Meter
 from ._resume import Recording, Resumer
 from ._sse import DEFAULT_MAX_EVENT_BYTES, check_max_event_bytes
 from ._stream import StreamCore
-from ._transport import Transport, protect_redirects
+from ._transport import Transport, protect_redirects, settle_environment
 from ._watchdog import Guard, watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, run_handler
@@ -61,7 +61,8 @@ class Client:
     A client may be shared by threads: each call builds its own request and stream, and the
     session's connection pool is sized for concurrent streams. Use it as a context manager, or
     call :meth:`close`, to release pooled connections. Credentials are never sent to another
-    host when a server redirects.
+    host when a server redirects. Proxies and the CA bundle come from the environment
+    (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``), read when the client is made.
 
     OpenTelemetry (``pip install 'responses-stream[otel]'``): every stream is a ``chat {model}``
     span and every :meth:`run` an ``invoke_agent`` span with a child per turn and per tool call
@@ -120,6 +121,7 @@ class Client:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=1024, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            settle_environment(session, self.settings.base_url)
         from ._tracing import Tracing  # here, not at import: most programs never trace
 
         self._tracing: Optional[Tracing] = Tracing.configure(

@@ -530,3 +530,29 @@ def test_32_threads_share_one_client_without_mixing_streams_or_leaking_fds(
     )
     assert live[1] >= 4, f"streams did not overlap (peak {live[1]})"
     assert wait_for_fds(baseline + 2) <= baseline + 2
+
+
+def test_proxies_and_ca_bundle_come_from_the_environment_once(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply as requests applies them, read when
+    the client is made (not rescanned on every request)."""
+    unreachable = "http://api.example.invalid/v1"
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not used over plain HTTP")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with rs.Client(api_key="sk-test", base_url=unreachable, max_retries=0) as client:
+        monkeypatch.delenv("HTTP_PROXY")  # read already: the client keeps what it found
+        server.add(Script().text("through the proxy").completed())
+        assert client.stream(model="m", input="x").output_text == "through the proxy"
+        assert client._transport.session.verify == str(bundle)
+    (proxied,) = server.requests
+    assert proxied.headers["host"] == "api.example.invalid"
+    assert proxied.headers["authorization"] == "Bearer sk-test"
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.setenv("NO_PROXY", "example.invalid")
+    with rs.Client(api_key="sk-test", base_url=unreachable, max_retries=0) as client:
+        with pytest.raises(rs.APIConnectionError):  # straight to a host that does not exist
+            client.stream(model="m", input="x")
+    assert len(server.requests) == 1
