@@ -151,13 +151,15 @@ class Watchdog:
     def schedule(self, guard: Guard, when: float, generation: int) -> None:
         """Call ``guard.look(generation)`` at ``when`` (on the monotonic clock)."""
         with self._cond:
-            heapq.heappush(self._heap, (when, next(self._order), guard, generation))
+            entry = (when, next(self._order), guard, generation)
+            heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="responses_stream-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0] is entry:
+                self._cond.notify()  # due before what the thread waits for: wake it
 
     def _run(self) -> None:
         while True:
