@@ -2,11 +2,14 @@
 
 Starts :mod:`benchmarks.server` in its own process, then runs every contender in its
 own fresh :mod:`benchmarks.worker` process, interleaved (A B C, B C A, ...) over the
-repetitions, and prints a Markdown report (also written to ``benchmarks/RESULTS.md``
-unless ``--smoke``). See ``benchmarks/README.md`` for what the columns mean.
+repetitions; then the partial-JSON benchmark (:mod:`benchmarks.partial_json`) and the scale
+benchmark (:mod:`benchmarks.scale`: N streams at once in one process). It prints a Markdown
+report (also written to ``benchmarks/RESULTS.md`` unless ``--smoke``). See
+``benchmarks/README.md`` for what the columns mean.
 
 Exit status: 0 if every available contender produced the right counts, 1 if any
-produced wrong counts or crashed, 2 if ``--require-all`` and a contender was unavailable.
+produced wrong counts or crashed (scale streams included), 2 if ``--require-all`` and a
+contender was unavailable.
 """
 
 from __future__ import annotations
@@ -17,22 +20,21 @@ import datetime as _dt
 import json
 import os
 import platform
-import select
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # allow `python benchmarks/run.py`
     sys.path.insert(0, str(REPO))
 
-from benchmarks import partial_json  # noqa: E402
+from benchmarks import partial_json, scale  # noqa: E402
+from benchmarks.processes import ServerProcess  # noqa: E402
 from benchmarks.streams import Scenario, expected  # noqa: E402
 from benchmarks.worker import CONTENDERS, GROUP  # noqa: E402
 
@@ -86,58 +88,6 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------
-
-
-class ServerProcess:
-    """The stream server, in its own process, always stopped by PID."""
-
-    def __init__(
-        self, prepare: Sequence[str], max_seconds: float, cpu: Optional[int] = None
-    ) -> None:
-        self.log_file: IO[bytes] = tempfile.NamedTemporaryFile(
-            prefix="bench-server-", suffix=".log", delete=False
-        )
-        cmd = [sys.executable, "-m", "benchmarks.server", "--max-seconds", str(max_seconds)]
-        cmd += ["--prepare", ",".join(prepare)]
-        self.proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log_file, text=True
-        )
-        if cpu is not None:  # before it has rendered its streams, long before it serves
-            os.sched_setaffinity(self.proc.pid, {cpu})
-        self.port = 0
-        self.sizes: Dict[str, int] = {}  # bulk body sizes in bytes, from the READY line
-
-    def wait_ready(self, timeout: float = 120.0) -> int:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if ready:
-                line = self.proc.stdout.readline()
-                if line.startswith("READY "):
-                    _, port, sizes = line.split(" ", 2)
-                    self.port = int(port)
-                    self.sizes = json.loads(sizes)
-                    return self.port
-            if self.proc.poll() is not None:
-                break
-        raise RuntimeError(f"stream server did not start; see {self.log_file.name}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.log_file.close()
-        try:
-            os.unlink(self.log_file.name)
-        except OSError:
-            pass
 
 
 def run_worker(
@@ -241,7 +191,14 @@ def make_job(name: str, exp: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
     }
 
 
-CHEAP = ("rs_stream", "rs_events", "rs_stream_noacc", "rs_stream_checkpoint", "floor")
+CHEAP = (
+    "rs_stream",
+    "rs_events",
+    "rs_stream_noacc",
+    "rs_stream_checkpoint",
+    "rs_stream_nometrics",
+    "floor",
+)
 
 
 def execute(plan: Plan, contenders: List[str], base_url: str, res: Results) -> None:
@@ -455,6 +412,15 @@ def _stream_targets(
             0.9,
             False,
         )
+    if "rs_stream_nometrics" in present:
+        for sc in large:  # metrics are always on: what they add to every event
+            add(
+                "metrics: rs_stream CPU per event ≤ 1.03x without metrics (paired)",
+                sc,
+                paired_ratio(res, sc, "rs_stream", "rs_stream_nometrics"),
+                1.03,
+                True,
+            )
     if large and "rs_stream_checkpoint" in present:
         add(  # issue 15: durable streams; "without" is plain rs_stream (not even background)
             "checkpoint=SQLiteStore: CPU per event ≤ 1.10x without (paired)",
@@ -471,10 +437,12 @@ def targets_section(
     res: Results,
     imports: Dict[str, List[float]],
     partial: Optional[Dict[str, Any]] = None,
+    scaled: Optional[Dict[str, Any]] = None,
 ) -> List[str]:
     """Each target of the performance issue, the figure this run measured, and whether it is
-    met (with ``partial``, the figures of :mod:`benchmarks.partial_json`, its targets too).
-    Computed for the report only: nothing here fails a run."""
+    met (with ``partial``, the figures of :mod:`benchmarks.partial_json`, its targets too; with
+    ``scaled``, those of :mod:`benchmarks.scale`). Computed for the report only: nothing here
+    fails a run."""
     rows: List[Tuple[str, str, str, float, bool]] = []  # target, scope, figure, value, met
 
     def add(
@@ -484,11 +452,13 @@ def targets_section(
         limit: float,
         lower_is_better: bool,
         unit: str = "x",
+        shown: Optional[str] = None,
     ) -> None:
         met = value == value and (value <= limit if lower_is_better else value >= limit)
-        figure = {
+        figure = shown or {
             "x": _fmt(value, ".2f", "x"),
             "us": _fmt(value, "+,.0f", " µs"),
+            "ms": _fmt(value, ",.1f", " ms"),
             "share": f"1/{1 / value:,.0f}" if value > 0 else "0",
         }.get(unit, _fmt(value, "+.1f", f" {unit}"))
         rows.append((target, scope, figure, value, met))
@@ -497,6 +467,8 @@ def targets_section(
         _stream_targets(add, plan, present, res, imports)
     for row in partial_json.target_rows(partial) if partial is not None else []:
         add(*row)
+    for scale_row in scale.target_rows(scaled) if scaled is not None else []:
+        add(*scale_row)
     if not rows:
         return []
     missed = sum(not met for *_, met in rows)
@@ -507,7 +479,9 @@ def targets_section(
         "medians of per-repetition (paired) ratios; the latency figure is the median over "
         "repetitions of (rs_stream's p99 minus the floor's p99 in the same repetition), in µs. "
         "The partial-JSON rows are CPU times of `benchmarks.partial_json`, run after the "
-        "streams (details in its section below).",
+        "streams (details in its section below). The scale rows come from one run of each "
+        "contender of `benchmarks.scale` at N = 1,000 (its section below); their ratios are "
+        "of CPU µs per event in that run.",
         "",
         "| target | stream | this run | met |",
         "|---|---|---|---|",
@@ -530,6 +504,7 @@ def render_report(
     argv: List[str],
     smoke: bool,
     partial: Optional[Dict[str, Any]] = None,
+    scaled: Optional[Dict[str, Any]] = None,
 ) -> str:
     lines: List[str] = ["# responses_stream benchmark results", ""]
     lines += machine
@@ -546,7 +521,7 @@ def render_report(
     present = [c for c in contenders if c not in res.unavailable]
     refs = [r for r in REFERENCES if r in present]
     if not smoke:
-        lines += targets_section(plan, present, res, imports, partial)
+        lines += targets_section(plan, present, res, imports, partial, scaled)
 
     # Import time.
     if imports:
@@ -678,15 +653,35 @@ def render_report(
         lines += partial_json.report(partial).replace("### ", "", 1).splitlines()
         lines.append("")
 
+    if scaled is not None:
+        lines += scale.report(scaled).splitlines()
+        lines.append("")
+
     lines += ["## Correctness", ""]
     for c, why in res.unavailable.items():
         lines.append(f"* **{c} unavailable**: {why}")
-    if res.failures:
-        lines += [f"* **FAILED** {f}" for f in res.failures]
+    for c, why in (scaled or {}).get("unavailable", {}).items():
+        lines.append(f"* **scale benchmark: {c} unavailable**: {why}")
+    failures = res.failures + (scaled or {}).get("failures", [])
+    if failures:
+        lines += [f"* **FAILED** {f}" for f in failures]
     else:
         lines.append(
             "* Every run of every available contender produced the expected delta count, "
             "total delta length and (where exposed) final `output_text` length."
+        )
+    cut = {
+        (v["metrics_patched"], v["metrics_lines_cut"])
+        for runs in res.runs.values()
+        for c, reps in runs.items()
+        if c == "rs_stream_nometrics"
+        for v in reps.values()
+        if "metrics_lines_cut" in v
+    }
+    for method, count in sorted(cut):
+        lines.append(
+            f"* `rs_stream_nometrics`: `{method}` recompiled without its metrics block "
+            f"({count} lines cut); every stream it ran checked that the metrics counted no event."
         )
     lines.append("")
     return "\n".join(lines)
@@ -733,6 +728,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         "--skip-partial-json",
         action="store_true",
         help="skip the partial-JSON benchmark (about 15 s; smoke runs a tiny correctness pass)",
+    )
+    ap.add_argument(
+        "--skip-scale",
+        action="store_true",
+        help="skip the scale benchmark (N streams at once, about 5 min; smoke: a few seconds)",
     )
     return ap.parse_args(argv)
 
@@ -809,8 +809,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         small = {"size": 20_000, "deltas": 1_000, "window": 100, "reps": 1, "sample_every": 100}
         partial = partial_json.run(**small) if args.smoke else partial_json.run()
 
+    scaled: Optional[Dict[str, Any]] = None
+    if not args.skip_scale:
+        # Its own server on the server's CPU; its workers inherit this process's CPU.
+        log("scale benchmark" + (" (smoke: counts only)" if args.smoke else ""))
+        if args.smoke:
+            scaled = scale.run(**scale.SMOKE, smoke=True, server_cpu=server_cpu)
+        else:
+            scaled = scale.run(server_cpu=server_cpu)
+
     report = render_report(
-        plan, contenders, res, imports, sizes, machine, argv, args.smoke, partial
+        plan, contenders, res, imports, sizes, machine, argv, args.smoke, partial, scaled
     )
     print(report)
     out = args.out or (None if args.smoke else str(REPO / "benchmarks" / "RESULTS.md"))
@@ -819,11 +828,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         log(f"wrote {out}")
     log(f"done in {time.monotonic() - t_start:.1f}s")
 
-    if res.failures:
-        log(f"{len(res.failures)} failing run(s)")
+    failures = res.failures + (scaled["failures"] if scaled is not None else [])
+    if failures:
+        log(f"{len(failures)} failing run(s)")
         return 1
-    if args.require_all and res.unavailable:
-        log(f"unavailable contenders: {', '.join(res.unavailable)}")
+    unavailable = [*res.unavailable, *(scaled["unavailable"] if scaled is not None else {})]
+    if args.require_all and unavailable:
+        log(f"unavailable contenders: {', '.join(unavailable)}")
         return 2
     return 0
 

@@ -17,9 +17,11 @@ Only the modules a contender needs are imported, so peak RSS is the contender's 
 """
 
 from __future__ import annotations
+import __future__
 
 import atexit
 import gc
+import inspect
 import itertools
 import json
 import os
@@ -27,6 +29,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -36,6 +39,7 @@ CONTENDERS = (
     "rs_events",
     "rs_stream_noacc",
     "rs_stream_checkpoint",
+    "rs_stream_nometrics",
     "openai_create",
     "openai_stream",
     "floor",
@@ -47,6 +51,7 @@ GROUP = {
     "rs_events": "rs",
     "rs_stream_noacc": "rs",
     "rs_stream_checkpoint": "rs",
+    "rs_stream_nometrics": "rs",
     "openai_create": "openai",
     "openai_stream": "openai",
     "floor": "floor",
@@ -136,10 +141,80 @@ def checkpointing() -> Callable[[str], Dict[str, Any]]:
     return keywords
 
 
-def make_rs_stream(base_url: str, accumulate: bool, checkpoint: bool = False) -> Runner:
+METRICS_BEGIN = "# metrics: begin"
+METRICS_END = "# metrics: end"
+
+#: What this worker changed in the SDK before measuring, reported with each result
+#: (``metrics_patched``, ``metrics_lines_cut``: the method :func:`strip_metrics` replaced and
+#: the lines it cut).
+PATCHED: Dict[str, Any] = {}
+
+
+def strip_metrics() -> Tuple[str, int]:
+    """``rs_stream_nometrics``: replace the per-connection event loop (``_connection`` in
+    ``responses_stream._stream``: ``EventStream._connection``, ``StreamCore._connection``
+    since the handle/core split) by a copy of its source without the per-event metrics block;
+    return the method's qualified name and the number of lines cut.
+
+    The lines from ``# metrics: begin`` through ``# metrics: end`` become ``now = clock()``
+    and ``kind = event.type`` (the idle limit after the block reads both). The copy is compiled
+    in the module globals of ``responses_stream._stream`` and set on the class that defines
+    the method. Raises ``RuntimeError`` (the worker crashes, the run fails) unless exactly one
+    class there defines ``_connection`` and its source has each marker exactly once, in order:
+    this contender must never silently measure the unchanged method.
+    """
+    _import_rs()
+    from responses_stream import _stream
+
+    owners = [
+        cls
+        for cls in vars(_stream).values()
+        if isinstance(cls, type)
+        and cls.__module__ == _stream.__name__
+        and "_connection" in vars(cls)
+    ]
+    if len(owners) != 1:
+        names = [cls.__name__ for cls in owners]
+        raise RuntimeError(
+            f"responses_stream._stream: expected one class defining _connection, found {names}"
+        )
+    owner = owners[0]
+    method = vars(owner)["_connection"]
+    where = method.__qualname__
+    lines = textwrap.dedent(inspect.getsource(method)).splitlines(keepends=True)
+    begins = [i for i, line in enumerate(lines) if line.lstrip().startswith(METRICS_BEGIN)]
+    ends = [i for i, line in enumerate(lines) if line.lstrip().startswith(METRICS_END)]
+    if len(begins) != 1 or len(ends) != 1 or ends[0] <= begins[0]:
+        raise RuntimeError(
+            f"{where}: expected one {METRICS_BEGIN!r} line before one {METRICS_END!r} line, "
+            f"found {len(begins)} and {len(ends)} (at lines {begins} and {ends}); "
+            "cannot measure it without metrics"
+        )
+    begin, end = begins[0], ends[0]
+    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    body = [f"{indent}now = clock()\n", f"{indent}kind = event.type\n"]
+    source = "".join(lines[:begin] + body + lines[end + 1 :])
+    filename = f"{inspect.getsourcefile(method)} ({where} without metrics)"
+    flags = __future__.annotations.compiler_flag  # as the module is compiled
+    code = compile(source, filename, "exec", flags=flags, dont_inherit=True)
+    namespace: Dict[str, Any] = {}
+    exec(code, vars(_stream), namespace)
+    function = namespace[method.__name__]
+    function.__qualname__ = where
+    setattr(owner, "_connection", function)
+    return where, end + 1 - begin
+
+
+def make_rs_stream(
+    base_url: str, accumulate: bool, checkpoint: bool = False, metrics: bool = True
+) -> Runner:
     """``client.stream(handler=...)``; counting in the accumulated-text callbacks. With
-    ``checkpoint``, a durable stream: ``checkpoint=SQLiteStore(...)`` at the default cadence."""
+    ``checkpoint``, a durable stream: ``checkpoint=SQLiteStore(...)`` at the default cadence.
+    Without ``metrics``, the per-event metrics block is cut out first (:func:`strip_metrics`)
+    and every stream is checked to have counted no event."""
     rs = _import_rs()
+    if not metrics:
+        PATCHED["metrics_patched"], PATCHED["metrics_lines_cut"] = strip_metrics()
     client = rs.Client(api_key="x", base_url=base_url, max_retries=0)
     durable = checkpointing() if checkpoint else None
 
@@ -157,6 +232,10 @@ def make_rs_stream(base_url: str, accumulate: bool, checkpoint: bool = False) ->
 
             extra = durable(model) if durable is not None else {}
             final = client.stream(handler=H(), model=model, input="x", **extra)
+            if not metrics and final.metrics is not None and final.metrics.events:
+                raise AssertionError(  # the block still ran: the patch did not take
+                    f"metrics counted {final.metrics.events} events with the block cut out"
+                )
             return len(final.output_text)
 
         return run
@@ -289,6 +368,8 @@ def make_runner(contender: str, base_url: str) -> Runner:
         return make_rs_stream(base_url, accumulate=False)
     if contender == "rs_stream_checkpoint":
         return make_rs_stream(base_url, accumulate=True, checkpoint=True)
+    if contender == "rs_stream_nometrics":
+        return make_rs_stream(base_url, accumulate=True, metrics=False)
     if contender == "rs_events":
         return make_rs_events(base_url)
     if contender == "openai_create":
@@ -348,6 +429,7 @@ def run_job(run: Runner, job: Dict[str, Any]) -> Dict[str, Any]:
         )
         if isinstance(tally, LatencyTally):
             out["lat_ns"] = tally.lat_ns
+        out.update(PATCHED)
         errors = []
         if tally.n != job["expected_n"]:
             errors.append(f"delta events {tally.n} != expected {job['expected_n']}")
