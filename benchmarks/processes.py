@@ -11,9 +11,33 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Dict, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def run_worker_process(
+    module: str, spec: Dict[str, Any], limit: float
+) -> Tuple[List[Dict[str, Any]], Optional[str], List[str]]:
+    """Run ``python -m module <spec as JSON>`` in a fresh process, killed after ``limit`` s.
+
+    Returns the dicts it printed on ``RESULT `` lines, why it failed (None if it exited 0)
+    and the last lines of its stderr.
+    """
+    cmd = [sys.executable, "-m", module, json.dumps(spec)]
+    failure, stdout, stderr = None, "", ""
+    try:
+        cp = subprocess.run(
+            cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=limit
+        )  # kills the child on timeout
+        stdout, stderr = cp.stdout, cp.stderr
+        if cp.returncode != 0:
+            failure = f"worker exited with {cp.returncode}"
+    except subprocess.TimeoutExpired as exc:
+        failure = f"worker timed out after {limit:.0f}s"
+        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    results = [json.loads(line[7:]) for line in stdout.splitlines() if line.startswith("RESULT ")]
+    return results, failure, stderr.strip().splitlines()[-3:]
 
 
 class ServerProcess:

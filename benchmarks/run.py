@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:  # allow `python benchmarks/run.py`
     sys.path.insert(0, str(REPO))
 
 from benchmarks import partial_json, scale  # noqa: E402
-from benchmarks.processes import ServerProcess  # noqa: E402
+from benchmarks.processes import ServerProcess, run_worker_process  # noqa: E402
 from benchmarks.streams import Scenario, expected  # noqa: E402
 from benchmarks.worker import CONTENDERS, GROUP  # noqa: E402
 
@@ -95,24 +95,8 @@ def run_worker(
 ) -> List[Dict[str, Any]]:
     """Run one fresh worker process; always returns one result dict per job."""
     spec = {"contender": contender, "base_url": base_url, "timeout": timeout, "jobs": jobs}
-    cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)]
-    stdout, stderr, failure = "", "", None
-    try:
-        cp = subprocess.run(
-            cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=timeout + 10
-        )  # kills the child on timeout
-        stdout, stderr = cp.stdout, cp.stderr
-        if cp.returncode != 0:
-            failure = f"worker exited with {cp.returncode}"
-    except subprocess.TimeoutExpired as exc:
-        failure = f"worker timed out after {timeout + 10:.0f}s"
-        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-    got = {}
-    for line in stdout.splitlines():
-        if line.startswith("RESULT "):
-            res = json.loads(line[7:])
-            got[res["scenario"]] = res
-    tail = stderr.strip().splitlines()[-3:]
+    results, failure, tail = run_worker_process("benchmarks.worker", spec, timeout + 10)
+    got = {res["scenario"]: res for res in results}
     out = []
     for job in jobs:
         res = got.get(job["scenario"])

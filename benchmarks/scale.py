@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -36,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # allow `python benchmarks/scale.py`
     sys.path.insert(0, str(REPO))
 
-from benchmarks.processes import ServerProcess  # noqa: E402
+from benchmarks.processes import ServerProcess, run_worker_process  # noqa: E402
 from benchmarks.scale_worker import CONTENDERS  # noqa: E402
 
 #: The issue's figures are at this N; the Targets rows are computed there.
@@ -93,28 +92,16 @@ class ScaleServerProcess(ServerProcess):
 
 def run_worker(spec: Dict[str, Any]) -> Dict[str, Any]:
     """One fresh worker process; always returns a result dict."""
-    cmd = [sys.executable, "-m", "benchmarks.scale_worker", json.dumps(spec)]
-    limit = spec["timeout"] + 15
-    failure, stdout, stderr = None, "", ""
-    try:
-        cp = subprocess.run(
-            cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=limit
-        )  # kills the child on timeout
-        stdout, stderr = cp.stdout, cp.stderr
-        if cp.returncode != 0:
-            failure = f"worker exited with {cp.returncode}"
-    except subprocess.TimeoutExpired as exc:
-        failure = f"worker timed out after {limit:.0f}s"
-        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-    for line in stdout.splitlines():
-        if line.startswith("RESULT "):
-            return dict(json.loads(line[7:]))
-    tail = " | ".join(stderr.strip().splitlines()[-3:])
+    results, failure, tail = run_worker_process(
+        "benchmarks.scale_worker", spec, spec["timeout"] + 15
+    )
+    if results:
+        return dict(results[0])
     return {
         "contender": spec["contender"],
         "n": spec["n"],
         "ok": False,
-        "error": f"{failure or 'no result'}: {tail}",
+        "error": f"{failure or 'no result'}: {' | '.join(tail)}",
     }
 
 
