@@ -16,6 +16,7 @@ from .handler import ResponseHandler, overridden
 from .structured import prepare_text_format
 
 if TYPE_CHECKING:
+    from ._store_base import CheckpointStore
     from ._watchdog import Guard
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -74,8 +75,20 @@ def from_request(
     text_format = params.pop("text_format", None)
     checkpoint, key = params.pop("checkpoint", None), params.pop("key", None)
     every = params.pop("checkpoint_every", DEFAULT_EVERY)
-    call = Call(handler, **options)
+    body, durable = request_body(params, text_format, checkpoint, key, every)
+    return Call(handler, **options), body, text_format, durable
+
+
+def request_body(
+    params: Dict[str, Any],
+    text_format: Optional[type],
+    checkpoint: Optional[CheckpointStore],
+    key: Optional[str],
+    every: float,
+) -> Tuple[Dict[str, Any], Optional[Durable]]:
+    """The request body's parameters (with ``text_format``'s JSON schema) and the call's
+    checkpointing, which checks ``checkpoint``, ``key`` and ``background`` in ``params``."""
     durable = Durable.configure(checkpoint, key, every, params)
     if text_format is not None:
         params = prepare_text_format(params, text_format)
-    return call, params, text_format, durable
+    return params, durable

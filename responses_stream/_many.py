@@ -56,11 +56,13 @@ class _Socket:
 
     __slots__ = ("_buffered", "_file", "_meter", "_selector", "_timeout", "_tls", "ready", "sock")
 
-    def __init__(self, sock_file: Any, selector: selectors.BaseSelector, slot: Slot) -> None:
+    def __init__(
+        self, sock_file: Any, selector: selectors.BaseSelector, slot: Slot, meter: Meter
+    ) -> None:
         self._file = sock_file
         self.sock: socket.socket = sock_file.raw._sock
         self._selector: Optional[selectors.BaseSelector] = selector
-        self._meter = slot.meter
+        self._meter = meter
         self._timeout = self.sock.gettimeout()
         self._tls = isinstance(self.sock, ssl.SSLSocket)
         # http.client's buffered reader may hold body bytes read with the headers: those
@@ -117,7 +119,6 @@ class Slot:
         self.pairs: Iterator[tuple[Event, Any]] = iter(())
         self.plans: dict[type[Event], Optional[Step]] = {}
         self.plan: Callable[[type[Event]], Optional[Step]] = lambda cls: None
-        self.meter = Meter()
         self.socket: Optional[_Socket] = None
         self.guard: Optional[Guard] = None
         self.read_limit: Optional[float] = None
@@ -128,11 +129,10 @@ class Slot:
 
     def open_body(self, raw: Any, interrupter: Interrupter, meter: Meter) -> Iterator[bytes]:
         """The stream's body, read off the selector (``StreamCore.open_body``)."""
-        self.meter = meter
         selector = self.mux.selector
 
         def attach(sock_file: Any) -> tuple[Reader, Callable[[], None]]:
-            self.socket = _Socket(sock_file, selector, self)
+            self.socket = _Socket(sock_file, selector, self, meter)
             return self.socket.read, self.socket.detach
 
         body = socket_body(raw, READ_SIZE, interrupter, nonblocking=attach)
@@ -395,10 +395,6 @@ class Multiplexer:
 
     # ------------------------------------------------------------------ ending streams
 
-    def stop(self, slot: Slot) -> None:
-        """``slot``'s handler called ``stop()``: its partial response is its outcome."""
-        self.end(slot, None)
-
     def end(self, slot: Slot, error: Optional[BaseException]) -> None:
         """``slot`` is over, with ``error`` or its response: close it, tell its handler."""
         if slot.done:
@@ -511,7 +507,7 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
                     continue
             handler = slot.handler
             if handler is not None and handler._stop_requested:
-                mux.stop(slot)
+                mux.end(slot, None)  # stop(): the partial response is its outcome
     finally:
         mux.close()
     outcomes = [outcome for outcome in mux.outcomes if outcome is not None]

@@ -69,7 +69,11 @@ def offline_stream(
 
 def _records_json_output(chunks: List[bytes]) -> bool:
     """Whether the recording's first event with a response object asks for JSON output."""
-    head = b"".join(chunks)[:_HEAD_BYTES]
+    head = b""
+    for chunk in chunks:  # the first MiB is plenty: the response object comes first
+        head += chunk[: _HEAD_BYTES - len(head)]
+        if len(head) >= _HEAD_BYTES:
+            break
     for block in split_blocks(head)[:_HEAD_EVENTS]:
         for line in block.splitlines():
             if line.startswith(b"data:"):

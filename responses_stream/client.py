@@ -15,7 +15,7 @@ from requests.adapters import HTTPAdapter
 
 from . import _loop
 from ._accumulator import Accumulator
-from ._call import Call, PathLike, from_request
+from ._call import Call, PathLike, from_request, request_body
 from ._config import DEFAULT_BASE_URL, Timeout, resolve
 from ._durable import DEFAULT_EVERY, Durable, per_turn
 from ._events_stream import EventStream
@@ -29,7 +29,7 @@ from ._watchdog import Guard, watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, run_handler
 from .models import Response
-from .structured import asks_for_json, bind_text_format, prepare_text_format
+from .structured import asks_for_json, bind_text_format
 
 if TYPE_CHECKING:
     from ._store_base import CheckpointStore
@@ -217,9 +217,7 @@ class Client:
             record_to,
             cancel_on_stop,
         )
-        durable = Durable.configure(checkpoint, key, checkpoint_every, params)
-        if text_format is not None:
-            params = prepare_text_format(params, text_format)
+        params, durable = request_body(params, text_format, checkpoint, key, checkpoint_every)
         return self._drive(
             handler, lambda: self._create_or_resume(params, call, text_format, durable), call
         )
@@ -247,9 +245,7 @@ class Client:
         if "handler" in params:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
         call = Call(None, accumulate, timeout, max_retries, max_resumes, extra_headers, record_to)
-        durable = Durable.configure(checkpoint, key, checkpoint_every, params)
-        if text_format is not None:
-            params = prepare_text_format(params, text_format)
+        params, durable = request_body(params, text_format, checkpoint, key, checkpoint_every)
         return EventStream(self._create_or_resume(params, call, text_format, durable))
 
     def _create_or_resume(

@@ -12,6 +12,9 @@ import dataclasses
 import inspect
 import json
 import os
+import shutil
+import ssl
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
@@ -380,3 +383,23 @@ def standard_twin_matches(cls: Type[Any]) -> None:
         ((1,), {names[0]: 2}),
     ):
         same_init_error(lambda: cls(*args, **kw), lambda: twin(*args, **kw))
+
+
+def tls_server_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1, and the
+    certificate's path (for the client's ``verify``). Skips without the openssl command; clears
+    the environment's CA bundles, which would win over ``verify``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    command += ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    return context, cert

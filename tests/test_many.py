@@ -8,11 +8,9 @@ import gzip
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,6 +22,8 @@ import responses_stream as rs
 from responses_stream import errors
 from responses_stream._many import OPEN_WORKERS
 from responses_stream.testing import MockServer, Script
+
+from .scripts import tls_server_context
 
 MODEL = "gpt-5-mini"
 
@@ -558,17 +558,7 @@ class TLSStreamServer:
 
 
 def test_streams_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-    command += ["-keyout", str(key), "-out", str(cert)]
-    subprocess.run(command, check=True, capture_output=True)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would win over verify
-        monkeypatch.delenv(name, raising=False)
+    context, cert = tls_server_context(tmp_path, monkeypatch)
     server = TLSStreamServer(context)
     try:
         url = f"https://127.0.0.1:{server.port}/v1"

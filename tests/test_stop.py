@@ -13,10 +13,8 @@ import gc
 import json
 import os
 import select
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import zlib
@@ -28,6 +26,8 @@ import pytest
 
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
+
+from .scripts import tls_server_context
 
 STALL = 30.0  # the server's silence: far longer than any bound below
 BOUND = 2.0  # a generous bound on "at once"
@@ -355,21 +355,11 @@ def test_close_over_tls_ends_the_read_at_once(
     silent: Callable[..., SilentServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same over HTTPS: the shutdown must not break the TLS socket under the reader."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-    command += ["-keyout", str(key), "-out", str(cert)]
-    subprocess.run(command, check=True, capture_output=True)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context, cert = tls_server_context(tmp_path, monkeypatch)
     events = _events_before_silence(_script())
     server = silent(events, tls=context)
     handler = Texts()
     with _client(server) as client:
-        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would win over verify
-            monkeypatch.delenv(name, raising=False)
         client._transport.session.verify = str(cert)
         closer = Closer(handler.stop, lambda: len(handler.deltas) == SENT_DELTAS)
         final = client.stream(handler, model="m", input="x")

@@ -849,20 +849,25 @@ def test_default_is_off_and_imports_nothing_when_opentelemetry_was_never_importe
     assert lines == ["None", "None", "[]"]
 
 
+GLOBAL_PROVIDER = (
+    "from opentelemetry import trace\n"
+    "from opentelemetry.sdk.trace import TracerProvider\n"
+    "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+    "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+    "exporter = InMemorySpanExporter()\n"
+    "provider = TracerProvider()\n"
+    "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+    "trace.set_tracer_provider(provider)\n"
+)
+"""Code for ``run_python``: install a global tracer provider whose spans go to ``exporter``."""
+
+
 def test_default_follows_the_global_tracer_provider() -> None:
     lines = run_python(
-        "from opentelemetry import trace\n"
-        "from opentelemetry.sdk.trace import TracerProvider\n"
-        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
-        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import "
-        "InMemorySpanExporter\n"
         "from responses_stream._tracing import Tracing\n"
         "print(Tracing.configure(enabled=None))\n"  # imported, but no provider installed
-        "exporter = InMemorySpanExporter()\n"
-        "provider = TracerProvider()\n"
-        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
-        "trace.set_tracer_provider(provider)\n"
-        "tracing = Tracing.configure(enabled=None)\n"
+        + GLOBAL_PROVIDER
+        + "tracing = Tracing.configure(enabled=None)\n"
         "print(type(tracing).__name__)\n"
         "tracing.start_stream(request={'model': 'm'}, server_address='localhost',"
         " server_port=8080).finish()\n"

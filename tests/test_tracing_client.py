@@ -23,7 +23,7 @@ from responses_stream import errors
 from responses_stream.testing import MockServer, Script
 
 from .scripts import closed_port_url
-from .test_tracing import Otel, run_python
+from .test_tracing import GLOBAL_PROVIDER, Otel, run_python
 
 MODEL = "gpt-5-mini"
 CHAT = f"chat {MODEL}"
@@ -445,15 +445,7 @@ def test_off_by_default_and_opentelemetry_never_imported() -> None:
 
 def test_on_by_default_with_a_global_tracer_provider() -> None:
     lines = run_python(
-        "from opentelemetry import trace\n"
-        "from opentelemetry.sdk.trace import TracerProvider\n"
-        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
-        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import "
-        "InMemorySpanExporter\n"
-        "exporter = InMemorySpanExporter()\n"
-        "provider = TracerProvider()\n"
-        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
-        "trace.set_tracer_provider(provider)\n"
+        GLOBAL_PROVIDER
         + STREAM_ONCE
         + "print([span.name for span in exporter.get_finished_spans()])\n"
     )
