@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -403,3 +404,27 @@ def tls_server_context(
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     return context, cert
+
+
+def read_request(sock: socket.socket, pending: bytes = b"") -> Optional[Tuple[bytes, bytes, bytes]]:
+    """One HTTP/1.1 request off ``sock`` for the raw-socket test servers: its head, its body
+    (``Content-Length``) and the bytes after it (the next request on a kept-alive connection,
+    passed back as ``pending``); None if the client closed before sending a whole head."""
+    data = pending
+    while b"\r\n\r\n" not in data:
+        block = sock.recv(65536)
+        if not block:
+            return None
+        data += block
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        block = sock.recv(65536)
+        if not block:
+            break
+        rest += block
+    return head, rest[:length], rest[length:]

@@ -18,6 +18,8 @@ import responses_stream as rs
 from responses_stream._body import ChunkedBodyError, decode_chunked
 from responses_stream.testing import Script
 
+from .scripts import read_request
+
 # ------------------------------------------------------------------------------ the decoder
 
 
@@ -216,19 +218,10 @@ class RawHTTPServer:
         with conn:
             buf = b""
             while self.replies:
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                while len(buf) < length:
-                    buf += conn.recv(65536)
-                buf = buf[length:]
+                request = read_request(conn, buf)
+                if request is None:
+                    return
+                buf = request[2]
                 self.requests += 1
                 reply = self.replies.pop(0)
                 pieces = [(0.0, reply)] if isinstance(reply, bytes) else reply

@@ -18,6 +18,8 @@ import pytest
 import responses_stream as rs
 from responses_stream.testing import Script
 
+from .scripts import read_request
+
 MARGIN = 1.5
 """How far past its limit a call may end (the watchdog, the scheduler, a loaded machine)."""
 
@@ -55,18 +57,11 @@ class TrickleServer:
     def _handle(self, conn: socket.socket, n: int) -> None:
         with conn:
             conn.settimeout(10)
-            data = b""
             try:
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, rest = data.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                self.requests[n] = head
+                request = read_request(conn)
+                if request is None:
+                    return
+                self.requests[n] = request[0]
                 self.behaviour(conn, n)
             except OSError:
                 pass  # the client went away: that is what these tests provoke

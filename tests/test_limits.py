@@ -47,6 +47,8 @@ from responses_stream._sse import (
 )
 from responses_stream.testing import MockServer, Script
 
+from .scripts import read_request
+
 MiB = 1024 * 1024
 REPO = Path(__file__).resolve().parents[1]
 
@@ -445,24 +447,10 @@ class BodyServer:
     @staticmethod
     def _read_request(sock: socket.socket) -> bytes:
         """The request's head, after reading the whole request (its body too)."""
-        data = b""
-        while b"\r\n\r\n" not in data:
-            block = sock.recv(65536)
-            if not block:
-                raise OSError("the client closed before sending its request")
-            data += block
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            block = sock.recv(65536)
-            if not block:
-                break
-            body += block
-        return head
+        request = read_request(sock)
+        if request is None:
+            raise OSError("the client closed before sending its request")
+        return request[0]
 
 
 @pytest.fixture

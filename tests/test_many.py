@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import signal
 import socket
 import ssl
@@ -23,7 +22,7 @@ from responses_stream import errors
 from responses_stream._many import OPEN_WORKERS
 from responses_stream.testing import MockServer, Script
 
-from .scripts import tls_server_context
+from .scripts import read_request, tls_server_context
 
 MODEL = "gpt-5-mini"
 
@@ -534,16 +533,10 @@ class TLSStreamServer:
         with self.context.wrap_socket(plain, server_side=True) as sock:
             pending = b""
             while True:
-                while b"\r\n\r\n" not in pending:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    pending += data
-                head, _, pending = pending.partition(b"\r\n\r\n")
-                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-                while len(pending) < length:
-                    pending += sock.recv(65536)
-                body, pending = pending[:length], pending[length:]
+                request = read_request(sock, pending)
+                if request is None:
+                    return
+                _, body, pending = request
                 index = int(json.loads(body)["input"][1:])
                 script = Script(seed=index, model=MODEL).text(text_of(index), chunk=6)
                 script = script.text("x" * 40000).completed()  # one event over a TLS record

@@ -27,7 +27,7 @@ import pytest
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-from .scripts import tls_server_context
+from .scripts import read_request, tls_server_context
 
 STALL = 30.0  # the server's silence: far longer than any bound below
 BOUND = 2.0  # a generous bound on "at once"
@@ -154,24 +154,11 @@ class SilentServer:
 
     @staticmethod
     def _read_request(sock: socket.socket) -> bytes:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            block = sock.recv(65536)
-            if not block:
-                raise OSError("the client closed before sending its request")
-            data += block
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            block = sock.recv(65536)
-            if not block:
-                break
-            body += block
-        return head
+        """The request's head, after reading the whole request (its body too)."""
+        request = read_request(sock)
+        if request is None:
+            raise OSError("the client closed before sending its request")
+        return request[0]
 
     def _head(self) -> bytes:
         lines = [b"HTTP/1.1 200 OK", b"Content-Type: text/event-stream"]
