@@ -428,3 +428,12 @@ def read_request(sock: socket.socket, pending: bytes = b"") -> Optional[Tuple[by
             break
         rest += block
     return head, rest[:length], rest[length:]
+
+
+def request_head(sock: socket.socket) -> bytes:
+    """The head of the one request on ``sock``, read whole (its body too); OSError if the
+    client closed before sending it."""
+    request = read_request(sock)
+    if request is None:
+        raise OSError("the client closed before sending its request")
+    return request[0]

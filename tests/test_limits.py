@@ -47,7 +47,7 @@ from responses_stream._sse import (
 )
 from responses_stream.testing import MockServer, Script
 
-from .scripts import read_request
+from .scripts import request_head
 
 MiB = 1024 * 1024
 REPO = Path(__file__).resolve().parents[1]
@@ -427,7 +427,7 @@ class BodyServer:
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(10)
         try:
-            self.requests.append(self._read_request(sock))
+            self.requests.append(request_head(sock))
             sock.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 b"Transfer-Encoding: chunked\r\n" + self.headers + b"\r\n"
@@ -443,14 +443,6 @@ class BodyServer:
                 pass
         except OSError:  # the client ended the connection (reset or broken pipe)
             self.client_left.set()
-
-    @staticmethod
-    def _read_request(sock: socket.socket) -> bytes:
-        """The request's head, after reading the whole request (its body too)."""
-        request = read_request(sock)
-        if request is None:
-            raise OSError("the client closed before sending its request")
-        return request[0]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import pytest
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-from .scripts import read_request, tls_server_context
+from .scripts import request_head, tls_server_context
 
 STALL = 30.0  # the server's silence: far longer than any bound below
 BOUND = 2.0  # a generous bound on "at once"
@@ -132,7 +132,7 @@ class SilentServer:
             plain.settimeout(5)
             if self.tls is not None:
                 sock = self.tls.wrap_socket(plain, server_side=True)
-            head = self._read_request(sock)
+            head = request_head(sock)
             conn.request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             if self._wait_for_client_close(sock, conn, self.header_delay):
                 return
@@ -151,14 +151,6 @@ class SilentServer:
         finally:
             sock.close()
             conn.ended.set()
-
-    @staticmethod
-    def _read_request(sock: socket.socket) -> bytes:
-        """The request's head, after reading the whole request (its body too)."""
-        request = read_request(sock)
-        if request is None:
-            raise OSError("the client closed before sending its request")
-        return request[0]
 
     def _head(self) -> bytes:
         lines = [b"HTTP/1.1 200 OK", b"Content-Type: text/event-stream"]
