@@ -14,7 +14,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .__version__ import __version__
@@ -114,30 +114,39 @@ class Settings:
     credentials, else the same."""
 
 
+class Azure(NamedTuple):
+    """The Azure OpenAI keywords of :class:`~responses_stream.Client`, as given."""
+
+    azure_endpoint: Optional[str] = None
+    api_version: Optional[str] = None
+    azure_ad_token: Optional[str] = None
+    azure_ad_token_provider: Optional[Callable[[], str]] = None
+
+
 def resolve(
-    *,
     api_key: Optional[str],
     base_url: Optional[str],
+    *,
     organization: Optional[str],
     project: Optional[str],
     timeout: Union[Timeout, float, None],
     max_retries: int,
     default_headers: Optional[Mapping[str, str]],
-    azure_endpoint: Optional[str],
-    api_version: Optional[str],
-    azure_ad_token: Optional[str],
-    azure_ad_token_provider: Optional[Callable[[], str]],
+    azure: Azure,
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
     """The client's settings from its keyword arguments, falling back to the environment.
 
-    Azure is used when ``azure_endpoint`` is given, or when ``AZURE_OPENAI_ENDPOINT`` is set and
-    nothing OpenAI is (no ``base_url``/``api_key`` argument, no ``OPENAI_BASE_URL``/
-    ``OPENAI_API_KEY``). Keys and tokens lose surrounding whitespace (a newline read from a
-    file); one that still cannot be sent in a header is a ConfigurationError that does not
-    quote it. ``user:password@`` in the URL is sent as ``Authorization: Basic`` (replacing a
-    bearer key, as ``requests`` does) and shown as ``user:***@``.
+    ``api_key`` and ``base_url`` come first, as ``Client()`` takes them; its Azure keywords
+    come together, as one :class:`Azure`. Azure is used when ``azure_endpoint`` is given, or
+    when ``AZURE_OPENAI_ENDPOINT`` is set and nothing OpenAI is (no ``base_url``/``api_key``
+    argument, no ``OPENAI_BASE_URL``/``OPENAI_API_KEY``). Keys and tokens lose surrounding
+    whitespace (a newline read from a file); one that still cannot be sent in a header is a
+    ConfigurationError that does not quote it. ``user:password@`` in the URL is sent as
+    ``Authorization: Basic`` (replacing a bearer key, as ``requests`` does) and shown as
+    ``user:***@``.
     """
+    azure_endpoint, api_version, azure_ad_token, azure_ad_token_provider = azure
     openai_configured = base_url or env.get("OPENAI_BASE_URL") or api_key is not None
     if azure_endpoint is None and not openai_configured and not env.get("OPENAI_API_KEY"):
         azure_endpoint = env.get("AZURE_OPENAI_ENDPOINT") or None

@@ -9,10 +9,11 @@ it hands out hold the handle, so ``for event in client.events(...)`` keeps it al
 
 from __future__ import annotations
 
+import logging
 import weakref
 from itertools import repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from ._accumulator import Accumulator
 from ._metrics import StreamMetrics
@@ -21,6 +22,25 @@ from .events import Event
 from .models import Response
 
 _FIRST = itemgetter(0)
+logger = logging.getLogger("responses_stream")
+
+OnClose = Callable[[Response], None]
+"""Called with the response once the handle is closed (``cancel_on_stop``, see ``client``)."""
+
+
+def _close(core: StreamCore, on_close: Optional[OnClose], raises: bool) -> None:
+    """Close ``core``, then call ``on_close`` with its response. A failure of ``on_close`` is
+    raised, or with ``raises=False`` (the handle was dropped, or an exception is on its way
+    already) logged as a warning: never lost."""
+    core.close()
+    if on_close is None:
+        return
+    try:
+        on_close(core.response)
+    except Exception as exc:
+        if raises:
+            raise
+        logger.warning("cancel_on_stop: cancelling %s failed: %s", core.response.id, exc)
 
 
 class EventStream:
@@ -58,11 +78,13 @@ class EventStream:
     arrived.
     """
 
-    __slots__ = ("__weakref__", "_core")
+    __slots__ = ("__weakref__", "_closer", "_core", "_on_close")
 
-    def __init__(self, core: StreamCore) -> None:
+    def __init__(self, core: StreamCore, on_close: Optional[OnClose] = None) -> None:
         self._core = core
-        weakref.finalize(self, core.close)  # dropped unclosed: the connection goes now
+        self._on_close = on_close
+        # Dropped unclosed: the connection goes now (and on_close runs, its failure logged).
+        self._closer = weakref.finalize(self, _close, core, on_close, False)
 
     def _held(self, pairs: Iterator[Pair]) -> Iterator[Pair]:
         """``pairs``, holding this handle while they are iterated (C iterators, no frame)."""
@@ -83,6 +105,7 @@ class EventStream:
 
     def __exit__(self, *exc_info: Any) -> None:
         self._core.__exit__(*exc_info)
+        self._settle(raises=exc_info[1] is None)
 
     def close(self) -> None:
         """Close the connection: safe to call more than once, and from any thread.
@@ -91,8 +114,18 @@ class EventStream:
         the middle of a blocked read: the socket is shut down, iteration ends without an error
         (:attr:`response` holds what had arrived) and the reading thread releases the
         connection on its way out. A closed background stream is never resumed.
+
+        With ``cancel_on_stop=True`` (see ``client.events()``) it also cancels a background
+        response that had not ended, and raises what that cancel raised.
         """
         self._core.close()
+        self._settle(raises=True)
+
+    def _settle(self, raises: bool) -> None:
+        """The first close's share after the connection: ``on_close`` (see :func:`_close`)."""
+        # detach(): the finalizer will not run; None after an earlier close() or __exit__.
+        if self._closer.detach() is not None and self._on_close is not None:
+            _close(self._core, self._on_close, raises)
 
     def until_done(self) -> Response:
         """Consume the rest of the stream and return the final response."""

@@ -27,11 +27,26 @@ import ssl
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Union, cast
+from types import GeneratorType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Optional,
+    Union,
+    cast,
+)
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
+from ._many_http import LoopSocket, exchange, loop_pool
 from ._metrics import Meter
+from ._opening import Opening
 from ._stream import WAIT, StreamCore
+from ._transport import Attempt, Transport
 from .errors import ConfigurationError, ProtocolError
 from .events import Event
 from .handler import ResponseHandler, Step, dispatcher_for
@@ -41,71 +56,19 @@ if TYPE_CHECKING:
     from ._watchdog import Guard
 
 OPEN_WORKERS = 16
-"""Threads that send requests and wait for their headers (and run resumes' back-offs)."""
+"""Threads that send the requests the selector cannot (TLS, proxies...) and run the blocking
+parts of resumes and checkpoints."""
+OPEN_BATCH = 32
+"""Requests started per pass of the loop: the streams already running are read between
+batches, so starting a thousand does not hold up their events."""
 
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 Outcome = Union[Response, BaseException]
 """What one stream of ``stream_many`` ended with: its final response, or its exception."""
-Opener = Callable[[Callable[["Guard"], None]], StreamCore]
-"""Sends one request and returns its stream; reports the call's guard first (``client``)."""
-
-
-class _Socket:
-    """One connection's socket on the selector, read without ever waiting."""
-
-    __slots__ = ("_buffered", "_file", "_meter", "_selector", "_timeout", "_tls", "ready", "sock")
-
-    def __init__(
-        self, sock_file: Any, selector: selectors.BaseSelector, slot: Slot, meter: Meter
-    ) -> None:
-        self._file = sock_file
-        self.sock: socket.socket = sock_file.raw._sock
-        self._selector: Optional[selectors.BaseSelector] = selector
-        self._meter = meter
-        self._timeout = self.sock.gettimeout()
-        self._tls = isinstance(self.sock, ssl.SSLSocket)
-        # http.client's buffered reader may hold body bytes read with the headers: those
-        # first, as the selector never reports them.
-        self._buffered = True
-        self.ready = True
-        """The selector reported the socket readable (a read that came up short clears it)."""
-        self.sock.setblocking(False)
-        selector.register(self.sock, selectors.EVENT_READ, slot)
-
-    def read(self, size: int) -> Optional[bytes]:
-        """What has arrived (at most ``size`` bytes), ``b""`` at the end, None if nothing yet."""
-        if self._buffered:
-            try:
-                data: bytes = self._file.read1(size)
-            except _WOULD_BLOCK:
-                data = b""
-            if data:
-                self._meter.data_at = self._meter.clock()
-                return data
-            self._buffered = False  # empty: from now on straight off the socket
-        if not self.ready:
-            return None
-        try:
-            data = self.sock.recv(size)
-        except _WOULD_BLOCK:
-            self.ready = False
-            return None
-        if data:
-            self._meter.data_at = self._meter.clock()
-        if len(data) < size and not (self._tls and cast(ssl.SSLSocket, self.sock).pending()):
-            self.ready = False  # all there was: wait for the selector before reading again
-        return data
-
-    def detach(self) -> None:
-        """Off the selector, and blocking again (before the socket is pooled or closed)."""
-        selector, self._selector = self._selector, None
-        if selector is None:
-            return
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            selector.unregister(self.sock)
-        with contextlib.suppress(OSError):
-            self.sock.settimeout(self._timeout)
+Opener = Union[Opening, Callable[[], StreamCore]]
+"""How one request's stream is opened (``client``): the steps of its requests, run on the
+selector, or a blocking function, run on the pool (a checkpointed stream's)."""
 
 
 class Slot:
@@ -119,7 +82,7 @@ class Slot:
         self.pairs: Iterator[tuple[Event, Any]] = iter(())
         self.plans: dict[type[Event], Optional[Step]] = {}
         self.plan: Callable[[type[Event]], Optional[Step]] = lambda cls: None
-        self.socket: Optional[_Socket] = None
+        self.socket: Optional[LoopSocket] = None
         self.guard: Optional[Guard] = None
         self.read_limit: Optional[float] = None
         self.cancel_on_stop = False
@@ -132,7 +95,7 @@ class Slot:
         selector = self.mux.selector
 
         def attach(sock_file: Any) -> tuple[Reader, Callable[[], None]]:
-            self.socket = _Socket(sock_file, selector, self, meter)
+            self.socket = LoopSocket(sock_file, selector, self, meter)
             return self.socket.read, self.socket.detach
 
         body = socket_body(raw, READ_SIZE, interrupter, nonblocking=attach)
@@ -149,7 +112,7 @@ class Slot:
         )
 
     @staticmethod
-    def _detaching(body: Iterator[bytes], sock: Optional[_Socket]) -> Iterator[bytes]:
+    def _detaching(body: Iterator[bytes], sock: Optional[LoopSocket]) -> Iterator[bytes]:
         try:
             yield from body
         finally:
@@ -168,6 +131,7 @@ class Multiplexer:
         self,
         requests: Iterable[Mapping[str, Any]],
         open_stream: Callable[[Slot, Mapping[str, Any]], Opener],
+        transport: Transport,
         *,
         handler: Optional[Callable[[int, Mapping[str, Any]], ResponseHandler]],
         concurrency: int,
@@ -177,6 +141,8 @@ class Multiplexer:
             raise ConfigurationError(f"concurrency must be a positive int, got {concurrency!r}")
         self._requests = enumerate(requests)
         self._open_stream = open_stream
+        self._transport = transport
+        self._prepared: dict[Any, Any] = {}  # requests prepared for the selector (_many_http)
         self._make_handler = handler
         self._callbacks = callbacks
         self._concurrency = concurrency
@@ -194,6 +160,8 @@ class Multiplexer:
         self._runnable: collections.deque[Slot] = collections.deque()
         self._live: dict[int, Slot] = {}
         self._exhausted = False
+        self._starts = OPEN_BATCH  # left to start in this pass of the loop
+        self._refill = False  # a stream ended: start the next one at once
         self._closed = False
         self._lock = threading.Lock()  # orders post() against close()
         self.outcomes: list[Optional[Outcome]] = []
@@ -206,44 +174,56 @@ class Multiplexer:
         try:
             while not self._closed:
                 self._run_inbox()
+                self._starts = OPEN_BATCH
                 self._fill()
-                while self._runnable and not self._closed:
-                    slot = self._runnable.popleft()
-                    if not slot.done:
-                        yield from self._pump(slot)
-                    self._run_inbox()
-                    self._fill()
-                if not self._live or self._closed:
+                runnable, inbox, timers, order = (
+                    self._runnable,
+                    self._inbox,
+                    self._timers,
+                    self._order,
+                )
+                while runnable and not self._closed:
+                    slot = runnable.popleft()
+                    if slot.done:
+                        continue
+                    # Run the stream until it waits for its socket (or a timer), or ends. Here
+                    # and not in a generator of its own: that would be one more frame resumed
+                    # per event, and one more generator made per wake-up.
+                    try:
+                        for event, touched in slot.pairs:
+                            if event is WAIT:
+                                if touched is not None:
+                                    heapq.heappush(timers, (touched, next(order), slot))
+                                break
+                            yield slot, event, touched
+                            if cast(Any, slot).done:  # ended by its callback (mypy narrowed it)
+                                break
+                        else:
+                            self.end(slot, None)
+                    except Exception as exc:  # the stream's own error: its outcome
+                        self.end(slot, exc)
+                    if inbox:
+                        self._run_inbox()
+                    if self._refill:
+                        self._fill()
+                if self._closed or (not self._live and self._exhausted):
                     break
                 timeout = None
                 if self._timers:
                     timeout = max(0.0, self._timers[0][0] - self._clock())
+                if not self._starts and not self._exhausted and len(self._live) < self._concurrency:
+                    timeout = 0  # more to start: look at the sockets, then start the next batch
                 for key, _ in self.selector.select(timeout):
                     slot = key.data
                     if slot is None:
                         self._drain_wake()
-                    elif slot.socket is not None:
+                        continue
+                    if slot.socket is not None:
                         slot.socket.ready = True
-                        self._runnable.append(slot)
+                    self._runnable.append(slot)  # its body, or its request while it opens
                 self._fire_timers()
         finally:
             self.close()
-
-    def _pump(self, slot: Slot) -> Iterator[tuple[Slot, Event, Any]]:
-        """Run ``slot``'s stream until it waits for its socket (or a timer), or ends."""
-        try:
-            for event, touched in slot.pairs:
-                if event is WAIT:
-                    if touched is not None:
-                        heapq.heappush(self._timers, (touched, next(self._order), slot))
-                    return
-                yield slot, event, touched
-                if slot.done:
-                    return
-        except Exception as exc:  # the stream's own error: its outcome
-            self.end(slot, exc)
-            return
-        self.end(slot, None)
 
     def _fire_timers(self) -> None:
         now = self._clock()
@@ -316,8 +296,16 @@ class Multiplexer:
     # ------------------------------------------------------------------ opening streams
 
     def _fill(self) -> None:
-        """Start requests until ``concurrency`` streams are live or none are left."""
-        while not self._exhausted and len(self._live) < self._concurrency and not self._closed:
+        """Start requests until ``concurrency`` streams are live or none are left (at most
+        :data:`OPEN_BATCH` in one pass of the loop)."""
+        self._refill = False
+        while (
+            self._starts
+            and not self._exhausted
+            and len(self._live) < self._concurrency
+            and not self._closed
+        ):
+            self._starts -= 1
             try:
                 index, params = next(self._requests)
             except StopIteration:
@@ -350,8 +338,61 @@ class Multiplexer:
             except Exception as exc:
                 self.end(slot, exc)
                 continue
-            future = self._pool.submit(contextvars.copy_context().run, opener, self._guarded(slot))
+            if isinstance(opener, GeneratorType):
+                slot.pairs = self._opening(slot, opener)
+                self._runnable.append(slot)
+                continue
+            future = self._pool.submit(contextvars.copy_context().run, cast(Any, opener))
             future.add_done_callback(self._answered(slot))
+
+    def _opening(self, slot: Slot, steps: Opening) -> Generator[tuple[Event, Any], None, None]:
+        """Run the steps that open ``slot``'s stream (``slot.pairs`` until it is open): each
+        request on the selector (or, when it cannot go that way, on the pool), each back-off
+        as a timer."""
+        clock = self._clock
+        ended, step = _advance(steps, None)
+        while not ended:
+            if isinstance(step, Attempt):
+                session = self._transport.session
+                pool = loop_pool(session, step, self._prepared)
+                outcome: Any = None
+                if pool is not None:
+                    outcome = yield from exchange(
+                        session,
+                        pool,
+                        step,
+                        selector=self.selector,
+                        owner=slot,
+                        wait=WAIT,
+                        offload=lambda work: self._wait_for(slot, work),
+                        cache=self._prepared,
+                    )
+                    if not isinstance(outcome, Exception) and outcome.is_redirect:
+                        outcome.close()  # requests follows redirects: send it that way
+                        pool = None
+                if pool is None:
+                    outcome = yield from self._wait_for(slot, self._transport.exchange, step)
+                elif not isinstance(outcome, Exception) and outcome.status_code >= 300:
+                    # The next step reads the error's body, which may take a while: not here.
+                    ended, step = yield from self._wait_for(slot, _advance, steps, outcome)
+                    continue
+                ended, step = _advance(steps, outcome)
+            else:
+                until = clock() + step
+                while clock() < until:
+                    yield WAIT, until
+                ended, step = _advance(steps, None)
+        self._start(slot, step)
+        yield WAIT, None  # slot.pairs is the stream's now: it runs again from there
+
+    def _wait_for(
+        self, slot: Slot, work: Callable[..., Any], *args: Any
+    ) -> Generator[tuple[Event, Any], None, Any]:
+        """Run ``work(*args)`` on the pool; its result (its exception is raised here)."""
+        future = self.offload(slot, lambda: work(*args))
+        while not future.done():
+            yield WAIT, None  # woken by offload when it is done
+        return future.result()
 
     def _answered(self, slot: Slot) -> Callable[[Future[StreamCore]], None]:
         def answered(future: Future[StreamCore]) -> None:
@@ -359,7 +400,10 @@ class Multiplexer:
 
         return answered
 
-    def _guarded(self, slot: Slot) -> Callable[[Guard], None]:
+    def guarded(self, slot: Slot) -> Callable[[Guard], None]:
+        """What a call of ``slot`` reports its guard to (``Call.on_guard``): the loop cancels
+        it when it closes."""
+
         def report(guard: Guard) -> None:
             slot.guard = guard
             if self._closed or slot.done:
@@ -368,12 +412,16 @@ class Multiplexer:
         return report
 
     def _opened(self, slot: Slot, future: Future[StreamCore]) -> None:
-        """A request was answered (on the loop's thread): set its stream up and read it."""
+        """A stream opened on the pool (on the loop's thread): set it up and read it."""
         try:
             stream = future.result()
         except Exception as exc:
             self.end(slot, exc)
             return
+        self._start(slot, stream)
+
+    def _start(self, slot: Slot, stream: StreamCore) -> None:
+        """``slot``'s stream is open: set it up to be read on the selector, and run it."""
         if slot.done or self._closed:
             stream.close()
             return
@@ -440,6 +488,7 @@ class Multiplexer:
     def _finish(self, slot: Slot, outcome: Outcome) -> None:
         if self._live.pop(slot.index, None) is None:
             return  # closed meanwhile: close() told the handler
+        self._refill = not self._exhausted
         handler = slot.handler
         if handler is not None:
             handler._stream = None
@@ -473,11 +522,14 @@ class Multiplexer:
             if stream is not None:
                 stream.close()
                 self.outcomes[slot.index] = stream.response
+            else:
+                cast(Generator[Any, None, None], slot.pairs).close()  # its request: let go
             if slot.handler is not None:
                 slot.handler._stream = None
                 with contextlib.suppress(Exception):
                     slot.handler.on_end()
         self._live.clear()
+        self._prepared.clear()  # it holds connection pools: the session's to close, not ours
         self._pool.shutdown(wait=False, cancel_futures=True)
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(KeyError, ValueError, OSError):
@@ -486,86 +538,9 @@ class Multiplexer:
         self.selector.close()
 
 
-def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
-    """Feed every stream's events to its handler (``stream_many``); the outcomes in order.
-
-    An exception from a callback ends that stream, as its outcome (after ``on_exception``);
-    with ``fail_fast`` it ends every stream and is raised.
-    """
+def _advance(steps: Opening, outcome: Any) -> tuple[bool, Any]:
+    """``steps``' next step after ``outcome``: ``(False, step)``, or ``(True, its result)``."""
     try:
-        for slot, event, touched in mux.events():
-            cls = type(event)
-            plans = slot.plans
-            step = plans[cls] if cls in plans else slot.plan(cls)
-            if step is not None:
-                try:
-                    step(event, touched)
-                except Exception as exc:
-                    mux.end(slot, exc)
-                    if fail_fast:
-                        raise
-                    continue
-            handler = slot.handler
-            if handler is not None and handler._stop_requested:
-                mux.end(slot, None)  # stop(): the partial response is its outcome
-    finally:
-        mux.close()
-    outcomes = [outcome for outcome in mux.outcomes if outcome is not None]
-    if len(outcomes) != len(mux.outcomes):  # pragma: no cover - every stream has ended here
-        raise RuntimeError("stream_many ended with a stream still running")
-    return outcomes
-
-
-class ManyEvents:
-    """Pull-style access to many streams at once; ``client.events_many()`` returns one.
-
-    Iterate it for ``(index, event)`` pairs as events arrive from any stream (``index`` is the
-    request's position in the input), inside a ``with`` block so every connection is closed
-    however you leave the loop::
-
-        with client.events_many(requests) as streams:
-            for index, event in streams:
-                ...
-            outcomes = streams.outcomes
-
-    :meth:`response` gives a stream's snapshot at any time; once iteration is over,
-    :attr:`outcomes` holds each request's final :class:`~responses_stream.Response` or the
-    :mod:`~responses_stream.errors` exception that ended it (a failed stream yields no more
-    events: look there).
-    """
-
-    def __init__(self, mux: Multiplexer) -> None:
-        self._mux = mux
-        self._events: Optional[Iterator[tuple[int, Event]]] = None
-
-    def __iter__(self) -> Iterator[tuple[int, Event]]:
-        if self._events is None:
-            self._events = ((slot.index, event) for slot, event, _ in self._mux.events())
-        return self._events
-
-    def __enter__(self) -> ManyEvents:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @property
-    def outcomes(self) -> list[Optional[Outcome]]:
-        """Each request's outcome by index: its final response or its exception (None while
-        it has not ended; the response so far for a stream cut short by :meth:`close`)."""
-        return self._mux.outcomes
-
-    def response(self, index: int) -> Optional[Response]:
-        """Request ``index``'s snapshot so far (final once it ended), or None before it
-        started or if it failed before its stream opened."""
-        slot = self._mux.slot(index)
-        if slot is not None and slot.stream is not None:
-            return slot.stream.response
-        outcome = self._mux.outcomes[index] if index < len(self._mux.outcomes) else None
-        if isinstance(outcome, Response):
-            return outcome
-        return getattr(outcome, "response", None)
-
-    def close(self) -> None:
-        """Close every connection now (safe to call more than once)."""
-        self._mux.close()
+        return False, steps.send(outcome)
+    except StopIteration as done:
+        return True, done.value

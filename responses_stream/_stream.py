@@ -74,18 +74,22 @@ class StreamCore:
     What ``client.stream()`` drives and what a public :class:`EventStream` wraps. The
     generators (:meth:`pairs`) refer to this object, never to the public handle, so a handle
     dropped unclosed is freed at once by reference counting and closes its core.
+
+    After the HTTP response and the accumulator come the stream's ``meter`` (its timings and
+    counts) and ``guard`` (its time limits, ``_watchdog``), which the client always passes; a
+    stream without them (a replay, a finished checkpoint) gets a fresh meter and no limits.
     """
 
     def __init__(
         self,
         http_response: Optional[requests.Response],
         accumulator: Accumulator,
+        meter: Optional[Meter] = None,
+        guard: Optional[Guard] = None,
         *,
         deliver_after: Optional[int] = None,
         resumer: Optional[Resumer] = None,
         recording: Optional[Recording] = None,
-        meter: Optional[Meter] = None,
-        guard: Optional[Guard] = None,
         span: Optional[StreamSpan] = None,
         max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:

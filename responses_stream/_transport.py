@@ -16,7 +16,19 @@ import random
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union, cast
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Generator,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+)
 
 import requests
 import urllib3.exceptions
@@ -103,6 +115,28 @@ class RetryPolicy:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
+
+
+class Attempt(NamedTuple):
+    """One try of a request, as :meth:`Transport.attempts` asks for it to be sent."""
+
+    method: str
+    url: str
+    payload: Optional[bytes]
+    params: Mapping[str, str]
+    headers: Dict[str, str]
+    stream: bool
+    timeouts: Tuple[Optional[float], Optional[float]]
+    """(connect, read) in seconds, shortened to the call's deadline."""
+    guard: Optional[Guard]
+
+
+_T = TypeVar("_T")
+Steps = Generator[Union[Attempt, float], Any, _T]
+"""Work that sends requests, as a generator (:meth:`Transport.attempts`): it yields what to
+send, or how long to wait, and is sent back each answer; it returns its result."""
+Attempts = Steps[requests.Response]
+"""The tries of one request (:meth:`Transport.attempts`)."""
 
 
 # ------------------------------------------------------------------------------ translation
@@ -328,7 +362,7 @@ class Transport:
         limits = Timeout.coerce(timeout) if timeout is not None else self.settings.timeout
         return self.clock() + limits.total if limits.total is not None else None
 
-    def send(
+    def attempts(
         self,
         method: str,
         path: str,
@@ -342,8 +376,14 @@ class Transport:
         deadline: Optional[float] = None,
         stream: bool = False,
         guard: Optional[Guard] = None,
-    ) -> requests.Response:
-        """Send one request; return the 2xx response (body unread when ``stream``).
+    ) -> Attempts:
+        """The tries of one request and the retry policy between them, without any I/O.
+
+        A generator: it yields an :class:`Attempt` (the driver sends it and sends back the
+        ``requests.Response``, or the ``requests`` exception the try raised) or a delay in
+        seconds (the driver waits that long and sends back None), and returns the 2xx
+        response (body unread when ``stream``). :meth:`send` drives it blocking;
+        ``stream_many`` drives it on its selector, so both follow the same policy.
 
         Raises the :class:`APIStatusError` for the last answer, or :class:`APIConnectionError`
         /:class:`APITimeoutError`, when retries (``max_retries``, else the client's) run out or
@@ -365,18 +405,11 @@ class Transport:
         while True:
             connect, read = timeouts(limits, deadline, self.clock)
             answer: Optional[Mapping[str, str]] = None
-            try:
-                with guarding(guard):
-                    resp = self.session.request(
-                        method,
-                        url,
-                        data=payload,
-                        params=params or None,
-                        headers=headers,
-                        stream=stream,
-                        timeout=(connect, read),
-                    )
-            except (requests.RequestException, UnicodeEncodeError) as exc:
+            outcome = yield Attempt(
+                method, url, payload, params, headers, stream, (connect, read), guard
+            )
+            if isinstance(outcome, BaseException):
+                exc = outcome
                 expired = guard.expired if guard is not None else None
                 error: ResponsesStreamError = cast(
                     ResponsesStreamError, translate(exc, url=url, expired=expired)
@@ -389,6 +422,7 @@ class Transport:
                     and expired is None
                 )
             else:
+                resp = cast(requests.Response, outcome)
                 request_id = resp.headers.get("x-request-id")
                 logger.debug(
                     "%s %s: HTTP %s, request id %s", method, url, resp.status_code, request_id
@@ -410,7 +444,39 @@ class Transport:
             logger.info("retrying %s in %.2fs (attempt %d) after: %s", url, delay, attempt, error)
             if on_retry is not None:
                 on_retry(error, attempt, delay)
-            self.sleep(delay)
+            yield delay
+
+    def send(self, steps: Steps[_T]) -> _T:
+        """Run ``steps`` (:meth:`attempts`, or work made of them) here, blocking: each try
+        through the session (:meth:`exchange`), each back-off with :attr:`sleep`; return
+        their result (the 2xx response of :meth:`attempts`) or raise their error."""
+        step = next(steps)
+        while True:
+            outcome: Any = None
+            if isinstance(step, Attempt):
+                outcome = self.exchange(step)
+            else:
+                self.sleep(step)
+            try:
+                step = steps.send(outcome)
+            except StopIteration as done:
+                return cast(_T, done.value)
+
+    def exchange(self, attempt: Attempt) -> Union[requests.Response, Exception]:
+        """Send one try through the session (blocking): its response, or what it raised."""
+        try:
+            with guarding(attempt.guard):
+                return self.session.request(
+                    attempt.method,
+                    attempt.url,
+                    data=attempt.payload,
+                    params=attempt.params or None,
+                    headers=attempt.headers,
+                    stream=attempt.stream,
+                    timeout=attempt.timeouts,
+                )
+        except (requests.RequestException, UnicodeEncodeError) as exc:
+            return exc
 
     @staticmethod
     def _status_error(resp: requests.Response, guard: Optional[Guard]) -> ResponsesStreamError:
@@ -444,7 +510,8 @@ class Transport:
     ) -> Dict[str, Any]:
         """Send a non-streamed request and return its JSON object."""
         payload = json.dumps(body).encode("utf-8") if body is not None else None
-        resp = self.send(method, path, payload, timeout=timeout, deadline=self.deadline(timeout))
+        deadline = self.deadline(timeout)
+        resp = self.send(self.attempts(method, path, payload, timeout=timeout, deadline=deadline))
         try:
             data = resp.json()
         except ValueError as exc:

@@ -6,34 +6,32 @@ A verb turns its keywords into a request (``_transport``) and a stream over the 
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Sequence, Union
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import _loop
-from ._accumulator import Accumulator
 from ._call import Call, PathLike, from_request, request_body
-from ._config import DEFAULT_BASE_URL, Timeout, resolve
+from ._config import DEFAULT_BASE_URL, Azure, Timeout, resolve
 from ._durable import DEFAULT_EVERY, Durable, per_turn
 from ._events_stream import EventStream
-from ._many import ManyEvents, Multiplexer, Opener, Outcome, Slot, run_callbacks
-from ._metrics import Meter
-from ._resume import Recording, Resumer
-from ._sse import DEFAULT_MAX_EVENT_BYTES, check_max_event_bytes
+from ._keywords import keywords_of
+from ._many import Multiplexer, Opener, Outcome, Slot
+from ._many_run import ManyEvents, run_callbacks
+from ._opening import StreamOpener, path_id
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._stream import StreamCore
 from ._transport import Transport, protect_redirects, settle_environment
-from ._watchdog import Guard, watch_session
+from ._watchdog import watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, run_handler
 from .models import Response
-from .structured import asks_for_json, bind_text_format
 
 if TYPE_CHECKING:
     from ._store_base import CheckpointStore
-    from ._tracing import StreamSpan, Tracing
+    from ._tracing import Tracing
 
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "ManyEvents", "stream"]
@@ -99,19 +97,15 @@ class Client:
         trace_content: bool = False,
         max_event_bytes: Optional[int] = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        self._max_event_bytes = check_max_event_bytes(max_event_bytes)
         self.settings = resolve(
-            api_key=api_key,
-            base_url=base_url,
+            api_key,
+            base_url,
             organization=organization,
             project=project,
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            azure_endpoint=azure_endpoint,
-            api_version=api_version,
-            azure_ad_token=azure_ad_token,
-            azure_ad_token_provider=azure_ad_token_provider,
+            azure=Azure(azure_endpoint, api_version, azure_ad_token, azure_ad_token_provider),
         )
         """What every request carries (:class:`responses_stream._config.Settings`)."""
         self._own_session = session is None
@@ -132,10 +126,12 @@ class Client:
             provider_name="azure.ai.openai" if self.settings.is_azure else "openai",
         )
         url = urlsplit(self.settings.base_url)
-        self._server = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+        server = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+        self._server = server
         protect_redirects(session)
         watch_session(session)
         self._transport = Transport(session, self.settings)
+        self._opener = StreamOpener(self._transport, self._tracing, server, max_event_bytes)
 
     @property
     def base_url(self) -> str:
@@ -222,43 +218,34 @@ class Client:
             handler, lambda: self._create_or_resume(params, call, text_format, durable), call
         )
 
-    def events(
-        self,
-        *,
-        accumulate: bool = True,
-        timeout: Union[Timeout, float, None] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        max_resumes: int = 5,
-        record_to: Optional[PathLike] = None,
-        text_format: Optional[type] = None,
-        checkpoint: Optional[CheckpointStore] = None,
-        key: Optional[str] = None,
-        checkpoint_every: float = DEFAULT_EVERY,
-        **params: Any,
-    ) -> EventStream:
+    @keywords_of(stream)
+    def events(self, **keywords: Any) -> EventStream:
         """Create a response with ``stream: true`` and return an :class:`EventStream`.
 
         The request is sent (and retried) now; iterate the result for typed events, inside a
-        ``with`` block so the connection is always closed. Keywords as for :meth:`stream`.
+        ``with`` block so the connection is always closed. Keywords as for :meth:`stream`,
+        without ``handler``. With ``background=True``, ``cancel_on_stop=True`` cancels the
+        response when the stream is closed before its end (by leaving the ``with`` block,
+        ``break`` or an exception included, by :meth:`EventStream.close` or by dropping it)
+        once its id has arrived. A failure of that cancel is raised by ``close()`` or at the
+        end of the ``with`` block; when an exception is already on its way, or the stream was
+        dropped, it is logged as a warning on the ``responses_stream`` logger instead.
         """
-        if "handler" in params:
+        if "handler" in keywords:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
-        call = Call(None, accumulate, timeout, max_retries, max_resumes, extra_headers, record_to)
-        params, durable = request_body(params, text_format, checkpoint, key, checkpoint_every)
-        return EventStream(self._create_or_resume(params, call, text_format, durable))
+        call, params, text_format, durable = from_request(None, keywords)
+        stop = self._cancel_unfinished if call.cancel_on_stop and params.get("background") else None
+        return EventStream(self._create_or_resume(params, call, text_format, durable), stop)
 
     def _create_or_resume(
         self, params: Any, call: Call, text_format: Optional[type], durable: Optional[Durable]
     ) -> StreamCore:
         """A new response's stream or, with a checkpoint, the saved one's (``_durable``)."""
         if durable is None:
-            return self._create(params, call, text_format)
+            return self._opener.create(params, call, text_format)
         return durable.open(
-            lambda: self._create(params, call, text_format),
-            lambda rid, after: self._open(
-                call, lambda guard: self._open_resume(rid, after, call, guard), background=True
-            ),
+            lambda: self._opener.create(params, call, text_format),
+            lambda rid, after: self._opener.resume(rid, after, call, None),
             call,
             text_format,
         )
@@ -344,7 +331,12 @@ class Client:
         stream and raises it. Ctrl-C closes every connection and raises ``KeyboardInterrupt``.
         """
         mux = Multiplexer(
-            requests, self._many_opener, handler=handler, concurrency=concurrency, callbacks=True
+            requests,
+            self._many_opener,
+            self._transport,
+            handler=handler,
+            concurrency=concurrency,
+            callbacks=True,
         )
         return run_callbacks(mux, fail_fast=fail_fast)
 
@@ -358,24 +350,28 @@ class Client:
         ``index``'s snapshot and ``.outcomes`` each request's final response or exception.
         """
         mux = Multiplexer(
-            requests, self._many_opener, handler=None, concurrency=concurrency, callbacks=False
+            requests,
+            self._many_opener,
+            self._transport,
+            handler=None,
+            concurrency=concurrency,
+            callbacks=False,
         )
         return ManyEvents(mux)
 
     def _many_opener(self, slot: Slot, request: Mapping[str, Any]) -> Opener:
-        """What opens one request of ``stream_many`` (on a pool thread), its keywords split
-        into the SDK's and the body's as :meth:`stream` does."""
+        """What opens one request of ``stream_many``, its keywords split into the SDK's and
+        the body's as :meth:`stream` does: the steps of :meth:`_creating` (run on the
+        selector), or for a checkpointed stream a function run on the pool."""
         call, params, text_format, durable = from_request(slot.handler, request)
         call.on_retry = slot.mux.marshal(slot, call.on_retry)
         call.on_resume = slot.mux.marshal(slot, call.on_resume)
+        call.on_guard = slot.mux.guarded(slot)
         slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self.cancel
         slot.read_limit = (call.timeout or self.settings.timeout).read
-
-        def open_stream(report_guard: Callable[[Guard], None]) -> StreamCore:
-            call.on_guard = report_guard
-            return self._create_or_resume(params, call, text_format, durable)
-
-        return open_stream
+        if durable is None:
+            return self._opener.creating(params, call, text_format)
+        return lambda: self._create_or_resume(params, call, text_format, durable)
 
     # ------------------------------------------------------------------ background responses
 
@@ -403,12 +399,7 @@ class Client:
         )
 
         def open_stream() -> StreamCore:
-            return self._open(
-                call,
-                lambda guard: self._open_resume(response_id, None, call, guard),
-                background=True,
-                deliver_after=starting_after,
-            )
+            return self._opener.resume(response_id, None, call, starting_after)
 
         return self._drive(handler, open_stream, call)
 
@@ -416,7 +407,7 @@ class Client:
         self, response_id: str, *, timeout: Union[Timeout, float, None] = None
     ) -> Response:
         """Fetch a stored response (``GET /responses/{id}``) as a :class:`Response`."""
-        path = f"/responses/{_path_id(response_id)}"
+        path = f"/responses/{path_id(response_id)}"
         return Response.from_wire(self._transport.request_json("GET", path, timeout=timeout))
 
     def cancel(self, response_id: str, *, timeout: Union[Timeout, float, None] = None) -> Response:
@@ -425,7 +416,7 @@ class Client:
         Cancelling a response that already finished or was cancelled is not an error: the
         response is returned as it is.
         """
-        path = f"/responses/{_path_id(response_id)}/cancel"
+        path = f"/responses/{path_id(response_id)}/cancel"
         try:
             data = self._transport.request_json("POST", path, body={}, timeout=timeout)
         except (BadRequestError, ConflictError) as exc:
@@ -444,138 +435,15 @@ class Client:
         self, handler: ResponseHandler, open_stream: Callable[[], StreamCore], call: Call
     ) -> Response:
         final = run_handler(handler, open_stream)
-        if call.cancel_on_stop and handler.stopped and final.id and final.status not in _FINISHED:
-            # The partial output stays as it was received; the status is the server's now.
-            final.status = self.cancel(final.id).status
+        if call.cancel_on_stop and handler.stopped:
+            self._cancel_unfinished(final)
         return final
 
-    def _create(
-        self, params: Mapping[str, Any], call: Call, text_format: Optional[type]
-    ) -> StreamCore:
-        body = dict(params)
-        body["stream"] = True
-        try:
-            payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"request parameters are not JSON-serialisable: {exc}"
-            ) from exc
-
-        def send(guard: Optional[Guard]) -> requests.Response:
-            return self._send_stream("POST", "/responses", call, guard, payload=payload)
-
-        stream = self._open(call, send, background=bool(body.get("background")), request=body)
-        stream.json_output = asks_for_json(body)
-        if text_format is not None:
-            bind_text_format(stream.response, text_format)
-        return stream
-
-    def _open(
-        self,
-        call: Call,
-        send: Callable[[Optional[Guard]], requests.Response],
-        *,
-        background: bool,
-        deliver_after: Optional[int] = None,
-        request: Optional[Mapping[str, Any]] = None,
-    ) -> StreamCore:
-        """Send the request that opens a stream (``send``) and set up the stream on its answer:
-        the call's metrics, time limits, recording, tracing span (``request`` is the body) and,
-        for a background response, resumer."""
-        meter = Meter(self._transport.clock)
-        guard = self._transport.guard(call.timeout, meter)
-        if call.on_guard is not None:
-            call.on_guard(guard)
-        # Opened before the request is sent: a bad path costs no request.
-        recording = Recording(call.record_to) if call.record_to is not None else None
-        span = self._start_span(request)
-        try:
-            http = send(guard)
-        except BaseException as exc:
-            if recording is not None:
-                recording.close()
-            _end_span(span, exc)
-            raise
-        resumer = None
-        if background:
-            resumer = Resumer(
-                lambda response_id, after: self._open_resume(response_id, after, call, guard),
-                max_resumes=call.max_resumes,
-                on_resume=call.on_resume,
-                sleep=self._transport.sleep,
-                clock=self._transport.clock,
-                deadline=guard.deadline if guard is not None else None,
-                recording=recording,
-            )
-        try:
-            return StreamCore(
-                http,
-                Accumulator(keep_output=call.accumulate),
-                deliver_after=deliver_after,
-                resumer=resumer,
-                recording=recording,
-                meter=meter,
-                guard=guard,
-                span=span,
-                max_event_bytes=self._max_event_bytes,
-            )
-        except BaseException as exc:  # not an event stream: the stream closed the rest
-            _end_span(span, exc)
-            raise
-
-    def _start_span(self, request: Optional[Mapping[str, Any]]) -> Optional[StreamSpan]:
-        """The tracing span of a stream about to be opened, or ``None`` when tracing is off."""
-        if self._tracing is None:
-            return None
-        host, port = self._server
-        return self._tracing.start_stream(
-            request=request or {}, server_address=host, server_port=port
-        )
-
-    def _open_resume(
-        self, response_id: str, after: Optional[int], call: Call, guard: Optional[Guard]
-    ) -> requests.Response:
-        query: dict[str, str] = {"stream": "true"}
-        if after is not None:
-            query["starting_after"] = str(after)
-        path = f"/responses/{_path_id(response_id)}"
-        return self._send_stream("GET", path, call, guard, query=query)
-
-    def _send_stream(
-        self,
-        method: str,
-        path: str,
-        call: Call,
-        guard: Optional[Guard],
-        *,
-        payload: Optional[bytes] = None,
-        query: Optional[Mapping[str, str]] = None,
-    ) -> requests.Response:
-        """Send a request whose answer is an event stream, with the call's own settings."""
-        return self._transport.send(
-            method,
-            path,
-            payload,
-            query=query,
-            timeout=call.timeout,
-            max_retries=call.max_retries,
-            extra_headers=call.extra_headers,
-            on_retry=call.on_retry,
-            deadline=guard.deadline if guard is not None else None,
-            stream=True,
-            guard=guard,
-        )
-
-
-def _end_span(span: Optional[StreamSpan], error: BaseException) -> None:
-    if span is not None:
-        span.finish(error=error)
-
-
-def _path_id(response_id: str) -> str:
-    if not isinstance(response_id, str) or not response_id:
-        raise ConfigurationError(f"response_id must be a non-empty string, got {response_id!r}")
-    return quote(response_id, safe="")
+    def _cancel_unfinished(self, final: Response) -> None:
+        """``cancel_on_stop``: cancel a response stopped before its end, once its id is known.
+        The partial output stays as it was received; the status is the server's now."""
+        if final.id and final.status not in _FINISHED:
+            final.status = self.cancel(final.id).status
 
 
 def stream(handler: Optional[ResponseHandler] = None, **params: Any) -> Response:

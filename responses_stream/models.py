@@ -26,6 +26,7 @@ from typing import (
     Optional,
     Tuple,
     Type,
+    TypeVar,
     Union,
 )
 
@@ -223,6 +224,7 @@ class Reasoning(OutputItemBase):
 
 OutputItem = Union[Message, FunctionCall, Reasoning, CatalogueItem, Dict[str, Any]]
 """An output item: a typed dataclass when the SDK knows its ``type``, else the raw dict."""
+_Item = TypeVar("_Item", bound=OutputItemBase)
 
 _TYPED_ITEMS: Tuple[Type[OutputItemBase], ...] = (Message, FunctionCall, Reasoning, *ITEM_CLASSES)
 ITEM_TYPES: Dict[str, Type[OutputItemBase]] = {cls.TYPE: cls for cls in _TYPED_ITEMS}
@@ -292,25 +294,29 @@ class Response(Model):
         that was not streamed. Not part of :meth:`to_dict`."""
         return self.__dict__.get("_metrics")
 
+    def _outputs(self, kind: Type[_Item]) -> List[_Item]:
+        """The output items of class ``kind``, in order (a new list)."""
+        return [item for item in self.output if isinstance(item, kind)]
+
     @property
     def output_text(self) -> str:
         """The text of every ``output_text`` part of every message, joined."""
-        return "".join(item.text for item in self.output if isinstance(item, Message))
+        return "".join(message.text for message in self._outputs(Message))
 
     @property
     def refusal(self) -> Optional[str]:
         """The refusal text when the model refused, else ``None``."""
-        return _joined([item.refusal for item in self.output if isinstance(item, Message)])
+        return _joined([message.refusal for message in self._outputs(Message)])
 
     @property
     def function_calls(self) -> List[FunctionCall]:
         """The ``function_call`` items of the output, in order."""
-        return [item for item in self.output if isinstance(item, FunctionCall)]
+        return self._outputs(FunctionCall)
 
     @property
     def reasoning_items(self) -> List[Reasoning]:
         """The ``reasoning`` items of the output, in order."""
-        return [item for item in self.output if isinstance(item, Reasoning)]
+        return self._outputs(Reasoning)
 
     def to_input_items(self) -> List[Dict[str, Any]]:
         """The output items as plain dicts to put in the next request's ``input``.

@@ -65,9 +65,9 @@ class Tool(Generic[F]):
         self,
         function: F,
         *,
+        strict: bool = True,
         name: Optional[str] = None,
         description: Optional[str] = None,
-        strict: bool = True,
     ) -> None:
         if not callable(function):
             raise TypeError(f"@tool needs a function, got {function!r}")

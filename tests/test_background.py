@@ -6,6 +6,9 @@ delivered twice.
 
 from __future__ import annotations
 
+import inspect
+import logging
+import pydoc
 import random
 from typing import List, Optional, Tuple
 
@@ -235,6 +238,119 @@ def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
         assert client.retrieve(script.response_id).status == "cancelled"
     assert final.id == script.response_id and final.status == "cancelled"
     assert final.output_text and TEXT.startswith(final.output_text) and final.output_text != TEXT
+
+
+def _cancels(server: MockServer) -> List[Tuple[str, str]]:
+    return [(r.method, r.path) for r in server.requests if r.path.endswith("/cancel")]
+
+
+def _first_delta(stream: rs.EventStream) -> None:
+    """Read ``stream`` up to its first text delta."""
+    for event in stream:
+        if isinstance(event, rs.events.OutputTextDelta):
+            return
+    raise AssertionError("no text delta")
+
+
+@pytest.mark.parametrize("how", ["break", "close", "exception", "dropped"])
+def test_events_cancel_on_stop_cancels_a_stream_closed_early(server: MockServer, how: str) -> None:
+    """events(cancel_on_stop=True): a background stream closed before its end however it is
+    closed (leaving its with block by break or an exception, close(), dropped unclosed) sends
+    one cancel for its id; the server has it cancelled and the snapshot says so."""
+    script = _script()
+    server.add(script, delay=0.01)
+    with _client(server) as client:
+        stream = client.events(model="m", input="x", background=True, cancel_on_stop=True)
+        snapshot = stream.response
+        if how == "break":
+            with stream:
+                _first_delta(stream)
+        elif how == "close":
+            _first_delta(stream)
+            stream.close()
+            stream.close()  # once is enough: no second cancel
+        elif how == "exception":
+            with pytest.raises(KeyError), stream:
+                _first_delta(stream)
+                raise KeyError("the caller's own error")
+        else:
+            _first_delta(stream)
+            del stream  # reference counting frees it now: no gc.collect() needed
+        assert _cancels(server) == [("POST", f"/v1/responses/{script.response_id}/cancel")]
+        assert client.retrieve(script.response_id).status == "cancelled"
+    assert snapshot.id == script.response_id and snapshot.status == "cancelled"
+    assert snapshot.output_text and snapshot.output_text != TEXT
+
+
+@pytest.mark.parametrize("case", ["completed", "no flag", "not background", "no event yet"])
+def test_events_cancel_on_stop_leaves_other_streams_alone(server: MockServer, case: str) -> None:
+    """No cancel after the terminal event, without cancel_on_stop, for a response that is not
+    in the background, or before the response's id has arrived (there is nothing to cancel
+    it by)."""
+    background = case != "not background"
+    script = Script(background=background, seed=7).text(TEXT).completed()
+    server.add(script, delay=0.01, stall=0.5 if case == "no event yet" else None)
+    flag = case != "no flag"
+    with _client(server) as client:
+        with client.events(
+            model="m", input="x", background=background, cancel_on_stop=flag
+        ) as stream:
+            if case == "completed":
+                assert stream.until_done().output_text == TEXT
+            elif case != "no event yet":
+                _first_delta(stream)
+        assert _cancels(server) == []
+    assert "cancel_on_stop" not in (server.requests[0].json or {})  # an SDK keyword
+
+
+def test_events_cancel_on_stop_failure_is_raised_or_logged(
+    server: MockServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cancel that fails is raised by close() (and at the end of a with block), and logged
+    as a warning when another exception is on its way or the stream was dropped."""
+    caplog.set_level(logging.WARNING, logger="responses_stream")
+    script = _script()
+    cancel_path = f"responses/{script.response_id}/cancel"
+    with _client(server) as client:
+        for how in ("close", "with", "exception", "dropped"):
+            server.add(script, delay=0.01)
+            server.add_error(500, "cancel failed", type="server_error", path=cancel_path)
+            stream = client.events(model="m", input="x", background=True, cancel_on_stop=True)
+            _first_delta(stream)
+            if how == "close":
+                with pytest.raises(rs.errors.InternalServerError):
+                    stream.close()
+            elif how == "with":
+                with pytest.raises(rs.errors.InternalServerError), stream:
+                    pass
+            elif how == "exception":
+                with pytest.raises(KeyError), stream:
+                    raise KeyError("the caller's own error")
+            else:
+                del stream
+    warnings = [r.getMessage() for r in caplog.records if r.name == "responses_stream"]
+    assert len(warnings) == 2, warnings
+    for message in warnings:
+        assert script.response_id in message and "HTTP 500" in message
+
+
+def test_events_takes_the_keywords_of_stream() -> None:
+    """events() shows every keyword of stream() but the handler (help(), inspect), returns an
+    EventStream, and still rejects a handler."""
+    stream = inspect.signature(rs.Client.stream)
+    events = inspect.signature(rs.Client.events)
+    assert list(events.parameters) == [n for n in stream.parameters if n != "handler"]
+    for name, parameter in events.parameters.items():
+        assert parameter == stream.parameters[name]
+    assert "cancel_on_stop" in events.parameters
+    assert events.return_annotation == "EventStream"
+    text = pydoc.render_doc(rs.Client.events, renderer=pydoc.plaintext)
+    assert "record_to: 'Optional[PathLike]' = None" in text
+    with rs.Client(api_key="sk-test") as client:
+        with pytest.raises(rs.errors.ConfigurationError, match="takes no handler"):
+            client.events(handler=rs.ResponseHandler(), model="m", input="x")
+        with pytest.raises(TypeError):
+            client.events("positional")  # type: ignore[misc]
 
 
 def test_unknown_response_id_is_not_found(server: MockServer) -> None:

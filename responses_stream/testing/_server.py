@@ -105,6 +105,7 @@ class _Abort(Exception):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # stream_many connects hundreds at once (socketserver's 5 drops them)
 
     def __init__(self, address: Tuple[str, int], mock: "MockServer") -> None:
         self.mock = mock

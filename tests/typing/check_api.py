@@ -64,5 +64,22 @@ def main() -> None:
                     print(delta)
             snapshot: rs.Response = stream.response
             print(snapshot.id)
+
+        # events() takes stream()'s keywords (but the handler), typed.
+        background = client.events(
+            model="gpt-5",
+            input="Hi",
+            background=True,
+            cancel_on_stop=True,
+            max_resumes=3,
+            timeout=rs.Timeout(read=30),
+            record_to="run.sse",
+            accumulate=False,
+        )
+        with background:
+            final_response: rs.Response = background.until_done()
+            print(final_response.status)
+        # A keyword of the wrong type is an error (--strict reports an ignore that is unused).
+        client.events(model="gpt-5", input="Hi", cancel_on_stop="yes")  # type: ignore[arg-type]
     again: rs.Response = rs.replay(b"", Printer())
     print(again.status, rs.stream(Printer(), model="m", input="x").id)

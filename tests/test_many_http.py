@@ -1,0 +1,409 @@
+"""``stream_many`` sends its requests from the selector's thread (``_many_http``): connect,
+write and the wait for the head never block the loop, and each try ends the way a try sent
+through ``requests`` ends (the same errors, retries, cookies, redirects, pooled connections)."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, cast
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import responses_stream as rs
+from responses_stream import _many_http, _transport, errors
+from responses_stream.testing import MockServer, Script
+
+from .scripts import closed_port_url, read_request, tls_server_context
+
+MODEL = "gpt-5-mini"
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nx-request-id: req_loop\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+
+
+def body_of(text: str) -> bytes:
+    chunks = Script(seed=3, model=MODEL).text(text, chunk=4).completed().to_sse_chunks()
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+class RawServer:
+    """Runs ``serve(sock)`` for each connection, on its own thread (a server that misbehaves
+    at the HTTP level, which MockServer does not)."""
+
+    def __init__(self, serve: Callable[[socket.socket], None]) -> None:
+        self._serve = serve
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
+        self.connections = 0
+        self._threads: List[threading.Thread] = []
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+        self._accepter.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._run, args=(sock,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _run(self, sock: socket.socket) -> None:
+        with sock:
+            sock.settimeout(5)
+            try:
+                self._serve(sock)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._accepter.join(5)
+        for thread in self._threads:
+            thread.join(5)
+
+
+@pytest.fixture
+def no_blocking_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if a try goes out through ``requests`` (the blocking way)."""
+
+    def refuse(self: Any, attempt: Any) -> Any:
+        raise AssertionError(f"sent through requests, not the selector: {attempt.url}")
+
+    monkeypatch.setattr(_transport.Transport, "exchange", refuse)
+
+
+def client_for(url: str, **kwargs: Any) -> rs.Client:
+    kwargs.setdefault("timeout", rs.Timeout(2, 10))
+    return rs.Client(api_key="sk-test", base_url=url, **kwargs)
+
+
+@pytest.fixture
+def raw() -> Iterator[List[RawServer]]:
+    servers: List[RawServer] = []
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def test_a_head_that_trickles_in_is_waited_for(
+    raw: List[RawServer], no_blocking_sends: None
+) -> None:
+    def serve(sock: socket.socket) -> None:
+        assert read_request(sock) is not None
+        for k in range(0, len(HEAD), 9):  # a few bytes at a time
+            sock.sendall(HEAD[k : k + 9])
+            time.sleep(0.003)
+        sock.sendall(body_of("slow head"))
+
+    raw.append(RawServer(serve))
+    with client_for(raw[0].url) as client:
+        outcomes = client.stream_many([{"model": MODEL, "input": "x"}] * 3)
+    for outcome in outcomes:
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "slow head"
+        assert outcome.metrics is not None and outcome.metrics.request_id == "req_loop"
+
+
+def test_no_answer_is_a_read_timeout_and_the_others_go_on(
+    raw: List[RawServer], server: MockServer, no_blocking_sends: None
+) -> None:
+    def silent(sock: socket.socket) -> None:
+        assert read_request(sock) is not None
+        time.sleep(3)
+
+    raw.append(RawServer(silent))
+    server.add(Script(seed=1, model=MODEL).text("fine").completed())
+    with client_for(raw[0].url, max_retries=0) as silent_client:
+        started = time.monotonic()
+        outcomes = silent_client.stream_many(
+            [{"model": MODEL, "input": "x", "timeout": rs.Timeout(connect=1, read=0.3)}]
+        )
+        assert time.monotonic() - started < 2
+    assert isinstance(outcomes[0], errors.APITimeoutError), outcomes[0]
+    assert "read timeout" in str(outcomes[0])
+
+
+def test_a_connection_closed_before_the_head_is_retried(
+    raw: List[RawServer], no_blocking_sends: None, sleeps: List[float]
+) -> None:
+    def serve(sock: socket.socket) -> None:
+        assert read_request(sock) is not None
+        if raw[0].connections == 1:
+            return  # closes without a word
+        sock.sendall(HEAD + body_of("second try"))
+
+    raw.append(RawServer(serve))
+    with client_for(raw[0].url, max_retries=1) as client:
+        outcomes = client.stream_many([{"model": MODEL, "input": "x"}])
+    assert isinstance(outcomes[0], rs.Response), outcomes[0]
+    assert outcomes[0].output_text == "second try"
+    assert outcomes[0].metrics is not None and outcomes[0].metrics.retries == 1
+    assert raw[0].connections == 2
+
+
+def test_a_refused_connection_is_a_connection_error(no_blocking_sends: None) -> None:
+    with client_for(closed_port_url(), max_retries=0) as client:
+        outcomes = client.stream_many([{"model": MODEL, "input": "x"}] * 2)
+    for outcome in outcomes:
+        assert isinstance(outcome, errors.APIConnectionError), outcome
+        assert "could not connect" in str(outcome)
+        assert isinstance(outcome.__cause__, requests.ConnectionError)
+
+
+def test_the_total_limit_ends_a_wait_for_the_head(
+    raw: List[RawServer], no_blocking_sends: None
+) -> None:
+    def silent(sock: socket.socket) -> None:
+        assert read_request(sock) is not None
+        time.sleep(3)
+
+    raw.append(RawServer(silent))
+    with client_for(raw[0].url, max_retries=0) as client:
+        started = time.monotonic()
+        outcomes = client.stream_many(
+            [{"model": MODEL, "input": "x", "timeout": rs.Timeout(2, read=5, total=0.3)}]
+        )
+        assert time.monotonic() - started < 2
+    assert isinstance(outcomes[0], errors.APITimeoutError), outcomes[0]
+    assert "total timeout" in str(outcomes[0])
+
+
+def test_cookies_set_by_the_server_are_sent_back(
+    raw: List[RawServer], no_blocking_sends: None
+) -> None:
+    cookies: List[bytes] = []
+
+    def serve(sock: socket.socket) -> None:
+        pending = b""
+        while True:
+            request = read_request(sock, pending)
+            if request is None:
+                return
+            head, _, pending = request
+            cookies.extend(
+                line for line in head.split(b"\r\n") if line.lower().startswith(b"cookie:")
+            )
+            sock.sendall(HEAD.replace(b"\r\n\r\n", b"\r\nSet-Cookie: session=abc\r\n\r\n"))
+            sock.sendall(body_of("with cookie"))
+
+    raw.append(RawServer(serve))
+    with client_for(raw[0].url) as client:
+        outcomes = client.stream_many([{"model": MODEL, "input": "x"}] * 3, concurrency=1)
+    assert all(isinstance(o, rs.Response) for o in outcomes), outcomes
+    assert cookies == [b"Cookie: session=abc"] * 2  # the second and third requests
+
+
+def test_a_redirect_is_followed_the_way_requests_follows_it(
+    raw: List[RawServer], server: MockServer
+) -> None:
+    server.add(Script(seed=1, model=MODEL).text("moved").completed())
+
+    def serve(sock: socket.socket) -> None:
+        assert read_request(sock) is not None
+        location = server.url + "/responses"
+        sock.sendall(
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
+            % location.encode()
+        )
+
+    raw.append(RawServer(serve))
+    with client_for(raw[0].url) as client:
+        outcomes = client.stream_many([{"model": MODEL, "input": "x"}])
+    assert isinstance(outcomes[0], rs.Response), outcomes[0]
+    assert outcomes[0].output_text == "moved"
+
+
+def test_tries_that_cannot_go_on_the_selector_go_through_requests(server: MockServer) -> None:
+    sent: List[str] = []
+    original = _transport.Transport.exchange
+
+    def counting(self: Any, attempt: Any) -> Any:
+        sent.append(attempt.url)
+        return original(self, attempt)
+
+    server.add(Script(seed=1, model=MODEL).text("proxied").completed())
+    with client_for(server.url) as client:
+        # A user's own adapter may do anything on send: it is used, from the pool.
+        client._transport.session.mount(server.url, requests.adapters.HTTPAdapter())
+
+        class Own(requests.adapters.HTTPAdapter):
+            pass
+
+        client._transport.session.mount(server.url, Own())
+        _transport.Transport.exchange = counting  # type: ignore[method-assign]
+        try:
+            outcomes = client.stream_many([{"model": MODEL, "input": "x"}])
+        finally:
+            _transport.Transport.exchange = original  # type: ignore[method-assign]
+    assert isinstance(outcomes[0], rs.Response), outcomes[0]
+    assert outcomes[0].output_text == "proxied"
+    assert sent == [server.url + "/responses"]
+
+
+def test_tls_connections_are_made_on_the_pool_and_read_on_the_selector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_blocking_sends: None
+) -> None:
+    from .test_many import TLSStreamServer, request, text_of
+
+    context, cert = tls_server_context(tmp_path, monkeypatch)
+    server = TLSStreamServer(context)
+    try:
+        with client_for(f"https://127.0.0.1:{server.port}/v1") as client:
+            client._transport.session.verify = str(cert)
+            outcomes = client.stream_many([request(i) for i in range(4)], concurrency=2)
+            for i, outcome in enumerate(outcomes):
+                assert isinstance(outcome, rs.Response), outcome
+                assert outcome.output_text == text_of(i) + "x" * 40000
+            pools = client._transport.session.get_adapter(client.settings.base_url).poolmanager
+            made = sum(pools.pools[key].num_connections for key in pools.pools.keys())
+            assert made <= 3, made  # the connections were reused, two at a time
+    finally:
+        server.close()
+
+
+def test_a_certificate_that_does_not_check_out_is_a_connection_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_blocking_sends: None
+) -> None:
+    from .test_many import TLSStreamServer, request
+
+    class Refused(TLSStreamServer):  # type: ignore[misc]
+        def _serve(self, plain: socket.socket) -> None:
+            try:
+                super()._serve(plain)
+            except ssl.SSLError:
+                pass  # the client refused our certificate: what the test wants
+
+    context, _ = tls_server_context(tmp_path, monkeypatch)
+    server = Refused(context)
+    try:
+        with client_for(f"https://127.0.0.1:{server.port}/v1", max_retries=0) as client:
+            outcomes = client.stream_many([request(0)])  # the system's CAs: not this one
+    finally:
+        server.close()
+    assert isinstance(outcomes[0], errors.APIConnectionError), outcomes[0]
+    assert isinstance(outcomes[0].__cause__, requests.exceptions.SSLError)
+    assert "certificate" in str(outcomes[0]).lower()
+
+
+_NAMES = st.sampled_from(
+    [
+        "Content-Type",
+        "content-length",
+        "Transfer-Encoding",
+        "Connection",
+        "x-request-id",
+        "Set-Cookie",
+        "Keep-Alive",
+        "X-Odd_Name-1",
+    ]
+)
+_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "chunked",
+            "Chunked",
+            "gzip, chunked",
+            "close",
+            "keep-alive, Close",
+            "12",
+            "-3",
+            "+7",
+            "1_0",
+            "abc",
+            "",
+            " 5 ",
+            "text/event-stream",
+        ]
+    ),
+    st.text(
+        st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"), max_size=20
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.integers(100, 599),
+    reason=st.sampled_from(["OK", "", "Not Found", "Too  Many Requests ", "é"]),
+    version=st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2"]),
+    fields=st.lists(st.tuples(_NAMES, _VALUES), max_size=8),
+    spacing=st.sampled_from([": ", ":", ":  ", ":\t"]),
+)
+def test_the_fast_head_parser_reads_what_http_client_reads(
+    status: int, reason: str, version: str, fields: List[Any], spacing: str
+) -> None:
+    """Any head the fast parser takes on, it reads exactly as http.client's ``begin()``
+    (status, reason, fields, chunked, length, will_close); the others go to ``begin()``."""
+    lines = [f"{version} {status} {reason}".rstrip(" ") if reason else f"{version} {status}"]
+    lines += [f"{name}{spacing}{value}" for name, value in fields]
+    head = "\r\n".join(lines).encode("iso-8859-1")
+
+    class Source:
+        def makefile(self, mode: str) -> Any:
+            return io.BytesIO(head + b"\r\n\r\n")
+
+    expected = http.client.HTTPResponse(cast(Any, Source()), method="POST")
+    try:
+        expected.begin()
+    except http.client.HTTPException:
+        assert _many_http.split_head(head) is None or status >= 200
+        return
+    parsed = _many_http.split_head(head)
+    if parsed is None:
+        return  # not a plain head: begin() reads it, as checked above
+    ours = http.client.HTTPResponse(cast(Any, Source()), method="POST")
+    _many_http.settle_head(ours, *parsed)
+    for attribute in (
+        "status",
+        "reason",
+        "version",
+        "chunked",
+        "chunk_left",
+        "length",
+        "will_close",
+    ):
+        assert getattr(ours, attribute) == getattr(expected, attribute), attribute
+    assert ours.getheaders() == expected.getheaders()
+    assert version != "HTTP/1.0" and status >= 200  # those are begin()'s to read
+
+
+def test_the_request_is_the_one_requests_sends(raw: List[RawServer]) -> None:
+    """Request line, headers (names, values, order) and body: as ``client.stream()`` sends
+    them through requests and http.client, for a create and for a resume."""
+    heads: List[bytes] = []
+    bodies: List[bytes] = []
+
+    def serve(sock: socket.socket) -> None:
+        pending = b""
+        while True:
+            request = read_request(sock, pending)
+            if request is None:
+                return
+            head, body, pending = request
+            heads.append(head)
+            bodies.append(body)
+            sock.sendall(HEAD + body_of("same"))
+
+    raw.append(RawServer(serve))
+    params = {"model": MODEL, "input": "x", "extra_headers": {"X-Trace": "t1"}}
+    with client_for(raw[0].url) as client:
+        assert client.stream(**params).output_text == "same"
+        assert isinstance(client.stream_many([params])[0], rs.Response)
+    assert len(heads) == 2
+    assert heads[0] == heads[1]
+    assert bodies[0] == bodies[1]
+    assert b"X-Trace: t1" in heads[0]
