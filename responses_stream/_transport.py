@@ -148,8 +148,10 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
         raw = resp.raw.read(_MAX_ERROR_BODY, decode_content=True) if resp.raw is not None else b""
     except Exception:  # the body is a courtesy; the status is what matters
         raw = b""
-    if not raw and resp.raw is None:
-        raw = resp.content or b""
+    if not raw:
+        # A request that was not streamed: requests has read the body already.
+        content = resp.content if resp.raw is None else getattr(resp, "_content", None)
+        raw = content if isinstance(content, bytes) else b""
     text = scrub(raw.decode("utf-8", errors="replace"), sent_secrets(resp))
     body: Any = text
     message: Optional[str] = None

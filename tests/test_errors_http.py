@@ -658,3 +658,13 @@ def test_api_key_never_leaks(
     for record in caplog.records:
         assert KEY_FRAGMENT not in record.getMessage()
         assert KEY_FRAGMENT not in repr(record.args)
+
+
+def test_an_error_answer_to_a_json_request_keeps_the_servers_message(server: MockServer) -> None:
+    """retrieve() and cancel() are not streamed: requests reads the error's body before the
+    SDK looks at it, and the message must still be the server's."""
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=0) as client:
+        with pytest.raises(rs.errors.NotFoundError) as caught:
+            client.retrieve("resp_x")  # MockServer has no such response
+    assert "Response with id 'resp_x' not found" in str(caught.value)
+    assert "(empty body)" not in str(caught.value)
