@@ -13,10 +13,9 @@ The snapshot is right even when the stream is odd:
 * a terminal payload with a non-empty ``output`` replaces the accumulated items (OpenRouter's ids
   change before ``response.completed``); an empty or missing one keeps them (LiteLLM, ChatGPT).
 
-Text is appended in place (the running string is held by one reference while it grows), so
-accumulation stays linear however long the stream is. A payload of the wrong shape (a number
-where text belongs) raises ``TypeError``/``ValueError``, which the stream reports as a
-:class:`~responses_stream.errors.ProtocolError`.
+Text is appended in place (one reference holds the running string while it grows), so
+accumulation stays linear. A payload of the wrong shape (a number where text belongs) raises
+``TypeError``/``ValueError``, which the stream reports as a ``ProtocolError``.
 """
 
 from __future__ import annotations
@@ -49,21 +48,12 @@ P = TypeVar("P", bound=Model)
 
 REPEAT: Any = object()
 """What :meth:`Accumulator.feed` returns for an event a resumed connection sent again."""
-# Item tool-call progress events: the status they put on the item.
-_STATUS_SUFFIXES = {
-    ".in_progress": "in_progress",
-    ".searching": "searching",
-    ".interpreting": "interpreting",
-    ".generating": "generating",
-    ".completed": "completed",
-    ".failed": "failed",
-}
-# Computed once: every tool-progress event type (three dotted parts) and the status it sets.
+# Item tool-call progress events (three dotted parts): the status they set, their suffix.
+_SUFFIXES = ("in_progress", "searching", "interpreting", "generating", "completed", "failed")
 _ITEM_STATUS = {
-    kind: status
+    kind: kind.rpartition(".")[2]
     for kind in ev.EVENT_TYPES
-    for suffix, status in _STATUS_SUFFIXES.items()
-    if kind.endswith(suffix) and kind.count(".") == 2
+    if kind.rpartition(".")[2] in _SUFFIXES and kind.count(".") == 2
 }
 # Streamed string fields of tool items: delta (and .done) type -> (attribute, item class).
 _STREAMED_FIELDS: Dict[str, Any] = {
@@ -124,6 +114,10 @@ def _text(event: Any, key: str) -> Optional[str]:
     return value
 
 
+Step = Callable[["Accumulator", Any], Any]
+"""How one wire type changes the snapshot: ``step(accumulator, event)`` -> what it touched."""
+
+
 class Accumulator:
     """Applies events to a :class:`Response` snapshot (:meth:`feed`).
 
@@ -158,8 +152,8 @@ class Accumulator:
             status = item.get("status") if isinstance(item, dict) else getattr(item, "status", None)
             if index < len(output) - 1 or status in _FINAL_ITEM_STATUSES:
                 self._finished[id(item)] = True
-        self.steps = self._output_steps() if keep_output else self._lifecycle_steps()
-        """Wire type -> the step that applies it (types without one change nothing)."""
+        self.steps = _STEPS[keep_output]  # made once (below), not per stream
+        """Wire type -> its :data:`Step` (a type without one changes nothing)."""
 
     # ----------------------------------------------------------------------- entry point
 
@@ -188,7 +182,7 @@ class Accumulator:
             if last is None or seq > last:
                 self.last_sequence_number = seq
         step = self.steps.get(event.type)
-        return None if step is None else step(event)
+        return None if step is None else step(self, event)
 
     def resuming(self) -> Optional[int]:
         """Before a resumed connection: from now on, drop events up to the last sequence number
@@ -196,46 +190,48 @@ class Accumulator:
         self._resumed_after = self.last_sequence_number
         return self._resumed_after
 
-    def _output_steps(self) -> Dict[str, Callable[[Any], Any]]:
-        steps: Dict[str, Callable[[Any], Any]] = {
-            "response.output_text.delta": self._output_text_delta,
-            "response.output_text.done": self._output_text_done,
-            "response.output_text.annotation.added": self._annotation_added,
-            "response.refusal.delta": self._refusal_delta,
-            "response.refusal.done": self._refusal_done,
-            "response.function_call_arguments.delta": self._arguments_delta,
-            "response.function_call_arguments.done": self._arguments_done,
-            "response.reasoning_summary_text.delta": self._summary_delta,
-            "response.reasoning_summary_text.done": self._summary_done,
-            "response.reasoning_summary_part.added": self._summary_part,
-            "response.reasoning_summary_part.done": self._summary_part,
-            "response.reasoning_text.delta": self._reasoning_text_delta,
-            "response.reasoning_text.done": self._reasoning_text_done,
-            "response.content_part.added": self._content_part,
-            "response.content_part.done": self._content_part,
-            "response.output_item.added": self._item_added,
-            "response.output_item.done": self._item_done,
-            "error": self._error,
-            "response.apply_patch_call_operation_diff.delta": self._patch_diff,
-            "response.apply_patch_call_operation_diff.done": self._patch_diff,
+    @classmethod
+    def _output_steps(cls) -> Dict[str, Step]:
+        steps: Dict[str, Step] = {
+            "response.output_text.delta": cls._output_text_delta,
+            "response.output_text.done": cls._output_text_done,
+            "response.output_text.annotation.added": cls._annotation_added,
+            "response.refusal.delta": cls._refusal_delta,
+            "response.refusal.done": cls._refusal_done,
+            "response.function_call_arguments.delta": cls._arguments_delta,
+            "response.function_call_arguments.done": cls._arguments_done,
+            "response.reasoning_summary_text.delta": cls._summary_delta,
+            "response.reasoning_summary_text.done": cls._summary_done,
+            "response.reasoning_summary_part.added": cls._summary_part,
+            "response.reasoning_summary_part.done": cls._summary_part,
+            "response.reasoning_text.delta": cls._reasoning_text_delta,
+            "response.reasoning_text.done": cls._reasoning_text_done,
+            "response.content_part.added": cls._content_part,
+            "response.content_part.done": cls._content_part,
+            "response.output_item.added": cls._item_added,
+            "response.output_item.done": cls._item_done,
+            "error": cls._error,
+            "response.apply_patch_call_operation_diff.delta": cls._patch_diff,
+            "response.apply_patch_call_operation_diff.done": cls._patch_diff,
         }
         for kind in LIFECYCLE_STATUS:
-            steps[kind] = self._lifecycle
+            steps[kind] = cls._lifecycle
         for kind in _STREAMED_FIELDS:
-            steps[kind] = self._streamed_delta
+            steps[kind] = cls._streamed_delta
         for kind in _STREAMED_DONE:
-            steps[kind] = self._streamed_done
+            steps[kind] = cls._streamed_done
         for kind in _ITEM_STATUS:
-            steps.setdefault(kind, self._item_status)
+            steps.setdefault(kind, cls._item_status)
         return steps
 
-    def _lifecycle_steps(self) -> Dict[str, Callable[[Any], Any]]:
+    @classmethod
+    def _lifecycle_steps(cls) -> Dict[str, Step]:
         """``keep_output=False``: the response's own fields, the end, errors, output seen."""
-        steps: Dict[str, Callable[[Any], Any]] = {
-            kind: self._saw_delta for kind in ev.EVENT_TYPES if kind.endswith(".delta")
+        steps: Dict[str, Step] = {
+            kind: cls._saw_delta for kind in ev.EVENT_TYPES if kind.endswith(".delta")
         }
-        steps.update(dict.fromkeys(LIFECYCLE_STATUS, self._lifecycle_fields))
-        steps["error"] = self._error
+        steps.update(dict.fromkeys(LIFECYCLE_STATUS, cls._lifecycle_fields))
+        steps["error"] = cls._error
         return steps
 
     # --------------------------------------------------------------------- item bookkeeping
@@ -598,3 +594,7 @@ class Accumulator:
     def _error(self, event: Any) -> Any:
         self.error_event = event
         return event
+
+
+_STEPS: Dict[bool, Dict[str, Step]] = {True: Accumulator._output_steps()}
+_STEPS[False] = Accumulator._lifecycle_steps()
