@@ -18,7 +18,7 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Type
 
 import pytest
 
@@ -428,6 +428,17 @@ def read_request(sock: socket.socket, pending: bytes = b"") -> Optional[Tuple[by
             break
         rest += block
     return head, rest[:length], rest[length:]
+
+
+def requests_on(sock: socket.socket) -> Iterator[Tuple[bytes, bytes]]:
+    """``(head, body)`` of each request on a kept-alive connection, until the client closes."""
+    pending = b""
+    while True:
+        request = read_request(sock, pending)
+        if request is None:
+            return
+        head, body, pending = request
+        yield head, body
 
 
 def request_head(sock: socket.socket) -> bytes:

@@ -25,7 +25,7 @@ from responses_stream._many_run import run_callbacks
 from responses_stream._stream import StreamCore
 from responses_stream.testing import MockServer, Script
 
-from .scripts import read_request, tls_server_context
+from .scripts import requests_on, tls_server_context
 
 MODEL = "gpt-5-mini"
 
@@ -556,12 +556,7 @@ class TLSStreamServer:
     def _serve(self, plain: socket.socket) -> None:
         plain.settimeout(5)
         with self.context.wrap_socket(plain, server_side=True) as sock:
-            pending = b""
-            while True:
-                request = read_request(sock, pending)
-                if request is None:
-                    return
-                _, body, pending = request
+            for _, body in requests_on(sock):
                 index = int(json.loads(body)["input"][1:])
                 script = Script(seed=index, model=MODEL).text(text_of(index), chunk=6)
                 script = script.text("x" * 40000).completed()  # one event over a TLS record

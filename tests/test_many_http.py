@@ -22,7 +22,7 @@ import responses_stream as rs
 from responses_stream import _many_http, _transport, errors
 from responses_stream.testing import MockServer, Script
 
-from .scripts import closed_port_url, read_request, tls_server_context
+from .scripts import closed_port_url, read_request, requests_on, tls_server_context
 
 MODEL = "gpt-5-mini"
 HEAD = (
@@ -188,12 +188,7 @@ def test_cookies_set_by_the_server_are_sent_back(
     cookies: List[bytes] = []
 
     def serve(sock: socket.socket) -> None:
-        pending = b""
-        while True:
-            request = read_request(sock, pending)
-            if request is None:
-                return
-            head, _, pending = request
+        for head, _ in requests_on(sock):
             cookies.extend(
                 line for line in head.split(b"\r\n") if line.lower().startswith(b"cookie:")
             )
@@ -383,17 +378,12 @@ def test_the_fast_head_parser_reads_what_http_client_reads(
 
 def test_the_request_is_the_one_requests_sends(raw: List[RawServer]) -> None:
     """Request line, headers (names, values, order) and body: as ``client.stream()`` sends
-    them through requests and http.client, for a create and for a resume."""
+    them through requests and http.client."""
     heads: List[bytes] = []
     bodies: List[bytes] = []
 
     def serve(sock: socket.socket) -> None:
-        pending = b""
-        while True:
-            request = read_request(sock, pending)
-            if request is None:
-                return
-            head, body, pending = request
+        for head, body in requests_on(sock):
             heads.append(head)
             bodies.append(body)
             sock.sendall(HEAD + body_of("same"))
@@ -407,3 +397,31 @@ def test_the_request_is_the_one_requests_sends(raw: List[RawServer]) -> None:
     assert heads[0] == heads[1]
     assert bodies[0] == bodies[1]
     assert b"X-Trace: t1" in heads[0]
+
+
+def test_a_connection_that_is_not_accepted_is_a_connect_timeout(no_blocking_sends: None) -> None:
+    """A server whose accept queue is full drops the connection attempt: the selector's
+    connect waits no longer than the connect limit, and the error says which limit."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    queued: List[socket.socket] = []
+    try:
+        for _ in range(4):  # fill the accept queue (no one accepts)
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            queued.append(sock)
+        time.sleep(0.1)
+        with client_for(f"http://127.0.0.1:{port}/v1", max_retries=0) as client:
+            started = time.monotonic()
+            outcomes = client.stream_many(
+                [{"model": MODEL, "input": "x", "timeout": rs.Timeout(connect=0.3, read=5)}]
+            )
+            elapsed = time.monotonic() - started
+    finally:
+        for sock in queued:
+            sock.close()
+        listener.close()
+    assert isinstance(outcomes[0], errors.APITimeoutError), outcomes[0]
+    assert "connect timeout" in str(outcomes[0])
+    assert 0.25 < elapsed < 2
