@@ -585,3 +585,20 @@ def test_streams_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
                 assert outcome.output_text == text_of(i) + "x" * 40000, texts
     finally:
         server.close()
+
+
+def test_a_body_that_ends_without_a_terminal_event_ends_its_stream_at_once(
+    server: MockServer, client: rs.Client
+) -> None:
+    """The last chunk of a well-formed body with no terminal event: the stream fails with the
+    partial response as soon as the body ends, not when a time limit passes."""
+    for i in range(3):
+        script = Script(seed=i, model=MODEL).text(text_of(i), chunk=6)  # no .completed()
+        server.add(script, match={"input": f"q{i}"}, delay=0.002)
+    started = time.monotonic()
+    outcomes = client.stream_many([request(i) for i in range(3)])
+    assert time.monotonic() - started < 1.5  # the client's time limits are 2 s and more
+    for i, outcome in enumerate(outcomes):
+        assert isinstance(outcome, errors.ResponsesStreamError), outcome
+        assert outcome.response is not None
+        assert outcome.response.output_text == text_of(i)
