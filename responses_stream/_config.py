@@ -131,7 +131,7 @@ def resolve(
     project: Optional[str],
     timeout: Union[Timeout, float, None],
     max_retries: int,
-    default_headers: Optional[Mapping[str, str]],
+    default_headers: Optional[Mapping[str, Optional[str]]],
     azure: Azure,
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
@@ -257,15 +257,18 @@ def _env_value(env_name: str, env: Mapping[str, str]) -> str:
     return secret(env_name, env.get(env_name))
 
 
-def check_headers(headers: Mapping[str, str], what: str = "header") -> Dict[str, str]:
+def check_headers(
+    headers: Mapping[str, Optional[str]], what: str = "header"
+) -> Dict[str, Optional[str]]:
     """``headers`` with values stripped of surrounding whitespace (as HTTP does); a name that
     is not an HTTP token, or a value holding a control or non-latin-1 character, is a
-    ConfigurationError naming the header and never quoting its value."""
-    out: Dict[str, str] = {}
+    ConfigurationError naming the header and never quoting its value. A ``None`` value (the
+    header is to be removed, see :func:`merge_headers`) stays ``None``."""
+    out: Dict[str, Optional[str]] = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise ConfigurationError(f"{what}: {name!r} is not a valid header name")
-        out[name] = secret(f"{what} {name!r}", value)
+        out[name] = None if value is None else secret(f"{what} {name!r}", value)
     return out
 
 
@@ -297,12 +300,16 @@ def merge_headers(*parts: Optional[Mapping[str, Optional[str]]]) -> Dict[str, st
     """Merge header mappings left to right (names compared case-insensitively); a ``None``
     value removes the header."""
     out: Dict[str, str] = {}
+    spelled: Dict[str, str] = {}  # lower-case name -> how it is spelled in out
     for part in parts:
         if not part:
             continue
         for key, value in part.items():
-            for existing in [k for k in out if k.lower() == key.lower()]:
+            lowered = key.lower()
+            existing = spelled.pop(lowered, None)
+            if existing is not None:
                 del out[existing]
             if value is not None:
                 out[key] = value
+                spelled[lowered] = key
     return out

@@ -196,8 +196,10 @@ class Multiplexer:
                                     heapq.heappush(timers, (touched, next(order), slot))
                                 break
                             yield slot, event, touched
-                            if cast(Any, slot).done:  # ended by its callback (mypy narrowed it)
-                                break
+                            # Ended by its callback, during the yield (which mypy cannot
+                            # see: it keeps slot.done narrowed to False from above).
+                            if slot.done:
+                                break  # type: ignore[unreachable]
                         else:
                             self.end(slot, None)
                     except Exception as exc:  # the stream's own error: its outcome

@@ -401,7 +401,9 @@ class Transport:
         accept = {"Accept": "text/event-stream" if stream else "application/json"}
         provider = settings.token_provider
         token = None if provider is None else {"Authorization": f"Bearer {_token(provider)}"}
-        headers = check_headers(merge_headers(settings.headers, accept, token, extra_headers))
+        # The client's headers were checked when it was made, and a token by _token().
+        extra = check_headers(extra_headers) if extra_headers else None
+        headers = merge_headers(settings.headers, accept, token, extra)
         policy = RetryPolicy(max_retries=retries, sleep=self.sleep, clock=self.clock)
         attempt = 0
         while True:

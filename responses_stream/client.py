@@ -47,7 +47,8 @@ class Client:
     is a number or :class:`~responses_stream.Timeout` (connect 5 s, read 600 s by default).
     ``max_retries`` (default 2) applies to failures before a stream starts; a stream that has
     started is never sent again. Pass ``session`` to reuse your own ``requests.Session`` (it is
-    then yours to close).
+    then yours to close). ``default_headers`` go with every request; a ``None`` value leaves
+    that header out, as it does in ``extra_headers``.
 
     Azure OpenAI: pass ``azure_endpoint="https://NAME.openai.azure.com"`` (or set
     ``AZURE_OPENAI_ENDPOINT`` and no OpenAI settings) with ``api_key`` (sent as ``api-key``;
@@ -85,7 +86,7 @@ class Client:
         project: Optional[str] = None,
         timeout: Union[Timeout, float, None] = None,
         max_retries: int = 2,
-        default_headers: Optional[Mapping[str, str]] = None,
+        default_headers: Optional[Mapping[str, Optional[str]]] = None,
         session: Optional[requests.Session] = None,
         azure_endpoint: Optional[str] = None,
         api_version: Optional[str] = None,

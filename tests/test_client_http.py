@@ -556,3 +556,33 @@ def test_proxies_and_ca_bundle_come_from_the_environment_once(
         with pytest.raises(rs.APIConnectionError):  # straight to a host that does not exist
             client.stream(model="m", input="x")
     assert len(server.requests) == 1
+
+
+def test_merge_headers_is_case_insensitive_last_wins_and_none_removes() -> None:
+    """The rules every request's headers are merged by: a later part replaces a header of
+    any spelling (and its spelling wins), None removes it, and the order is first-set."""
+    from responses_stream._config import merge_headers
+
+    merged = merge_headers(
+        {"User-Agent": "a", "X-Keep": "1", "Authorization": "Bearer k"},
+        None,
+        {},
+        {"user-agent": "b", "AUTHORIZATION": None},
+        {"X-New": "2", "x-keep": "3"},
+    )
+    assert merged == {"user-agent": "b", "X-New": "2", "x-keep": "3"}
+    assert list(merged) == ["user-agent", "X-New", "x-keep"]
+    assert merge_headers({"A": "1", "a": "2"}) == {"a": "2"}  # one part, two spellings
+
+
+def test_default_headers_none_leaves_the_header_out(server: MockServer) -> None:
+    """default_headers={"Content-Type": None} removes the SDK's own header, as extra_headers
+    does per call (it used to send an empty value)."""
+    server.add(text_script())
+    with rs.Client(
+        api_key="sk-test", base_url=server.url, default_headers={"Content-Type": None}
+    ) as client:
+        client.stream(model="m", input="hi")
+    headers = server.requests[0].headers
+    assert "content-type" not in {name.lower() for name in headers}
+    assert headers["authorization"] == "Bearer sk-test"
