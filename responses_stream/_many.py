@@ -91,8 +91,8 @@ class Slot:
         self.guard: Optional[Guard] = None
         self.read_limit: Optional[float] = None
         self.cancel_on_stop = False
-        self.cancel: Callable[[str], Response] = lambda response_id: Response()
-        """``client.cancel``, for ``cancel_on_stop``."""
+        self.cancel: Callable[[Response], None] = lambda final: None
+        """Cancels the response if it had not ended (``client``), for ``cancel_on_stop``."""
         self.done = False
 
     def open_body(self, raw: Any, interrupter: Interrupter, meter: Meter) -> Iterator[bytes]:
@@ -475,21 +475,14 @@ class Multiplexer:
         self._finish(slot, outcome)
 
     def _cancel_then_finish(self, slot: Slot, final: Response) -> None:
-        """``cancel_on_stop``: cancel the stopped background response, then finish."""
-        cancel = slot.cancel
-        if not final.id or final.status in ("completed", "failed", "cancelled", "incomplete"):
-            self._finish(slot, final)
-            return
+        """``cancel_on_stop``: cancel the stopped background response (on the pool), then
+        finish with it, or with what the cancel raised."""
 
-        def cancelled(done: Future[Response]) -> None:
-            try:
-                final.status = done.result().status
-            except Exception as exc:
-                self._finish(slot, exc)
-                return
-            self._finish(slot, final)
+        def cancelled(done: Future[None]) -> None:
+            error = None if done.cancelled() else done.exception()  # cancelled: loop closed
+            self._finish(slot, final if error is None else error)
 
-        future = self._pool.submit(cancel, final.id)
+        future = self._pool.submit(slot.cancel, final)
         future.add_done_callback(lambda done: self.post(lambda: cancelled(done)))
 
     def _finish(self, slot: Slot, outcome: Outcome) -> None:

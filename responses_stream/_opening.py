@@ -49,6 +49,7 @@ class StreamOpener:
     def create(
         self, params: Mapping[str, Any], call: Call, text_format: Optional[type]
     ) -> StreamCore:
+        """Create a response and open its stream, here and now (:meth:`creating`'s steps)."""
         return self._transport.send(self.creating(params, call, text_format))
 
     def creating(

@@ -128,7 +128,7 @@ class Client:
         )
         url = urlsplit(self.settings.base_url)
         server = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
-        self._server = server
+        self._server = server  # what tracing reports as the server
         protect_redirects(session)
         watch_session(session)
         self._transport = Transport(session, self.settings)
@@ -362,13 +362,13 @@ class Client:
 
     def _many_opener(self, slot: Slot, request: Mapping[str, Any]) -> Opener:
         """What opens one request of ``stream_many``, its keywords split into the SDK's and
-        the body's as :meth:`stream` does: the steps of :meth:`_creating` (run on the
-        selector), or for a checkpointed stream a function run on the pool."""
+        the body's as :meth:`stream` does: the steps of ``StreamOpener.creating`` (run on
+        the selector), or for a checkpointed stream a function run on the pool."""
         call, params, text_format, durable = from_request(slot.handler, request)
         call.on_retry = slot.mux.marshal(slot, call.on_retry)
         call.on_resume = slot.mux.marshal(slot, call.on_resume)
         call.on_guard = slot.mux.guarded(slot)
-        slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self.cancel
+        slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self._cancel_unfinished
         slot.read_limit = (call.timeout or self.settings.timeout).read
         if durable is None:
             return self._opener.creating(params, call, text_format)

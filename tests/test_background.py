@@ -240,6 +240,36 @@ def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
     assert final.output_text and TEXT.startswith(final.output_text) and final.output_text != TEXT
 
 
+def test_stream_many_stop_with_cancel_on_stop_cancels_that_stream_only(
+    server: MockServer,
+) -> None:
+    """In stream_many, handler.stop() on a background stream with cancel_on_stop=True cancels
+    that response (its outcome says so); a stream that ran to its end is not cancelled."""
+
+    class StopEarly(Seen):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            self.stop()
+
+    stopped = Script(model="gpt-5-mini", background=True, seed=7).text(TEXT).completed()
+    finished = Script(model="gpt-5-mini", background=True, seed=8).text(TEXT).completed()
+    server.add(stopped, delay=0.01, match={"input": "stop"})
+    server.add(finished, match={"input": "finish"})
+    requests = [
+        {"model": "m", "input": "stop", "background": True, "cancel_on_stop": True},
+        {"model": "m", "input": "finish", "background": True, "cancel_on_stop": True},
+    ]
+    with _client(server) as client:
+        first, second = client.stream_many(
+            requests, lambda index, params: StopEarly() if index == 0 else Seen()
+        )
+        assert _cancels(server) == [("POST", f"/v1/responses/{stopped.response_id}/cancel")]
+        assert client.retrieve(stopped.response_id).status == "cancelled"
+    assert isinstance(first, rs.Response) and isinstance(second, rs.Response)
+    assert first.id == stopped.response_id and first.status == "cancelled"
+    assert first.output_text and first.output_text != TEXT
+    assert second.status == "completed" and second.output_text == TEXT
+
+
 def _cancels(server: MockServer) -> List[Tuple[str, str]]:
     return [(r.method, r.path) for r in server.requests if r.path.endswith("/cancel")]
 
