@@ -295,9 +295,9 @@ class Accumulator:
         """The lifecycle payload's own fields onto the snapshot (its output is handled apart)."""
         if payload is not None:
             attrs = self.response.__dict__
-            for key, value in payload.__dict__.items():
-                if key != "output":
-                    attrs[key] = value
+            output = attrs.get("output")
+            attrs.update(payload.__dict__)  # one C call for its thirty-odd fields
+            attrs["output"] = output if output is not None else []
 
     def _lifecycle(self, event: Any) -> Response:
         payload: Optional[Response] = event.response

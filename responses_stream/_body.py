@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import zlib
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import urllib3.exceptions
 import urllib3.response
@@ -501,7 +501,12 @@ def decode_chunked(
                 if end - pos > MAX_LINE:
                     raise ChunkedBodyError("malformed chunked body: chunk-size line too long")
                 break
-            size = _chunk_size(data[pos:eol])
+            line = data[pos:eol]
+            size = _SIZES.get(line)
+            if size is None:
+                size = _chunk_size(line)
+                if len(line) <= _SIZE_LINE_CACHED and len(_SIZES) < _SIZES_CACHED:
+                    _SIZES[line] = size
             pos = eol + 1
             if size == 0:
                 rest = data[pos:]
@@ -517,9 +522,22 @@ def decode_chunked(
                 yield from _read_trailers(read, read_size, rest, closed)
                 finish()
                 return
+            stop = pos + size
+            if data[stop : stop + 2] == b"\r\n":
+                # The whole chunk and its CRLF are here (the usual case): no state to carry.
+                out.append(data[pos:stop])
+                pos = stop + 2
+                continue
             payload_left = size
         if out:
             yield out[0] if len(out) == 1 else b"".join(out)
+
+
+_SIZES: Dict[bytes, int] = {}
+"""Chunk-size lines seen (with their CR) -> their size: a few hundred distinct lines make up
+most of a stream, and a lookup costs less than parsing one. Bounded, shared by all streams."""
+_SIZE_LINE_CACHED = 18
+_SIZES_CACHED = 4096
 
 
 def _chunk_size(line: bytes) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import http.client
 import io
 import ipaddress
@@ -100,6 +101,7 @@ def _pool_of(adapter: HTTPAdapter, url: str, session: requests.Session) -> Any:
     return pool  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=256)  # parsing an address is per request, and hosts are few
 def _is_address(host: str) -> bool:
     if host == "localhost":
         return True

@@ -231,7 +231,9 @@ class FramedSSEClient(SSEClient):
                         line_end = block.find(b"\n", 6)
                         if line_end == len(block) - 2 and line_end > 6:
                             yield "message", block[6:line_end].decode()
-                            continue
+                            if start < end:
+                                continue
+                            break  # the chunk is used up (one event per read, when paced)
                 elif first == b"e":
                     # "event: N\ndata: X\n\n"
                     if block[:7] == b"event: ":
@@ -242,7 +244,9 @@ class FramedSSEClient(SSEClient):
                             if line_end == len(block) - 2 and line_end > data_at:
                                 name = block[7:name_end].decode() or "message"
                                 yield name, block[data_at:line_end].decode()
-                                continue
+                                if start < end:
+                                    continue
+                                break
                 elif first in (b":", b"\n"):
                     if first == b"\n":
                         # Blank lines before a block: what follows is the block.

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import responses_stream as rs
+from responses_stream import _body
 from responses_stream._body import ChunkedBodyError, decode_chunked
 from responses_stream.testing import Script
 
@@ -166,6 +167,25 @@ def test_bare_lf_line_ends_are_accepted() -> None:
     """Lenient like http.client: LF alone after sizes, payloads and trailers."""
     got = b"".join(decode_chunked(_reader([b"3\nabc\n2;x\nde\n0\nT: 1\n\n"]), 65536))
     assert got == b"abcde"
+
+
+def test_remembered_size_lines_are_bounded_and_a_bad_line_is_refused_every_time() -> None:
+    """Size lines are remembered to skip parsing them again; never more than a bounded set,
+    and a malformed line (never remembered) is refused on every stream."""
+    lines = [b"1;n=%d\r\nx\r\n" % n for n in range(_body._SIZES_CACHED + 500)]
+    got = b"".join(decode_chunked(_reader([b"".join(lines) + b"0\r\n\r\n"]), 65536))
+    assert got == b"x" * len(lines)
+    assert len(_body._SIZES) <= _body._SIZES_CACHED
+    for _ in range(2):
+        with pytest.raises(ChunkedBodyError, match="bad chunk size"):
+            list(decode_chunked(_reader([b"1x\r\na\r\n0\r\n\r\n"]), 65536))
+    assert b"1x\r" not in _body._SIZES
+
+
+def test_a_whole_chunk_without_its_crlf_is_refused() -> None:
+    """The path for a chunk that arrived whole checks its CRLF like the piecewise one."""
+    with pytest.raises(ChunkedBodyError, match="no CRLF after a chunk"):
+        list(decode_chunked(_reader([b"3\r\nabcXY0\r\n\r\n"]), 65536))
 
 
 def test_an_empty_read_after_the_caller_closed_ends_quietly() -> None:
