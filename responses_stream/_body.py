@@ -527,7 +527,9 @@ def decode_chunked(
                 # The whole chunk and its CRLF are here (the usual case): no state to carry.
                 out.append(data[pos:stop])
                 pos = stop + 2
-                continue
+                if pos < end:
+                    continue
+                break  # all used: no search for a next size line that is not there
             payload_left = size
         if out:
             yield out[0] if len(out) == 1 else b"".join(out)

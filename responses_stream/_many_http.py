@@ -397,6 +397,7 @@ def _answer(
 
 
 _END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+_BARE_EOL = re.compile(rb"[\r\n]")  # one search (`in` on bytes costs more, twice)
 _STATUS_LINE = re.compile(rb"HTTP/1\.[1-9] ([2-5][0-9][0-9])(?: (.*))?")
 MAX_FIELDS = 100
 """http.client's limit on a head's fields."""
@@ -413,7 +414,7 @@ def split_head(head: bytes) -> Optional[Tuple[int, str, list[Tuple[str, str]]]]:
     fields = []
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or b"\n" in line or b"\r" in line:
+        if not colon or not name or name != name.strip() or _BARE_EOL.search(line):
             return None  # a folded line, no name, spaces before the colon: not plain
         fields.append((name.decode("iso-8859-1"), value.lstrip(b" \t").decode("iso-8859-1")))
     reason = (status_line.group(2) or b"").decode("iso-8859-1")
