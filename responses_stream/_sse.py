@@ -153,7 +153,6 @@ class FramedSSEClient(SSEClient):
         line_head = b""  # its first bytes, to tell a comment (and name it in an error)
         skip_lf = False  # the previous read ended in "\r": a leading "\n" belongs to it
         at_start = True
-        careful = True  # at_start or skip_lf, or the first KiB (kept for error reports)
         head = b""
         # None marks the end of the body, so the tail goes through the same loop below.
         for received in chain(self._source, _END):
@@ -175,33 +174,27 @@ class FramedSSEClient(SSEClient):
                         # the consumer waits for the socket, then asks again.
                         yield COMMENT, ""
                     continue
-                if not careful:
-                    self.bytes_received += len(chunk)
-                else:  # the first KiB, a BOM to look for, or a CR to pair with a LF
-                    seen = self.bytes_received
-                    if seen < 1024:
-                        self.head += chunk[: 1024 - seen]
-                    self.bytes_received = seen + len(chunk)
-                    if at_start:
-                        # A BOM may itself arrive split; hold bytes until three are known.
-                        head += chunk
-                        if len(head) < 3 and _BOM.startswith(head):
-                            continue
-                        chunk = head[3:] if head.startswith(_BOM) else head
-                        at_start = False
+                if self.bytes_received < 1024:
+                    self.head += chunk[: 1024 - self.bytes_received]
+                self.bytes_received += len(chunk)
+                if at_start:
+                    # A BOM may itself arrive split; hold bytes until three are known.
+                    head += chunk
+                    if len(head) < 3 and _BOM.startswith(head):
+                        continue
+                    chunk = head[3:] if head.startswith(_BOM) else head
+                    at_start = False
+                    if not chunk:
+                        continue
+                if skip_lf:
+                    skip_lf = False
+                    if chunk[:1] == b"\n":
+                        chunk = chunk[1:]
                         if not chunk:
                             continue
-                    if skip_lf:
-                        skip_lf = False
-                        if chunk[:1] == b"\n":
-                            chunk = chunk[1:]
-                            if not chunk:
-                                continue
-                    careful = at_start or self.bytes_received < 1024
                 if chunk.find(b"\r") >= 0:  # a find: `in` costs twice as much on bytes
                     # Normalise to LF; a trailing CR may be the first half of a CRLF.
                     skip_lf = chunk.endswith(b"\r")
-                    careful = careful or skip_lf
                     chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             start = 0
             end = len(chunk)
@@ -233,11 +226,11 @@ class FramedSSEClient(SSEClient):
                                 break  # the chunk is used up (one event per read, when paced)
                     elif chunk[start : start + 6] == b"data: ":
                         # "data: X\n\n"
-                        line_end = chunk.find(b"\n", start + 6)
-                        if line_end > start + 6 and chunk[line_end + 1 : line_end + 2] == b"\n":
-                            data = chunk[start + 6 : line_end]
+                        data_at = start + 6
+                        line_end = chunk.find(b"\n", data_at)
+                        if line_end > data_at and chunk[line_end + 1 : line_end + 2] == b"\n":
                             start = line_end + 2
-                            yield "message", data.decode()
+                            yield "message", chunk[data_at:line_end].decode()
                             if start < end:
                                 continue
                             break
