@@ -33,7 +33,7 @@ from typing import (
 
 from . import _checkpoint_codec as codec
 from .errors import CheckpointError, ConfigurationError
-from .models import Response
+from .models import TERMINAL_STATUSES, Response
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -42,8 +42,6 @@ __all__ = [
     "CheckpointStore",
 ]
 
-TERMINAL_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled"})
-"""Response statuses after which nothing more will stream."""
 
 S = TypeVar("S", bound="_Store")
 

@@ -27,7 +27,7 @@ from ._transport import Transport, protect_redirects, settle_environment
 from ._watchdog import watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, run_handler
-from .models import Response
+from .models import TERMINAL_STATUSES, Response
 
 if TYPE_CHECKING:
     from ._store_base import CheckpointStore
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "ManyEvents", "stream"]
-
-_FINISHED = ("completed", "failed", "cancelled", "incomplete")
 
 
 class Client:
@@ -425,7 +423,7 @@ class Client:
                 current = self.retrieve(response_id, timeout=timeout)
             except ResponsesStreamError:
                 raise exc from None
-            if current.status in _FINISHED:
+            if current.status in TERMINAL_STATUSES:
                 return current
             raise
         return Response.from_wire(data)
@@ -443,7 +441,7 @@ class Client:
     def _cancel_unfinished(self, final: Response) -> None:
         """``cancel_on_stop``: cancel a response stopped before its end, once its id is known.
         The partial output stays as it was received; the status is the server's now."""
-        if final.id and final.status not in _FINISHED:
+        if final.id and final.status not in TERMINAL_STATUSES:
             final.status = self.cancel(final.id).status
 
 

@@ -243,6 +243,10 @@ def output_item_from_dict(data: Any) -> OutputItem:
 _items = _each(output_item_from_dict)
 
 
+TERMINAL_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled"})
+"""Response statuses after which nothing more will stream."""
+
+
 @dataclass(repr=False, eq=False)
 class Response(Model):
     """A response: the payload of lifecycle events, and the SDK's running snapshot.
