@@ -439,7 +439,8 @@ def decode_chunked(
 ) -> Iterator[bytes]:
     """Yield the payload of a chunked body as it arrives; ``read(n)`` returns what is there.
 
-    Raises :class:`ChunkedBodyError` if the body ends before its last chunk or is malformed.
+    Raises :class:`ChunkedBodyError` if the body ends before its last chunk or is malformed,
+    having yielded every payload byte before the damage (however the bytes came in reads).
     An empty read after ``closed()`` turned true ends quietly: the caller closed the stream.
     """
     data = b""  # received and not yet consumed: starts at a size line, payload or CRLF
@@ -464,73 +465,81 @@ def decode_chunked(
         pos = 0
         end = len(data)
         out: List[bytes] = []
-        while True:
-            if payload_left:
-                stop = pos + payload_left
-                if stop > end:
-                    if pos < end:
-                        out.append(data[pos:] if pos else data)
-                    payload_left = stop - end
-                    pos = end
-                    break
-                out.append(data[pos:stop])
-                pos = stop
-                payload_left = 0
-                crlf_left = 2
-            if crlf_left:
-                if crlf_left == 2 and data[pos : pos + 2] == b"\r\n":
-                    pos += 2
-                    crlf_left = 0
-                # The CRLF may itself be split across reads: skip what is here.
-                while crlf_left and pos < end:
-                    expected = b"\r" if crlf_left == 2 else b"\n"
-                    if data[pos : pos + 1] != expected:
-                        if crlf_left == 2 and data[pos : pos + 1] == b"\n":
-                            crlf_left = 1  # a bare LF, as lenient parsers accept
-                            continue
-                        got = data[pos : pos + 20]
-                        raise ChunkedBodyError(
-                            f"malformed chunked body: no CRLF after a chunk: {got!r}"
-                        )
-                    pos += 1
-                    crlf_left -= 1
+        try:
+            while True:
+                if payload_left:
+                    stop = pos + payload_left
+                    if stop > end:
+                        if pos < end:
+                            out.append(data[pos:] if pos else data)
+                        payload_left = stop - end
+                        pos = end
+                        break
+                    out.append(data[pos:stop])
+                    pos = stop
+                    payload_left = 0
+                    crlf_left = 2
                 if crlf_left:
+                    if crlf_left == 2 and data[pos : pos + 2] == b"\r\n":
+                        pos += 2
+                        crlf_left = 0
+                    # The CRLF may itself be split across reads: skip what is here.
+                    while crlf_left and pos < end:
+                        expected = b"\r" if crlf_left == 2 else b"\n"
+                        if data[pos : pos + 1] != expected:
+                            if crlf_left == 2 and data[pos : pos + 1] == b"\n":
+                                crlf_left = 1  # a bare LF, as lenient parsers accept
+                                continue
+                            got = data[pos : pos + 20]
+                            raise ChunkedBodyError(
+                                f"malformed chunked body: no CRLF after a chunk: {got!r}"
+                            )
+                        pos += 1
+                        crlf_left -= 1
+                    if crlf_left:
+                        break
+                eol = data.find(b"\n", pos)
+                if eol < 0:
+                    if end - pos > MAX_LINE:
+                        raise ChunkedBodyError("malformed chunked body: chunk-size line too long")
                     break
-            eol = data.find(b"\n", pos)
-            if eol < 0:
-                if end - pos > MAX_LINE:
-                    raise ChunkedBodyError("malformed chunked body: chunk-size line too long")
-                break
-            line = data[pos:eol]
-            size = _SIZES.get(line)
-            if size is None:
-                size = _chunk_size(line)
-                if len(line) <= _SIZE_LINE_CACHED and len(_SIZES) < _SIZES_CACHED:
-                    _SIZES[line] = size
-            pos = eol + 1
-            if size == 0:
-                rest = data[pos:]
-                if _trailers_end(rest) is not None:
-                    # The whole end of the body is here: give the connection back before the
-                    # last events go out, as the caller may stop reading at the terminal event.
-                    finish()
+                line = data[pos:eol]
+                size = _SIZES.get(line)
+                if size is None:
+                    size = _chunk_size(line)
+                    if len(line) <= _SIZE_LINE_CACHED and len(_SIZES) < _SIZES_CACHED:
+                        _SIZES[line] = size
+                pos = eol + 1
+                if size == 0:
+                    rest = data[pos:]
+                    if _trailers_end(rest) is not None:
+                        # The whole end of the body is here: give the connection back before the
+                        # last events go out, as the caller may stop reading at the terminal event.
+                        finish()
+                        if out:
+                            yield b"".join(out)
+                        return
                     if out:
                         yield b"".join(out)
+                        out = []  # given: not again if the trailers are bad
+                    yield from _read_trailers(read, read_size, rest, closed)
+                    finish()
                     return
-                if out:
-                    yield b"".join(out)
-                yield from _read_trailers(read, read_size, rest, closed)
-                finish()
-                return
-            stop = pos + size
-            if data[stop : stop + 2] == b"\r\n":
-                # The whole chunk and its CRLF are here (the usual case): no state to carry.
-                out.append(data[pos:stop])
-                pos = stop + 2
-                if pos < end:
-                    continue
-                break  # all used: no search for a next size line that is not there
-            payload_left = size
+                stop = pos + size
+                if data[stop : stop + 2] == b"\r\n":
+                    # The whole chunk and its CRLF are here (the usual case): no state to carry.
+                    out.append(data[pos:stop])
+                    pos = stop + 2
+                    if pos < end:
+                        continue
+                    break  # all used: no search for a next size line that is not there
+                payload_left = size
+        except ChunkedBodyError:
+            if out:
+                # The chunks before the damage are good: deliver them before the error, as
+                # however the bytes were split into reads.
+                yield b"".join(out)
+            raise
         if out:
             yield out[0] if len(out) == 1 else b"".join(out)
 

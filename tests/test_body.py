@@ -125,6 +125,32 @@ def test_a_body_cut_anywhere_raises_after_passing_on_what_arrived(
     assert feed.finished == 0
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    payloads=chunk_lists.filter(bool),
+    data=st.data(),
+    garbage=st.sampled_from([b"X!", b"\x00", b"-", b"0x", b"\n\n\n"]),
+)
+def test_damage_in_the_framing_raises_after_every_chunk_before_it_whatever_the_reads(
+    payloads: List[bytes], data: st.DataObject, garbage: bytes
+) -> None:
+    """Bytes that are no chunk-size line, before chunk ``i``: ChunkedBodyError, after exactly
+    the payload of the chunks before it, however the body is split into reads (a read that
+    brings good chunks and the damage together must not lose the good ones)."""
+    damaged = data.draw(st.integers(0, len(payloads) - 1))
+    before, _ = encode(payloads[:damaged])
+    before = before[: -len(b"0\r\n\r\n")]
+    body = before + garbage + encode(payloads[damaged:])[0]
+    cuts = data.draw(st.lists(st.integers(1, len(body)), max_size=6))
+    feed = Feed(body, cuts, [False] * len(body))
+    got = bytearray()
+    with pytest.raises(ChunkedBodyError, match="malformed"):
+        for piece in decode_chunked(feed.read, 65536, feed.finish):
+            got += piece
+    assert bytes(got) == b"".join(payloads[:damaged])
+    assert feed.finished == 0
+
+
 def test_one_read_brings_many_chunks_and_they_come_out_as_one_piece() -> None:
     """The point of decoding here: a burst of events is one read and one yield."""
     body, mask = encode([b"data: a\n\n", b"data: b\n\n", b"data: c\n\n"])
