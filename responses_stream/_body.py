@@ -277,8 +277,8 @@ def socket_body(
     its connection).
 
     ``nonblocking`` reads without ever waiting (the body then yields ``b""`` whenever nothing
-    has arrived yet); a gzip or deflate body is then inflated here too (see
-    :func:`compressed_body`).
+    has arrived yet). A gzip or deflate body is inflated here, step by step (see
+    :func:`compressed_body`), so framing errors read the same with and without compression.
     """
     fp = getattr(raw, "_fp", None)
     if not isinstance(fp, http.client.HTTPResponse):
@@ -287,8 +287,8 @@ def socket_body(
     if sock_file is None or raw.tell() != 0:
         return None  # already finished, or someone read from it through urllib3
     codings = _codings(raw)
-    if codings is None or (codings and nonblocking is None):
-        return None  # urllib3 decompresses; keep its reader
+    if codings is None:
+        return None  # a coding inflated only by urllib3 (br, zstd): keep its reader
     if fp.chunked and fp.chunk_left is not None:
         return None  # http.client is inside a chunk already
 
