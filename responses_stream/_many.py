@@ -45,7 +45,7 @@ from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
 from ._many_http import LoopSocket, exchange, loop_pool
 from ._metrics import Meter
 from ._opening import Opening
-from ._stream import WAIT, StreamCore
+from ._stream import WAIT, StreamCore, refused_content_type
 from ._transport import Attempt, Transport
 from .errors import ConfigurationError, ProtocolError
 from .events import Event
@@ -379,8 +379,11 @@ class Multiplexer:
                         pool = None
                 if pool is None:
                     outcome = yield from self._wait_for(slot, self._transport.exchange, step)
-                elif not isinstance(outcome, Exception) and outcome.status_code >= 300:
-                    # The next step reads the error's body, which may take a while: not here.
+                elif not isinstance(outcome, Exception) and (
+                    outcome.status_code >= 300 or refused_content_type(outcome.headers)
+                ):
+                    # The next step reads the error's body (or the body that is no event
+                    # stream, for its error), which may take a while: not here.
                     ended, step = yield from self._wait_for(slot, _advance, steps, outcome)
                     continue
                 ended, step = _advance(steps, outcome)

@@ -46,6 +46,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 
 from ._body import READ_SIZE, shut_down
 from ._metrics import Meter
+from ._stream import refused_content_type
 from ._transport import Attempt
 
 MAX_LOOP_PAYLOAD = 65536
@@ -344,8 +345,9 @@ def _response(
     urllib3 one, whose connection goes back to ``pool`` at the end of the body.
 
     A stream's socket stays non-blocking, for the selector; it blocks again, with
-    ``timeout``, when it leaves it (:class:`LoopSocket`). Any other answer's body is read
-    the blocking way (an error's, on the pool of threads), so its socket blocks now."""
+    ``timeout``, when it leaves it (:class:`LoopSocket`). Any other answer's body (an
+    error's, or JSON or HTML in place of events) is read the blocking way, on the pool of
+    threads, so its socket blocks now."""
     end = received.find(b"\r\n\r\n")
     fields = split_head(received[:end]) if end >= 0 else None
     rest = received if fields is None else received[end + 4 :]
@@ -371,7 +373,7 @@ def _response(
         request_url=prepared.url,
     )
     response._pool, response._connection = pool, conn  # as urllib3's pool sets them
-    if not 200 <= head.status < 300:
+    if not 200 <= head.status < 300 or refused_content_type(headers) is not None:
         sock.settimeout(timeout)
     return response
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import socket
 import threading
 import weakref
 from operator import itemgetter
 from types import GeneratorType
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Tuple
 
 import requests
 
@@ -47,6 +48,17 @@ logger = logging.getLogger("responses_stream")
 
 _SSE_TYPES = ("text/event-stream",)
 _NOT_SSE_TYPES = ("application/json", "text/html", "application/problem+json", "text/xml")
+
+
+def refused_content_type(headers: Mapping[str, str]) -> Optional[str]:
+    """The media type of an answer that is surely no event stream (JSON, HTML...), else None
+    (an event stream, or a type that may well be one: no type, ``text/plain``...)."""
+    ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype.startswith(_SSE_TYPES) or not ctype.startswith(_NOT_SSE_TYPES):
+        return None
+    return ctype
+
+
 _FIRST = itemgetter(0)
 
 Pair = Tuple[Event, Any]
@@ -266,8 +278,8 @@ class StreamCore:
     # ---------------------------------------------------------------------------- pipeline
 
     def _check_content_type(self, resp: requests.Response) -> None:
-        ctype = (resp.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if ctype.startswith(_SSE_TYPES) or not ctype.startswith(_NOT_SSE_TYPES):
+        ctype = refused_content_type(resp.headers)
+        if ctype is None:
             return
         try:
             body = resp.raw.read(1 << 20, decode_content=True)
@@ -430,6 +442,11 @@ class StreamCore:
                 return
             if error is None or error is exc:
                 raise
+            if expired is not None:
+                # A limit passed and the watchdog shut the socket: what the read then raised
+                # is no cause. A read limit (stream_many's sockets never block) is the
+                # socket timeout a blocking read would have raised.
+                raise error from (socket.timeout("timed out") if expired == "read" else None)
             raise error from exc
         finally:
             if guard is not None:

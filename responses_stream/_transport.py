@@ -295,7 +295,7 @@ def translate(
         else:
             error = ProtocolError(f"the stream is not valid UTF-8: {exc}", data=exc.object)
     elif isinstance(exc, _TIMEOUTS):
-        error = APITimeoutError(f"no data for longer than the read timeout: {exc}")
+        error = APITimeoutError(_EXPIRED["read"])  # as stream_many's timer says it (from exc)
     elif isinstance(exc, _CONNECTION):
         error = StreamInterrupted(f"the connection broke: {exc}")
     elif isinstance(exc, _DATA):

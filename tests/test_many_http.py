@@ -31,6 +31,9 @@ HEAD = (
 )
 
 
+EVENT = b": keep-alive\n\n"
+
+
 def body_of(text: str) -> bytes:
     chunks = Script(seed=3, model=MODEL).text(text, chunk=4).completed().to_sse_chunks()
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
@@ -135,6 +138,52 @@ def test_no_answer_is_a_read_timeout_and_the_others_go_on(
         assert time.monotonic() - started < 2
     assert isinstance(outcomes[0], errors.APITimeoutError), outcomes[0]
     assert "read timeout" in str(outcomes[0])
+
+
+def test_a_json_answer_in_place_of_events_is_read_whole_off_the_loop(
+    raw: List[RawServer], no_blocking_sends: None
+) -> None:
+    """A 200 with JSON instead of an event stream: its body, which comes well after its head,
+    is read whole into the error, off the loop: the other stream (keep-alive comments, then
+    its answer) goes on meanwhile."""
+    body = b'{"id": "resp_1", "object": "response", "status": "completed"}'
+    sent_at: List[float] = []
+
+    def serve(sock: socket.socket) -> None:
+        request = read_request(sock)
+        assert request is not None
+        if b'"x"' in request[1]:
+            sock.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)
+            )
+            time.sleep(0.5)
+            sent_at.append(time.monotonic())
+            sock.sendall(body)
+            return
+        sock.sendall(HEAD)
+        for k in range(10):  # the other stream's events, over the wait
+            sock.sendall(b"%x\r\n%s\r\n" % (len(EVENT), EVENT))
+            time.sleep(0.03)
+        sock.sendall(body_of("done"))
+
+    raw.append(RawServer(serve))
+    comments: List[float] = []
+
+    class Timed(rs.ResponseHandler):
+        def on_keep_alive(self) -> None:
+            comments.append(time.monotonic())
+
+    requests = [{"model": MODEL, "input": "x"}, {"model": MODEL, "input": "y"}]
+    with client_for(raw[0].url, max_retries=0) as client:
+        outcomes = client.stream_many(requests, lambda i, p: Timed())
+    error = outcomes[0]
+    assert isinstance(error, errors.ProtocolError), error
+    assert "application/json" in str(error) and '"resp_1"' in str(error)
+    assert error.data == body
+    assert isinstance(outcomes[1], rs.Response), outcomes[1]
+    assert outcomes[1].output_text == "done"
+    assert len(comments) == 10 and comments[-1] < sent_at[0]
 
 
 def test_a_connection_closed_before_the_head_is_retried(
