@@ -14,7 +14,6 @@ import gzip
 import random
 import socket
 import struct
-import threading
 import time
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -24,7 +23,7 @@ from hypothesis import strategies as st
 
 import responses_stream as rs
 
-from .scripts import ALL_TRANSCRIPTS, Recorder, requests_on, transcript_id
+from .scripts import ALL_TRANSCRIPTS, RawServer, Recorder, requests_on, transcript_id
 
 MODEL = "gpt-5-mini"
 
@@ -41,60 +40,33 @@ class Delivery:
     end: str
 
 
-class DeliveryServer:
-    """Serves the current :class:`Delivery` to every POST, on a thread per connection."""
+class DeliveryServer(RawServer):
+    """Serves the current :class:`Delivery` to every POST (a 404 to anything else)."""
 
     def __init__(self) -> None:
         self.delivery = Delivery(b"", [], "close")
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
-        self._threads: List[threading.Thread] = []
-        self._accepter = threading.Thread(target=self._accept, daemon=True)
-        self._accepter.start()
+        super().__init__(self._deliver)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
+    def _deliver(self, sock: socket.socket) -> None:
+        sock.settimeout(10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for head, _ in requests_on(sock):
+            delivery = self.delivery
+            if not head.startswith(b"POST "):
+                sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                continue
+            sock.sendall(delivery.head)
+            for piece in delivery.pieces:
+                time.sleep(0.001)
+                sock.sendall(piece)
+            if delivery.end == "reset":
+                # Unread bytes die with a reset: give the client time to read them,
+                # so both runs see the same bytes before it.
+                time.sleep(0.2)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
-            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        with sock:
-            sock.settimeout(10)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                for head, _ in requests_on(sock):
-                    delivery = self.delivery
-                    if not head.startswith(b"POST "):
-                        sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                        continue
-                    sock.sendall(delivery.head)
-                    for piece in delivery.pieces:
-                        time.sleep(0.001)
-                        sock.sendall(piece)
-                    if delivery.end == "reset":
-                        # Unread bytes die with a reset: give the client time to read them,
-                        # so both runs see the same bytes before it.
-                        time.sleep(0.2)
-                        sock.setsockopt(
-                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                        )
-                        return
-                    if delivery.end == "close":
-                        return
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._accepter.join(5)
-        for thread in self._threads:
-            thread.join(5)
+            if delivery.end == "close":
+                return
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ import http.client
 import io
 import socket
 import ssl
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, cast
+from typing import Any, Iterator, List, cast
 
 import pytest
 import requests
@@ -22,7 +21,7 @@ import responses_stream as rs
 from responses_stream import _many_http, _transport, errors
 from responses_stream.testing import MockServer, Script
 
-from .scripts import closed_port_url, read_request, requests_on, tls_server_context
+from .scripts import RawServer, closed_port_url, read_request, requests_on, tls_server_context
 
 MODEL = "gpt-5-mini"
 HEAD = (
@@ -37,46 +36,6 @@ EVENT = b": keep-alive\n\n"
 def body_of(text: str) -> bytes:
     chunks = Script(seed=3, model=MODEL).text(text, chunk=4).completed().to_sse_chunks()
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
-
-
-class RawServer:
-    """Runs ``serve(sock)`` for each connection, on its own thread (a server that misbehaves
-    at the HTTP level, which MockServer does not)."""
-
-    def __init__(self, serve: Callable[[socket.socket], None]) -> None:
-        self._serve = serve
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
-        self.connections = 0
-        self._threads: List[threading.Thread] = []
-        self._accepter = threading.Thread(target=self._accept, daemon=True)
-        self._accepter.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            thread = threading.Thread(target=self._run, args=(sock,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _run(self, sock: socket.socket) -> None:
-        with sock:
-            sock.settimeout(5)
-            try:
-                self._serve(sock)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._accepter.join(5)
-        for thread in self._threads:
-            thread.join(5)
 
 
 @pytest.fixture
