@@ -218,22 +218,35 @@ class FramedSSEClient(SSEClient):
                         if name_end > 0 and chunk[name_end + 1 : data_at] == b"data: ":
                             line_end = chunk.find(b"\n", data_at)
                             if line_end > data_at and chunk[line_end + 1 : line_end + 2] == b"\n":
-                                name = chunk[start + 7 : name_end].decode() or "message"
-                                start = line_end + 2
-                                yield name, chunk[data_at:line_end].decode()
-                                if start < end:
-                                    continue
-                                break  # the chunk is used up (one event per read, when paced)
+                                try:
+                                    name = chunk[start + 7 : name_end].decode() or "message"
+                                    data = chunk[data_at:line_end].decode()
+                                except UnicodeDecodeError:
+                                    # The full parser below raises it, with the position
+                                    # counted from the block's start, as for a block that
+                                    # came in pieces: the error does not depend on the reads.
+                                    pass
+                                else:
+                                    start = line_end + 2
+                                    yield name, data
+                                    if start < end:
+                                        continue
+                                    break  # the chunk is used up (one event per read, paced)
                     elif chunk[start : start + 6] == b"data: ":
                         # "data: X\n\n"
                         data_at = start + 6
                         line_end = chunk.find(b"\n", data_at)
                         if line_end > data_at and chunk[line_end + 1 : line_end + 2] == b"\n":
-                            start = line_end + 2
-                            yield "message", chunk[data_at:line_end].decode()
-                            if start < end:
-                                continue
-                            break
+                            try:
+                                data = chunk[data_at:line_end].decode()
+                            except UnicodeDecodeError:
+                                pass  # as above: the full parser raises it
+                            else:
+                                start = line_end + 2
+                                yield "message", data
+                                if start < end:
+                                    continue
+                                break
                 if straddled is not None:
                     block = straddled  # no larger than the pending bytes already checked
                     straddled = None

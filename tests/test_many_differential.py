@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import random
-import re
 import socket
 import struct
 import time
@@ -158,9 +157,7 @@ def plain(value: Any) -> Any:
         partial = getattr(value, "response", None)
         return (
             type(value).__name__,
-            # Where a bad UTF-8 byte sits is counted from the start of what was decoded: the
-            # data line, or the whole block when it came in pieces (a detail of the read split).
-            re.sub(r"in position \d+", "in position N", str(value)),
+            str(value),
             partial.to_dict() if isinstance(partial, rs.Response) else partial,
             plain(value.__cause__) if value.__cause__ is not None else None,
         )

@@ -110,6 +110,33 @@ def test_invalid_utf8_mid_stream_is_protocol_error() -> None:
     assert info.value.response is not None and info.value.response.output_text == "a"
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    named=st.booleans(),
+    bad_at=st.integers(min_value=0, max_value=30),
+    cuts=st.lists(st.integers(min_value=1, max_value=200), max_size=4),
+)
+def test_a_block_that_is_not_utf8_fails_the_same_way_however_it_is_read(
+    named: bool, bad_at: int, cuts: List[int]
+) -> None:
+    """The UnicodeDecodeError (message, position, bytes) of a block with a bad byte is the
+    same whether the block came in one read or in pieces (the framer reads a whole block in
+    place, and parses one that came in pieces with the full parser)."""
+    data = bytearray(b'{"type":"response.output_text.delta","delta":"abcdefghijklmnopqrstuvwxyz"}')
+    data[bad_at + 10] = 0xC5  # a lead byte with no continuation
+    block = (b"event: response.output_text.delta\n" if named else b"") + b"data: " + data
+    body = b'data: {"type":"x"}\n\n' + block + b"\n\ndata: {}\n\n"
+
+    def error(pieces: List[bytes]) -> UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError) as info:
+            _messages(pieces)
+        return info.value
+
+    whole = error([body])
+    split = error(_split(body, cuts))
+    assert (str(split), split.start, split.object) == (str(whole), whole.start, whole.object)
+
+
 def test_litellm_error_frame_without_type() -> None:
     """LiteLLM's `data: {"error": {...}}` frame is an error event: StreamError with its code."""
     body = b'data: {"error":{"message":"upstream died","code":502}}\n\n'
