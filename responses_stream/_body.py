@@ -8,10 +8,8 @@ arrived, chunked framing is taken off in place, and all of it is handed on at on
 as it is received: nothing is held back waiting for a chunk, a line or a block to complete.
 
 Only used where it can do exactly what urllib3 would (:func:`socket_body`): a body with no
-content coding, not yet read, from a real ``http.client`` response. A gzip or deflate body
-(sent although the client asks for ``identity``) is read through urllib3 undecoded and
-inflated here in bounded steps (:func:`compressed_body`); anything else stays on urllib3's own
-reader.
+content coding but gzip or deflate (inflated in bounded steps, ``_inflate``), not yet read,
+from a real ``http.client`` response; anything else stays on urllib3's own reader.
 """
 
 from __future__ import annotations
@@ -24,11 +22,12 @@ import re
 import socket
 import threading
 import time
-import zlib
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import urllib3.exceptions
 import urllib3.response
+
+from ._inflate import compressed_body, content_codings, inflate
 
 logger = logging.getLogger("responses_stream")
 
@@ -155,104 +154,6 @@ def body_chunks(
     return iter(functools.partial(read1, read_size), b"")
 
 
-DECODE_STEP = 65536
-"""The most decompressed bytes made from a compressed body in one step."""
-_GZIP_WBITS = 16 + zlib.MAX_WBITS
-_CODINGS = ("gzip", "x-gzip", "deflate")
-
-
-def compressed_body(raw: Any, read_size: int) -> Optional[Iterator[bytes]]:
-    """The body of ``raw`` (a urllib3 response) decompressed here step by step, or None.
-
-    For the ``gzip`` and ``deflate`` codings (alone or combined), which a server may send
-    although the client asked for ``identity``. urllib3 before 2.6 decompresses each read
-    whole, so a body that expands 1,000 times (a "zip bomb") would turn one 64 KiB read into
-    64 MB; here at most :data:`DECODE_STEP` bytes are made at a time, the rest of the input
-    waiting for the next step, so the SSE framer's ``max_event_bytes`` ends such a body having
-    held about that much. Other codings (``br``, ``zstd``) stay with urllib3, which bounds them
-    itself from 2.6 on. Malformed data raises urllib3's ``DecodeError``, as urllib3 would.
-    """
-    if not isinstance(raw, urllib3.response.HTTPResponse):
-        return None
-    codings = _codings(raw)
-    if not codings:
-        return None
-    read1 = getattr(raw, "read1", None)
-    body: Iterator[bytes]
-    if read1 is not None:
-        body = iter(functools.partial(read1, read_size, decode_content=False), b"")
-    else:  # urllib3 1.26
-        body = raw.stream(1024, decode_content=False)
-    for coding in reversed(codings):  # the last coding applied is the first removed
-        body = _inflate(body, coding)
-    return body
-
-
-def _codings(raw: Any) -> Optional[List[str]]:
-    """The content codings of ``raw``, the last applied last (``[]`` for none), or None when
-    one of them is not gzip or deflate."""
-    header = str(raw.headers.get("content-encoding", "")).lower()
-    codings = [c.strip() for c in header.split(",") if c.strip() not in ("", "identity")]
-    return codings if all(c in _CODINGS for c in codings) else None
-
-
-def _inflate(body: Iterator[bytes], coding: str) -> Iterator[bytes]:
-    """``body`` with one gzip or deflate coding removed, at most DECODE_STEP bytes a step.
-
-    As urllib3 does: gzip members follow one another, bytes that are not a gzip member after
-    the first are ignored, and ``deflate`` is zlib-wrapped or, as some servers send it, raw.
-    """
-    gzip = coding != "deflate"
-    inflater: Any = None
-    head = b""  # the first bytes, until two tell a deflate body's format
-    ignore = False  # after the end of a deflate stream, or garbage after a gzip member
-    members = 0  # gzip members ended
-    for received in body:
-        if not received:
-            yield received  # nothing has arrived yet (a non-blocking body): see decode_chunked
-            continue
-        data = received
-        if ignore:
-            continue  # read to the end all the same: the connection may be reused
-        if inflater is None:
-            head += data
-            if len(head) < 2:
-                continue
-            data, head = head, b""
-            inflater = zlib.decompressobj(_GZIP_WBITS if gzip else _deflate_wbits(data))
-        while True:
-            if inflater.eof:
-                if not gzip:
-                    ignore = True
-                    break
-                inflater = zlib.decompressobj(_GZIP_WBITS)  # the next gzip member
-                members += 1
-            try:
-                out = inflater.decompress(data, DECODE_STEP)
-            except zlib.error as exc:
-                if members:
-                    ignore = True  # garbage after a gzip member: other clients accept it too
-                    break
-                raise urllib3.exceptions.DecodeError(
-                    f"Received response with content-encoding: {coding}, but failed to decode "
-                    f"it: {exc}"
-                ) from exc
-            if out:
-                yield out
-            # The input not used yet, or after the end of the stream; output may be pending
-            # when this step made all it could.
-            data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
-            if not data and (inflater.eof or len(out) < DECODE_STEP):
-                break
-
-
-def _deflate_wbits(head: bytes) -> int:
-    """zlib's ``wbits`` for a deflate body starting with ``head``: zlib-wrapped, else raw."""
-    if head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0:
-        return zlib.MAX_WBITS
-    return -zlib.MAX_WBITS
-
-
 class ChunkedBodyError(urllib3.exceptions.ProtocolError):
     """The body was cut off or its chunked framing is malformed (translated like urllib3's
     own errors: the stream is reported interrupted)."""
@@ -286,7 +187,7 @@ def socket_body(
     sock_file = fp.fp
     if sock_file is None or raw.tell() != 0:
         return None  # already finished, or someone read from it through urllib3
-    codings = _codings(raw)
+    codings = content_codings(raw)
     if codings is None:
         return None  # a coding inflated only by urllib3 (br, zstd): keep its reader
     if fp.chunked and fp.chunk_left is not None:
@@ -324,7 +225,7 @@ def socket_body(
     else:
         body = _exactly(read, read_size, fp.length, finish, closed)
     for coding in reversed(codings):  # the last coding applied is the first removed
-        body = _inflate(body, coding)
+        body = inflate(body, coding)
     return body
 
 

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 import responses_stream as rs
 from responses_stream import _sse
-from responses_stream._body import DECODE_STEP, _inflate
+from responses_stream._inflate import DECODE_STEP, inflate
 from responses_stream._sse import (
     COMMENT,
     DEFAULT_MAX_EVENT_BYTES,
@@ -363,7 +363,7 @@ def test_inflating_makes_bounded_steps_and_loses_nothing() -> None:
     assert len(compressed) * 1000 < 64 * MiB  # expands more than 1,000 times
     steps = 0
     total = 0
-    for piece in _inflate(iter(pieces_of(compressed, 65536)), "gzip"):
+    for piece in inflate(iter(pieces_of(compressed, 65536)), "gzip"):
         assert 0 < len(piece) <= DECODE_STEP
         assert piece.count(0) == len(piece)
         steps += 1
@@ -381,13 +381,39 @@ def test_every_gzip_and_deflate_form_inflates(read: int) -> None:
         "deflate": zlib.compress(data),  # zlib-wrapped, as the RFC means it
     }
     for coding, packed in forms.items():
-        assert b"".join(_inflate(iter(pieces_of(packed, read)), coding)) == data, coding
+        assert b"".join(inflate(iter(pieces_of(packed, read)), coding)) == data, coding
     bare = raw.compress(data) + raw.flush()  # raw deflate, as some servers send it
-    assert b"".join(_inflate(iter(pieces_of(bare, read)), "deflate")) == data
+    assert b"".join(inflate(iter(pieces_of(bare, read)), "deflate")) == data
     garbage_after = gzip.compress(data) + gzip.compress(b"!") + b"not gzip"
-    assert b"".join(_inflate(iter(pieces_of(garbage_after, read)), "gzip")) == data + b"!"
+    assert b"".join(inflate(iter(pieces_of(garbage_after, read)), "gzip")) == data + b"!"
     with pytest.raises(urllib3.exceptions.DecodeError, match="content-encoding: gzip"):
-        list(_inflate(iter(pieces_of(b"not gzip at all", read)), "gzip"))
+        list(inflate(iter(pieces_of(b"not gzip at all", read)), "gzip"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(at=st.integers(0, 10**6), read=st.sampled_from([7, 1000, 65536]), mask=st.integers(1, 255))
+def test_what_comes_before_damaged_gzip_is_delivered_whatever_the_reads(
+    at: int, read: int, mask: int
+) -> None:
+    """A gzip body with a damaged byte: the output before zlib finds the damage (which may be
+    garbage: the checksum at the end finds what the data does not) is the same in any read
+    size, all of what a byte-at-a-time decoder makes of it; then DecodeError."""
+    data = b"".join(b"event %d: %s\n" % (i, os.urandom(8).hex().encode()) for i in range(400))
+    packed = bytearray(gzip.compress(data))
+    at %= len(packed)
+    packed[at] ^= mask
+
+    def run(pieces: List[bytes]) -> Tuple[bytes, bool]:
+        got = bytearray()
+        try:
+            for piece in inflate(iter(pieces), "gzip"):
+                got += piece
+        except urllib3.exceptions.DecodeError:
+            return bytes(got), True
+        return bytes(got), False
+
+    reference = run(pieces_of(bytes(packed), 1))
+    assert run(pieces_of(bytes(packed), read)) == reference
 
 
 # ------------------------------------------------------------------- over real HTTP
