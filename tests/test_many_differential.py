@@ -1,11 +1,14 @@
 """``stream_many`` against ``stream()`` on the same hostile deliveries: any recorded stream,
-framed any way (chunked in random chunks, Content-Length, close-delimited), cut, reset or
-corrupted at any byte and written in random pieces. ``stream_many`` runs three such requests
-at once; each must end the way ``stream()`` ends: the same outcome (the final response, or
-the same error with the same partial response and cause) and the same callbacks with the same
-values. ``stream()`` is the reference: its byte layers are checked
-against the transcripts and sseclient-py elsewhere; here the selector's non-blocking reads,
-its HTTP head parser and its per-stream state machine must not change a single result."""
+framed any way (chunked in random chunks, Content-Length, close-delimited, gzip), under odd
+heads (HTTP/1.0, 100 Continue, error statuses, JSON), cut, reset, stalled or corrupted at any
+byte, and written in random pieces. ``stream_many`` runs three such requests at once; each
+must end the way ``stream()`` ends: the same outcome (the final response, or the same error
+with the same partial response and cause) and the same callbacks with the same values.
+``events_many`` is held to ``events()`` the same way (each stream's events and outcome).
+
+``stream()`` is the reference: its byte layers are checked against the transcripts and
+sseclient-py elsewhere; here the selector's non-blocking reads, its HTTP head parser and its
+per-stream state machine must not change a single result."""
 
 from __future__ import annotations
 
@@ -188,38 +191,46 @@ def run_both(url: str, read: float = 2, copies: int = 3) -> Tuple[Any, List[Any]
     return reference, [(plain(o), plain(r.calls)) for o, r in zip(outcomes, recorders)]
 
 
+def run_pull(url: str, read: float = 2, copies: int = 2) -> Tuple[Any, List[Any]]:
+    """The outcome and the events of ``events()``, then of each of ``copies`` requests pulled
+    together from one ``events_many``."""
+    options: Dict[str, Any] = {"timeout": rs.Timeout(connect=5, read=read), "max_retries": 0}
+    events: List[Any] = []
+    with rs.Client(api_key="sk-test", base_url=url, **options) as client:
+        try:
+            with client.events(model=MODEL, input="hi") as stream:
+                events.extend(event.to_dict() for event in stream)
+            outcome: Any = stream.response
+        except rs.errors.ResponsesStreamError as exc:
+            outcome = exc
+    reference = (plain(outcome), events)
+    pulled: List[List[Any]] = [[] for _ in range(copies)]
+    with rs.Client(api_key="sk-test", base_url=url, **options) as client:
+        with client.events_many([{"model": MODEL, "input": "hi"}] * copies) as streams:
+            for index, event in streams:
+                pulled[index].append(event.to_dict())
+        outcomes = streams.outcomes
+    return reference, [(plain(o), e) for o, e in zip(outcomes, pulled)]
+
+
 TRANSCRIPTS = {transcript_id(path): path.read_bytes() for path in ALL_TRANSCRIPTS}
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    name=st.sampled_from(sorted(TRANSCRIPTS)),
-    framing=st.sampled_from(["chunked", "chunked", "length", "close"]),
-    shape=heads,
-    sizes=st.lists(st.integers(1, 3000), min_size=1, max_size=4),
-    cuts=st.lists(st.floats(0, 1), max_size=5),
-    fault=st.sampled_from(["none", "none", "cut", "reset", "stall", "flip", "insert", "drop"]),
-    at=st.floats(0, 1),
-    seed=st.integers(0, 2**16),
-)
-def test_stream_many_ends_every_delivery_the_way_stream_does(
-    delivery_server: DeliveryServer,
-    name: str,
-    framing: str,
-    shape: Head,
-    sizes: List[int],
-    cuts: List[float],
-    fault: str,
-    at: float,
-    seed: int,
-) -> None:
+@st.composite
+def deliveries(draw: Any) -> Tuple[Delivery, float]:
+    """Any recorded stream, framed any way, with any fault, in random pieces; and the read
+    timeout to use (short when the delivery stalls)."""
+    name = draw(st.sampled_from(sorted(TRANSCRIPTS)))
+    framing = draw(st.sampled_from(["chunked", "chunked", "length", "close"]))
+    shape = draw(heads)
+    sizes = draw(st.lists(st.integers(1, 3000), min_size=1, max_size=4))
+    cuts = draw(st.lists(st.floats(0, 1), max_size=5))
+    fault = draw(
+        st.sampled_from(["none", "none", "cut", "reset", "stall", "flip", "insert", "drop"])
+    )
     head, wire = frame(TRANSCRIPTS[name], framing, sizes, shape)
-    where = int(at * len(wire))
-    chance = random.Random(seed)
+    where = int(draw(st.floats(0, 1)) * len(wire))
+    chance = random.Random(draw(st.integers(0, 2**16)))
     end = "close" if framing == "close" else "keep"
     if fault in ("cut", "stall"):
         wire, end = wire[:where], "close" if fault == "cut" else "keep"
@@ -235,11 +246,38 @@ def test_stream_many_ends_every_delivery_the_way_stream_does(
         wire = wire[:where] + wire[where + chance.randrange(1, 40) :]
     if end == "keep" and fault not in ("none", "stall"):
         end = "close"  # a damaged body may never end on its own: do not wait for the timeout
-    delivery_server.delivery = Delivery(head, pieces_of(wire, cuts), end)
-    reference, many = run_both(delivery_server.url, read=0.3 if fault == "stall" else 2)
+    return Delivery(head, pieces_of(wire, cuts), end), 0.3 if fault == "stall" else 2
+
+
+SETTINGS: Dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(case=deliveries())
+def test_stream_many_ends_every_delivery_the_way_stream_does(
+    delivery_server: DeliveryServer, case: Tuple[Delivery, float]
+) -> None:
+    delivery_server.delivery, read = case
+    reference, many = run_both(delivery_server.url, read=read)
     for outcome, calls in many:
         assert outcome == reference[0]
         assert calls == reference[1]
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(case=deliveries())
+def test_events_many_pulls_every_delivery_the_way_events_does(
+    delivery_server: DeliveryServer, case: Tuple[Delivery, float]
+) -> None:
+    """Pull style: the events of each stream, and its outcome, are those of ``events()``."""
+    delivery_server.delivery, read = case
+    reference, many = run_pull(delivery_server.url, read=read)
+    for outcome, events in many:
+        assert outcome == reference[0]
+        assert events == reference[1]
 
 
 @pytest.mark.slow
