@@ -94,7 +94,9 @@ def inflate(body: Iterator[bytes], coding: str) -> Iterator[bytes]:
                     break
                 inflater = zlib.decompressobj(_GZIP_WBITS)  # the next gzip member
                 members += 1
-            before = inflater.copy()  # to make what comes before a bad byte, if one is here
+            # To make what comes before a bad byte, if one is here (after the first member,
+            # bad bytes are ignored: no copy needed).
+            before = None if members else inflater.copy()
             try:
                 out = inflater.decompress(data, DECODE_STEP)
             except zlib.error as exc:

@@ -18,7 +18,7 @@ import random
 import socket
 import struct
 import time
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -249,35 +249,24 @@ def deliveries(draw: Any) -> Tuple[Delivery, float]:
     return Delivery(head, pieces_of(wire, cuts), end), 0.3 if fault == "stall" else 2
 
 
-SETTINGS: Dict[str, Any] = {
-    "deadline": None,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-}
-
-
-@settings(max_examples=120, **SETTINGS)
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(case=deliveries())
-def test_stream_many_ends_every_delivery_the_way_stream_does(
-    delivery_server: DeliveryServer, case: Tuple[Delivery, float]
+@pytest.mark.parametrize("run", [run_both, run_pull], ids=["stream_many", "events_many"])
+def test_many_ends_every_delivery_the_way_one_stream_does(
+    delivery_server: DeliveryServer, run: Callable[..., Any], case: Tuple[Delivery, float]
 ) -> None:
+    """Push style (``stream_many``: outcome and callbacks of each stream) and pull style
+    (``events_many``: outcome and events of each stream), against ``stream()`` and
+    ``events()`` on the same delivery."""
     delivery_server.delivery, read = case
-    reference, many = run_both(delivery_server.url, read=read)
-    for outcome, calls in many:
+    reference, many = run(delivery_server.url, read=read)
+    for outcome, seen in many:
         assert outcome == reference[0]
-        assert calls == reference[1]
-
-
-@settings(max_examples=60, **SETTINGS)
-@given(case=deliveries())
-def test_events_many_pulls_every_delivery_the_way_events_does(
-    delivery_server: DeliveryServer, case: Tuple[Delivery, float]
-) -> None:
-    """Pull style: the events of each stream, and its outcome, are those of ``events()``."""
-    delivery_server.delivery, read = case
-    reference, many = run_pull(delivery_server.url, read=read)
-    for outcome, events in many:
-        assert outcome == reference[0]
-        assert events == reference[1]
+        assert seen == reference[1]
 
 
 @pytest.mark.slow
