@@ -40,8 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # allow `python benchmarks/partial_json.py`
     sys.path.insert(0, str(REPO))
 
-from responses_stream._accumulator import _append  # noqa: E402
 from responses_stream._partial_json import PartialJSON  # noqa: E402
+from responses_stream._snapshot_writes import append as _append  # noqa: E402
 from responses_stream.models import FunctionCall  # noqa: E402
 
 DELTAS = 50_000

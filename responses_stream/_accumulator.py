@@ -20,19 +20,20 @@ accumulation stays linear. A payload of the wrong shape (a number where text bel
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Type
 
 from . import events as ev
+from ._snapshot_writes import append, final_text, fresh, fresh_items, replace_text, text_of
 from .errors import StreamInterrupted
 from .events import LIFECYCLE_STATUS, TERMINAL_TYPES
 from .models import (
+    ITEM_TYPES,
     ApplyPatchCall,
     CodeInterpreterCall,
     CustomToolCall,
     FunctionCall,
     McpCall,
     Message,
-    Model,
     OutputItem,
     OutputText,
     Reasoning,
@@ -44,8 +45,6 @@ from .models import (
     part_from_dict,
 )
 
-P = TypeVar("P", bound=Model)
-
 REPEAT: Any = object()
 """What :meth:`Accumulator.feed` returns for an event a resumed connection sent again."""
 # Item tool-call progress events (three dotted parts): the status they set, their suffix.
@@ -55,6 +54,9 @@ _ITEM_STATUS = {
     for kind in ev.EVENT_TYPES
     if kind.rpartition(".")[2] in _SUFFIXES and kind.count(".") == 2
 }
+# ... and the item class each one is about ("response.web_search_call.searching": WebSearchCall),
+# to create it when it was never announced.
+_STATUS_ITEM_CLASSES = {kind: ITEM_TYPES[kind.split(".")[1]] for kind in _ITEM_STATUS}
 # Streamed string fields of tool items: delta (and .done) type -> (attribute, item class).
 _STREAMED_FIELDS: Dict[str, Any] = {
     "response.code_interpreter_call_code.delta": ("code", CodeInterpreterCall),
@@ -63,55 +65,6 @@ _STREAMED_FIELDS: Dict[str, Any] = {
 }
 _STREAMED_DONE = {kind[: -len("delta")] + "done": spec for kind, spec in _STREAMED_FIELDS.items()}
 _FINAL_ITEM_STATUSES = ("completed", "incomplete", "failed")
-
-
-def _fresh(event: Any, key: str, build: Callable[[Any], Any]) -> Any:
-    """A new snapshot object for ``event.<key>``, sharing nothing mutable with the event."""
-    raw = event.__dict__.get("_raw")
-    if raw is not None:
-        value = raw.get(key)
-        return None if value is None else build(value)
-    value = getattr(event, key, None)
-    if value is None:
-        return None
-    return build(value.to_dict() if isinstance(value, Model) else dict(value))
-
-
-def _fresh_items(event: Any) -> List[OutputItem]:
-    raw = event.__dict__.get("_raw")
-    payload = raw.get("response") if raw is not None else event.response.to_dict()
-    return [output_item_from_dict(item) for item in payload.get("output") or []]
-
-
-def _append(obj: Model, attr: str, delta: Any) -> str:
-    """Append ``delta`` to a string attribute without copying the whole string each time.
-
-    A delta that is not a string raises ``TypeError`` (``str + int``), before anything changes.
-    """
-    attrs = obj.__dict__
-    text = attrs.get(attr) or ""
-    attrs[attr] = None  # drop our reference so CPython may grow the string in place
-    try:
-        text += delta if delta is not None else ""
-    finally:
-        attrs[attr] = text
-    return text
-
-
-def _final_text(part: P, event: Any, key: str) -> P:
-    """A ``.done`` event's text replaces what the deltas built in ``part`` (when it has one)."""
-    text = _text(event, key)
-    if text is not None:
-        part.__dict__[key] = text
-    return part
-
-
-def _text(event: Any, key: str) -> Optional[str]:
-    """A ``.done`` event's final text, which must be a string (or absent)."""
-    value = event.__dict__.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{event.type}: {key} must be a string, got {type(value).__name__}")
-    return value
 
 
 Step = Callable[["Accumulator", Any], Any]
@@ -167,26 +120,30 @@ class Accumulator:
         """
         seq = event.sequence_number
         if type(seq) is int:  # anything else on the wire is no cursor: not compared
-            resumed = self._resumed_after
-            if resumed is not None:
-                if seq <= resumed:
+            last = self.last_sequence_number
+            if self._resumed_after is not None and last is not None:
+                # A resumed connection, from its first event to its last: the server is
+                # replaying, so every number must follow the one applied before it.
+                if seq <= last:
                     return REPEAT
-                if seq != resumed + 1:
+                if seq != last + 1:
+                    first = last == self._resumed_after
                     raise StreamInterrupted(
                         f"the resumed stream skipped events: asked for those after "
-                        f"sequence_number {resumed}, got {seq} first",
-                        last_sequence_number=resumed,
+                        f"sequence_number {self._resumed_after}, got {seq} first"
+                        if first
+                        else f"the resumed stream skipped events: {seq} came after {last}",
+                        last_sequence_number=last,
                     )
-                self._resumed_after = None
-            last = self.last_sequence_number
             if last is None or seq > last:
                 self.last_sequence_number = seq
         step = self.steps.get(event.type)
         return None if step is None else step(self, event)
 
     def resuming(self) -> Optional[int]:
-        """Before a resumed connection: from now on, drop events up to the last sequence number
-        applied and check that the next one follows it. Returns that sequence number."""
+        """Before a resumed connection: from now on, drop every event numbered at or below the
+        last sequence number applied, and check that each other one follows it (one more than
+        the last applied). Returns the last sequence number applied."""
         self._resumed_after = self.last_sequence_number
         return self._resumed_after
 
@@ -248,6 +205,7 @@ class Accumulator:
             index = max(self._by_index) + 1 if self._by_index else 0
         old = self._by_index.get(index)
         self._register(index, item)
+        self._text_key = None  # the part it cached may belong to the item replaced
         output = self.response.output
         if old is not None:
             for pos, existing in enumerate(output):
@@ -296,8 +254,12 @@ class Accumulator:
         if payload is not None:
             attrs = self.response.__dict__
             output = attrs.get("output")
+            extra = attrs.get("_extra")
             attrs.update(payload.__dict__)  # one C call for its thirty-odd fields
             attrs["output"] = output if output is not None else []
+            if extra and attrs["_extra"] is not extra:
+                # Keys kept aside (Record.from_wire) add up like the others.
+                attrs["_extra"] = {**extra, **attrs["_extra"]}
 
     def _lifecycle(self, event: Any) -> Response:
         payload: Optional[Response] = event.response
@@ -313,7 +275,7 @@ class Accumulator:
         if payload is not None:
             new_output = payload.__dict__.get("output")
             if new_output and (terminal or not snapshot.output):
-                self._adopt_output(_fresh_items(event))
+                self._adopt_output(fresh_items(event))
                 adopted = True
         if terminal and not adopted and event.type != "response.failed":
             # No authoritative output: items the server never closed end with the response.
@@ -372,7 +334,7 @@ class Accumulator:
     # -------------------------------------------------------------------------------- items
 
     def _item_added(self, event: Any) -> Any:
-        item = self._put_item(event)
+        item = self._put_item(event, announced=True)
         if item is not None:
             self.saw_output = True
         return item
@@ -385,16 +347,28 @@ class Accumulator:
             self.saw_output = True
         return item
 
-    def _put_item(self, event: Any) -> Any:
+    def _put_item(self, event: Any, *, announced: bool = False) -> Any:
         """The event's ``item`` placed in the snapshot; an item already there for it (by
-        index, else id) is updated in place, so objects the caller holds stay current."""
-        item = _fresh(event, "item", output_item_from_dict)
+        index, else id) is updated in place, so objects the caller holds stay current.
+
+        ``announced`` (``output_item.added``): the same item announced again keeps what its
+        deltas built, as an announcement carries only the item's empty start.
+        """
+        item = fresh(event, "item", output_item_from_dict)
         if item is None:
             return None
         existing = self._lookup_for_item(event, item)
         if existing is None:
             self._place(event.output_index, item)
             return item
+        if (
+            announced
+            and type(existing) is type(item)
+            and not isinstance(item, dict)
+            and item.__dict__.get("id") is not None
+            and existing.__dict__.get("id") == item.__dict__.get("id")
+        ):
+            return existing
         index = self._index_of(existing)
         item = self._update_in_place(existing, item)
         self._place(index, item)
@@ -416,24 +390,20 @@ class Accumulator:
         return None
 
     def _item_status(self, event: Any) -> Any:
-        item = self._lookup(event)
-        if item is None or isinstance(item, dict):
-            return item
+        item = self._item(event, _STATUS_ITEM_CLASSES[event.type])
         item.__dict__["status"] = _ITEM_STATUS[event.type]
         return item
 
     def _streamed_delta(self, event: Any) -> Any:
         attr, cls = _STREAMED_FIELDS[event.type]
         item = self._item(event, cls)
-        _append(item, attr, event.delta)
+        append(item, attr, event.delta)
         return item
 
     def _streamed_done(self, event: Any) -> Any:
         attr, cls = _STREAMED_DONE[event.type]
         item = self._item(event, cls)
-        value = _text(event, attr)
-        if value is not None:
-            item.__dict__[attr] = value
+        replace_text(item, attr, text_of(event, attr))
         return item
 
     # -------------------------------------------------------------------------------- parts
@@ -452,6 +422,7 @@ class Accumulator:
         part = cls.from_wire({"type": cls.TYPE})
         if 0 <= index < len(parts):
             parts[index] = part
+            self._text_key = None  # it may have been the cached text part
             return part
         # Parts before it that were not announced yet get their place, so their deltas,
         # when they come, do not land in this one.
@@ -460,7 +431,7 @@ class Accumulator:
         return part
 
     def _content_part(self, event: Any) -> Any:
-        part = _fresh(event, "part", part_from_dict)
+        part = fresh(event, "part", part_from_dict)
         if part is None:
             return None
         target_cls = Reasoning if isinstance(part, ReasoningText) else Message
@@ -492,13 +463,13 @@ class Accumulator:
             part = self._part(self._item(event, Message), event.content_index, OutputText)
             self._text_key = key
             self._text_part = part
-        _append(part, "text", event.delta)
+        append(part, "text", event.delta)
         self.saw_output = True
         return part
 
     def _output_text_done(self, event: Any) -> OutputText:
         part: OutputText = self._part(self._item(event, Message), event.content_index, OutputText)
-        _final_text(part, event, "text")
+        final_text(part, event, "text")
         if event.logprobs is not None:
             part.__dict__["logprobs"] = event.logprobs
         self._text_key = None
@@ -518,33 +489,31 @@ class Accumulator:
 
     def _refusal_delta(self, event: Any) -> Refusal:
         part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
-        _append(part, "refusal", event.delta)
+        append(part, "refusal", event.delta)
         self.saw_output = True
         return part
 
     def _refusal_done(self, event: Any) -> Refusal:
         part: Refusal = self._part(self._item(event, Message), event.content_index, Refusal)
-        return _final_text(part, event, "refusal")
+        return final_text(part, event, "refusal")
 
     def _arguments_delta(self, event: Any) -> FunctionCall:
         call: FunctionCall = self._item(event, FunctionCall)
-        _append(call, "arguments", event.delta)
+        append(call, "arguments", event.delta)
         self.saw_output = True
         return call
 
     def _arguments_done(self, event: Any) -> FunctionCall:
+        arguments, name = text_of(event, "arguments"), text_of(event, "name")  # both, or nothing
         call: FunctionCall = self._item(event, FunctionCall)
-        arguments = _text(event, "arguments")
-        if arguments is not None:
-            call.__dict__["arguments"] = arguments
-        name = event.__dict__.get("name")
+        replace_text(call, "arguments", arguments)
         if name is not None:
             call.__dict__["name"] = name
         return call
 
     def _summary_part(self, event: Any) -> Any:
         reasoning = self._item(event, Reasoning)
-        part = _fresh(event, "part", part_from_dict)
+        part = fresh(event, "part", part_from_dict)
         if part is None:
             return self._part(reasoning, event.summary_index, SummaryText, "summary")
         summary = reasoning.__dict__.setdefault("summary", [])
@@ -560,34 +529,36 @@ class Accumulator:
     def _summary_delta(self, event: Any) -> SummaryText:
         reasoning = self._item(event, Reasoning)
         part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
-        _append(part, "text", event.delta)
+        append(part, "text", event.delta)
         self.saw_output = True
         return part
 
     def _summary_done(self, event: Any) -> SummaryText:
         reasoning = self._item(event, Reasoning)
         part: SummaryText = self._part(reasoning, event.summary_index, SummaryText, "summary")
-        return _final_text(part, event, "text")
+        return final_text(part, event, "text")
 
     def _reasoning_text_delta(self, event: Any) -> ReasoningText:
         reasoning = self._item(event, Reasoning)
         part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
-        _append(part, "text", event.delta)
+        append(part, "text", event.delta)
         self.saw_output = True
         return part
 
     def _reasoning_text_done(self, event: Any) -> ReasoningText:
         reasoning = self._item(event, Reasoning)
         part: ReasoningText = self._part(reasoning, event.content_index, ReasoningText)
-        return _final_text(part, event, "text")
+        return final_text(part, event, "text")
 
     def _patch_diff(self, event: Any) -> Any:
+        delta = event.type.endswith(".delta")
+        text = text_of(event, "delta" if delta else "diff")  # checked before anything changes
         call = self._item(event, ApplyPatchCall)
         operation = dict(call.__dict__.get("operation") or {})
-        if event.type.endswith(".delta"):
-            operation["diff"] = (operation.get("diff") or "") + (event.delta)
-        elif event.diff is not None:
-            operation["diff"] = event.diff
+        if delta:
+            operation["diff"] = (operation.get("diff") or "") + (text or "")
+        elif text is not None:
+            operation["diff"] = text
         call.__dict__["operation"] = operation
         return call
 

@@ -21,7 +21,18 @@ import enum
 import json
 import uuid
 from dataclasses import field, fields
-from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from ._records import dataclass
 
@@ -37,6 +48,11 @@ def _reserved_names(cls: type) -> FrozenSet[str]:
         if callable(value) or isinstance(value, (classmethod, staticmethod, property))
     }
     return frozenset(n for n in names if not n.startswith("__"))
+
+
+def _private(key: Any) -> bool:
+    """A key shaped like the SDK's own state on a model (``_partial_arguments``, ...)."""
+    return type(key) is str and key[:1] == "_"
 
 
 def json_default(value: Any) -> Any:
@@ -101,17 +117,27 @@ class Record:  # noqa: PLW1641 - Model is unhashable, Event hashes its fields
 
         Called by the SDK for every object it receives: no validation, no copies of nested
         containers it does not convert. A key named like a method is kept aside (it comes back
-        from :meth:`to_dict`) so it cannot shadow the method.
+        from :meth:`to_dict`) so it cannot shadow the method; so is, on a model, a key that
+        starts with ``_`` (still readable as an attribute), which cannot replace the state the
+        SDK keeps on its snapshots.
         """
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"{cls.__name__} needs a JSON object, got {type(data).__name__}")
         obj = object.__new__(cls)
         attrs = obj.__dict__
-        if cls._RESERVED.isdisjoint(data):
+        reserved = cls._RESERVED
+        if reserved.isdisjoint(data) and (cls._KEEP_RAW or not any(map(_private, data))):
             attrs.update(data)
         else:
-            attrs.update({k: v for k, v in data.items() if k not in cls._RESERVED})
-            attrs["_extra"] = {k: v for k, v in data.items() if k in cls._RESERVED}
+            # Events keep their payload whole (``_raw``); a model keeps its own state under
+            # ``_`` names, so a wire key starting with ``_`` is kept aside like a method's name.
+            aside = {
+                k: v
+                for k, v in data.items()
+                if k in reserved or (not cls._KEEP_RAW and _private(k))
+            }
+            attrs.update({k: v for k, v in data.items() if k not in aside})
+            attrs["_extra"] = aside
         for key, convert in cls._CONVERT:
             value = attrs.get(key)
             if value is not None:
@@ -173,6 +199,17 @@ class Model(Record):
     """The wire ``type`` of an output item or content part class (empty for other models)."""
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq=True
+
+    if not TYPE_CHECKING:  # for type checkers, a model has only the attributes it declares
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when the usual lookup fails: a wire key starting with "_", kept
+            # aside by from_wire, reads as an attribute like any other key that arrived.
+            if name[:1] == "_" and name[:2] != "__":
+                extra = self.__dict__.get("_extra")
+                if extra is not None and name in extra:
+                    return extra[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 class OutputItemBase(Model):

@@ -136,7 +136,9 @@ class ResponseHandler(WireCallbacks):
         """An in-band ``error`` event (flat and nested shapes normalised to ``code``,
         ``message``, ``param``, ``error_type``, ``headers``).
 
-        :class:`~responses_stream.StreamError` is raised when the stream ends.
+        :class:`~responses_stream.StreamError` is raised when the stream ends, unless it
+        still ends with ``response.completed`` or ``response.incomplete``: the error did not
+        end the response, and the call returns it.
         """
 
     def on_unknown_event(self, event: ev.UnknownEvent) -> None:

@@ -576,16 +576,33 @@ def test_a_gap_after_resuming_raises_stream_interrupted() -> None:
     assert acc.response.output_text == "ab" and acc.last_sequence_number == 1
 
 
-def test_only_the_first_event_after_resuming_is_checked() -> None:
-    """Events without a number (keep-alives) pass while the check waits; once the next
-    number arrived, later numbers are not compared with the cursor any more."""
+def test_every_event_of_a_resumed_connection_is_checked() -> None:
+    """Events without a number (keep-alives) pass; every numbered event of the resumed
+    connection, not only its first, must follow the last one applied: one sent again later
+    in the connection is a REPEAT, and one that skips an event is StreamInterrupted."""
     acc = Accumulator()
     feed(acc, numbered(4, "a"))
     acc.resuming()
     feed(acc, {"type": "keepalive"}, numbered(None, "-"))
     assert acc.response.output_text == "a-"
-    feed(acc, numbered(5, "b"), numbered(9, "c"), numbered(6, "d"))
-    assert acc.response.output_text == "a-bcd" and acc.last_sequence_number == 9
+    assert feed(acc, numbered(5, "b"), numbered(6, "c"), numbered(6, "c"), numbered(5, "b"))[
+        2:
+    ] == [REPEAT, REPEAT]
+    assert acc.response.output_text == "a-bc"
+    with pytest.raises(rs.StreamInterrupted) as info:
+        feed(acc, numbered(8, "e"))
+    assert "the resumed stream skipped events: 8 came after 6" in str(info.value)
+    assert info.value.last_sequence_number == 6
+    assert acc.response.output_text == "a-bc" and acc.last_sequence_number == 6
+    (part,) = feed(acc, numbered(7, "d"))
+    assert part.text == "a-bcd"
+
+
+def test_a_stream_that_was_not_resumed_is_not_checked() -> None:
+    """Before any resume, numbers are not compared (servers that number oddly still work)."""
+    acc = Accumulator()
+    feed(acc, numbered(5, "b"), numbered(9, "c"), numbered(6, "d"), numbered(6, "e"))
+    assert acc.response.output_text == "bcde" and acc.last_sequence_number == 9
 
 
 def test_resuming_before_any_numbered_event_drops_nothing() -> None:
@@ -677,3 +694,178 @@ def test_deltas_alone_rebuild_the_text(path: Path) -> None:
         assert [r.summary_text for r in got.reasoning_items] == [
             r.summary_text for r in expected.reasoning_items
         ]
+
+
+# ------------------------------------------------------------- odd streams (hardening)
+
+
+def test_a_done_value_replacing_arguments_is_what_partial_arguments_shows() -> None:
+    """The parse partial_arguments kept of the deltas goes when .done replaces the string,
+    even when the replacement ends like the streamed text did."""
+    acc = Accumulator()
+    streamed = '{"city": "Paris", "note": "aaaaaaaaaaaaaaaaaaaa'
+    final = '{"city": "Lyon!", "note": "aaaaaaaaaaaaaaaaaaaa"}'
+    (call,) = feed(
+        acc,
+        {
+            **added(0, CALL),
+            "type": "response.function_call_arguments.delta",
+            "delta": streamed,
+            "item_id": "fc_1",
+        },
+    )
+    assert call.partial_arguments == {"city": "Paris", "note": "aaaaaaaaaaaaaaaaaaaa"}
+    feed(
+        acc,
+        {
+            "type": "response.function_call_arguments.done",
+            "output_index": 0,
+            "item_id": "fc_1",
+            "arguments": final,
+        },
+    )
+    assert call.arguments == final and call.partial_arguments == {"city": "Lyon!", "note": "a" * 20}
+
+
+@pytest.mark.parametrize("kind", ["mcp_call", "custom_tool_call"])
+def test_a_done_value_replacing_a_streamed_tool_field_is_parsed_again(kind: str) -> None:
+    """The same for the tool items whose input streams (MCP arguments, custom tool input)."""
+    field, prop = (
+        ("arguments", "partial_arguments") if kind == "mcp_call" else ("input", "partial_input")
+    )
+    stem = (
+        "response.mcp_call_arguments" if kind == "mcp_call" else "response.custom_tool_call_input"
+    )
+    acc = Accumulator()
+    (item,) = feed(
+        acc,
+        {
+            "type": f"{stem}.delta",
+            "output_index": 0,
+            "item_id": "t",
+            "delta": '{"a": "xxxxxxxxxxxxxxxxxxxxxxxx',
+        },
+    )
+    assert getattr(item, prop) == {"a": "x" * 24}
+    feed(
+        acc,
+        {
+            "type": f"{stem}.done",
+            "output_index": 0,
+            "item_id": "t",
+            field: '{"b": "xxxxxxxxxxxxxxxxxxxxxxxx"}',
+        },
+    )
+    assert getattr(item, prop) == {"b": "x" * 24}
+
+
+def test_text_deltas_without_index_or_id_go_to_the_last_item_announced() -> None:
+    """With neither output_index nor item_id, a text delta goes to the last item: a second
+    message announced (the first never closed) takes the deltas after it."""
+    acc = Accumulator()
+    first = {"type": "message", "id": "m0", "role": "assistant", "content": []}
+    bare = {"type": "response.output_text.delta"}
+    feed(
+        acc,
+        {"type": "response.output_item.added", "item": first},
+        {**bare, "delta": "A"},
+        {"type": "response.output_item.added", "item": {**first, "id": "m1"}},
+        {**bare, "delta": "B"},
+    )
+    assert [m.content[0].text for m in acc.response.output] == ["A", "B"]  # type: ignore[union-attr]
+
+
+def test_an_item_announced_again_keeps_what_its_deltas_built() -> None:
+    """A repeated output_item.added for the item being streamed (same id) changes nothing:
+    the deltas before and after it land in the part in the snapshot."""
+    acc = Accumulator()
+    message = {**MESSAGE, "content": []}
+    feed(
+        acc,
+        added(0, message),
+        part_added(0, 0),
+        text_delta("Hel"),
+        added(0, message),
+        text_delta("lo"),
+    )
+    assert acc.response.output_text == "Hello"
+    feed(acc, done(0, {**message, "id": "msg_0"}))  # .done is authoritative: it replaces
+    assert acc.response.output_text == ""
+
+
+def test_a_new_item_at_the_same_index_takes_the_deltas_after_it() -> None:
+    """A different item (another id) announced at an index replaces what was there."""
+    acc = Accumulator()
+    feed(
+        acc,
+        added(0, {**MESSAGE, "content": []}),
+        text_delta("old"),
+        added(0, {**MESSAGE, "id": "msg_new", "content": []}),
+        text_delta("new"),
+    )
+    assert acc.response.output_text == "new"
+
+
+def test_a_part_of_another_type_at_the_cached_index_ends_the_cache() -> None:
+    """A refusal delta that takes the text part's place, then text again: each lands in the
+    part in the snapshot."""
+    acc = Accumulator()
+    refusal = {
+        "type": "response.refusal.delta",
+        "output_index": 0,
+        "content_index": 0,
+        "item_id": "msg_0",
+        "delta": "no",
+    }
+    feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("a"), refusal, text_delta("b"))
+    (part,) = acc.response.output[0].content  # type: ignore[union-attr]
+    assert isinstance(part, OutputText) and part.text == "b"
+
+
+@pytest.mark.parametrize(
+    "kind, item_type",
+    [
+        ("web_search_call", "web_search_call"),
+        ("file_search_call", "file_search_call"),
+        ("code_interpreter_call", "code_interpreter_call"),
+        ("image_generation_call", "image_generation_call"),
+        ("mcp_call", "mcp_call"),
+        ("mcp_list_tools", "mcp_list_tools"),
+    ],
+)
+def test_status_events_for_an_unannounced_tool_item_create_it(kind: str, item_type: str) -> None:
+    """A tool's progress event for an item never announced (no output_item.added) creates it
+    with that status, as a delta for it would."""
+    acc = Accumulator()
+    (item,) = feed(
+        acc, {"type": f"response.{kind}.in_progress", "output_index": 0, "item_id": "t_1"}
+    )
+    assert item is acc.response.output[0]
+    assert (type(item).TYPE, item.id, item.status) == (item_type, "t_1", "in_progress")
+    (again,) = feed(
+        acc, {"type": f"response.{kind}.completed", "output_index": 0, "item_id": "t_1"}
+    )
+    assert again is item and item.status == "completed" and len(acc.response.output) == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "response.apply_patch_call_operation_diff.done", "output_index": 0, "diff": 3},
+        {"type": "response.apply_patch_call_operation_diff.delta", "output_index": 0, "delta": 3},
+        {
+            "type": "response.function_call_arguments.done",
+            "output_index": 0,
+            "arguments": "{}",
+            "name": 7,
+        },
+    ],
+)
+def test_text_fields_of_the_wrong_type_are_refused(event: Dict[str, Any]) -> None:
+    """A number where text belongs raises (a ProtocolError in a stream), changing nothing."""
+    acc = Accumulator()
+    feed(acc, added(0, CALL))
+    before = acc.response.to_dict()
+    with pytest.raises(TypeError):
+        feed(acc, event)
+    assert acc.response.to_dict() == before

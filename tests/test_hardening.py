@@ -290,3 +290,41 @@ def test_an_exception_raised_by_a_signal_handler_reaches_the_caller_unchanged(
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    "terminal, raised",
+    [
+        ("response.completed", None),
+        ("response.incomplete", None),
+        ("response.failed", rs.StreamError),
+        (None, rs.StreamError),
+    ],
+)
+def test_an_error_event_raises_unless_the_response_still_ends_normally(
+    server: MockServer, terminal: Any, raised: Any
+) -> None:
+    """An in-band error event is handed to on_error; StreamError is raised at the end unless
+    a completed or incomplete response follows it (as on_error's documentation says)."""
+
+    class Errors(rs.ResponseHandler):
+        seen: List[str] = []
+
+        def on_error(self, error: rs.events.ErrorEvent) -> None:
+            self.seen = [*self.seen, error.message or ""]
+
+    events: List[Dict[str, Any]] = [
+        {"type": "response.created", "response": {"id": "r", "status": "in_progress"}},
+        {"type": "error", "code": "server_error", "message": "hiccup"},
+    ]
+    if terminal is not None:
+        events.append({"type": terminal, "response": {"id": "r", "output": []}})
+    server.add(b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events))
+    handler = Errors()
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        if raised is None:
+            assert client.stream(handler, model="m", input="x").status == terminal.split(".")[1]
+        else:
+            with pytest.raises(raised):
+                client.stream(handler, model="m", input="x")
+    assert handler.seen == ["hiccup"]

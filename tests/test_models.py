@@ -193,6 +193,38 @@ def test_a_key_named_like_a_method_does_not_hide_it() -> None:
     assert got["output"][0]["text"] == "stale"
 
 
+def test_wire_keys_starting_with_an_underscore_round_trip_and_cannot_replace_sdk_state() -> None:
+    """A wire key starting with ``_`` is kept (readable as an attribute, back from to_dict(),
+    pickle and copy) but kept aside: the state the SDK keeps under such names on a model (the
+    partial parse of arguments, the parsed output, metrics) cannot be replaced by the wire."""
+    call = {
+        "type": "function_call",
+        "call_id": "c1",
+        "name": "f",
+        "arguments": '{"a": 1}',
+        "status": "completed",
+        "_meta": {"trace": "x"},
+        "_partial_arguments": [None, 0, ""],
+    }
+    payload = {
+        "id": "r",
+        "_provider": "p",
+        "_metrics": "wire",
+        "_output_parsed": "wire",
+        "output": [call],
+    }
+    response = rs.Response.from_wire(copy.deepcopy(payload))
+    (item,) = response.function_calls
+    assert item._meta == {"trace": "x"} and response._provider == "p"  # type: ignore[attr-defined]
+    assert item.partial_arguments == {"a": 1}
+    assert response.metrics is None and response.output_parsed is None
+    for clone in (response, pickle.loads(pickle.dumps(response)), copy.deepcopy(response)):
+        assert clone.to_dict() == payload
+    assert response.to_input_items()[0]["_meta"] == {"trace": "x"}
+    with pytest.raises(AttributeError, match="'FunctionCall' object has no attribute '_other'"):
+        item._other  # type: ignore[attr-defined]
+
+
 # ----------------------------------------------------------------------- strict type checks
 
 
