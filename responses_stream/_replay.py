@@ -60,6 +60,7 @@ def offline_stream(
     else:
         chunks = list(source)
     stream = StreamCore(offline_response(chunks), Accumulator(keep_output=accumulate))
+    stream.replaying = True
     # A recording has no request: its first response object echoes the request's format.
     stream.json_output = text_format is not None or _records_json_output(chunks)
     if text_format is not None:

@@ -121,6 +121,13 @@ class Resumer:
             self._sleep(delay)  # an injected sleep (tests): keep its timing as given
 
 
+RESUMED_MARK = b": responses_stream resumed\n\n"
+"""What :meth:`Recording.trim` writes where a resumed connection's bytes begin: an SSE comment
+(other readers skip it) that makes a replay treat what follows as a resumed connection."""
+RESUMED_COMMENT = "#responses_stream resumed"
+"""The mark as the framer hands it on (a comment block's text)."""
+
+
 class Recording:
     """``record_to``: the raw body bytes of a stream, written as they arrive.
 
@@ -151,10 +158,12 @@ class Recording:
             yield chunk
 
     def trim(self) -> None:
-        """Before a resumed connection's bytes: drop the cut event's partial bytes.
+        """Before a resumed connection's bytes: drop the cut event's partial bytes, and mark
+        where the resumed connection begins (:data:`RESUMED_MARK`).
 
         The resumed stream sends that event again, whole; left in place, its partial bytes
-        would run into it and the file would replay as a broken stream.
+        would run into it and the file would replay as a broken stream. The mark lets a replay
+        drop what the live stream dropped: the events a resumed connection sent again.
         """
         record = self._file
         if record is None:
@@ -166,6 +175,8 @@ class Recording:
         whole = max(block_ends(tail), default=0)
         record.truncate(self._start + whole)
         record.seek(self._start + whole)
+        record.write(RESUMED_MARK)
+        record.flush()
 
     def close(self) -> None:
         """Close the file (safe to call more than once)."""

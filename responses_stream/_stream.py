@@ -24,7 +24,7 @@ import requests
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
-from ._resume import Recording, Resumer
+from ._resume import RESUMED_COMMENT, Recording, Resumer
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, translate
 from ._watchdog import Guard
@@ -121,6 +121,9 @@ class StreamCore:
         """True when the request asked for JSON output (``text_format=``): the handler's
         ``on_parsed_delta`` is then called."""
         self._deliver_after = deliver_after
+        self.replaying = False
+        """True for a recording played offline (``rs.replay``): a resume mark in it
+        (``_resume.RESUMED_MARK``) is then a resumed connection's start, not a keep-alive."""
         self.meter = meter if meter is not None else Meter()
         """The stream's timings and counts (read them as :attr:`metrics`)."""
         self.meter.headers(self.request_id)
@@ -381,6 +384,9 @@ class StreamCore:
                     if not text:  # nothing has arrived yet: a non-blocking body (open_body)
                         yield WAITING
                         continue
+                    if self.replaying and text == RESUMED_COMMENT:
+                        self.accumulator.resuming()  # as the live stream did at this point
+                        continue
                     seen_any = True
                     event = KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]})
                 # The stream's metrics (see Meter), here rather than in a call per event.
@@ -411,10 +417,17 @@ class StreamCore:
                     yield event, touched
                 else:
                     seq = event.sequence_number
-                    if type(seq) is not int or seq > deliver_after:
-                        self._deliver_after = deliver_after = None
-                        yield event, touched
-                    # else: replayed only to rebuild the snapshot; the caller has seen it
+                    if type(seq) is int:
+                        if seq > deliver_after:
+                            self._deliver_after = deliver_after = None
+                            yield event, touched
+                        # else: replayed only to rebuild the snapshot; the caller has seen it
+                    else:
+                        # No number: it comes after the numbers before it. Up to the event
+                        # numbered deliver_after, it is part of that replay too.
+                        last = self.accumulator.last_sequence_number
+                        if last is not None and last >= deliver_after:
+                            yield event, touched
                 if event.type in TERMINAL_TYPES:
                     # Read the end of the body, so the connection can be reused.
                     if self.open_body is None:

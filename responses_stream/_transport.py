@@ -75,7 +75,10 @@ def retry_after_seconds(headers: Mapping[str, str], now: Callable[[], float]) ->
     parsed = email.utils.parsedate_tz(raw)
     if parsed is None:
         return None
-    return float(email.utils.mktime_tz(parsed)) - now()
+    try:
+        return float(email.utils.mktime_tz(parsed)) - now()
+    except (OverflowError, ValueError):  # a year out of the platform's range: no usable date
+        return None
 
 
 def should_retry(status: int, headers: Mapping[str, str], now: Callable[[], float]) -> bool:

@@ -390,7 +390,8 @@ class Client:
 
         The stream is replayed from its start so the returned :class:`Response` is complete;
         with ``starting_after=N`` the handler only sees events after sequence number ``N``
-        (the ones you have not processed yet). Breaks are resumed like in :meth:`stream`.
+        (the ones you have not processed yet); an event without a number counts as coming
+        after the numbered event before it. Breaks are resumed like in :meth:`stream`.
         """
         handler = handler if handler is not None else ResponseHandler()
         call = Call(
@@ -442,7 +443,12 @@ class Client:
         """``cancel_on_stop``: cancel a response stopped before its end, once its id is known.
         The partial output stays as it was received; the status is the server's now."""
         if final.id and final.status not in TERMINAL_STATUSES:
-            final.status = self.cancel(final.id).status
+            try:
+                final.status = self.cancel(final.id).status
+            except ResponsesStreamError as error:
+                if error.response is None:
+                    error.response = final  # what was received is not lost with the cancel
+                raise
 
 
 def stream(handler: Optional[ResponseHandler] = None, **params: Any) -> Response:

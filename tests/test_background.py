@@ -7,10 +7,11 @@ delivered twice.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import pydoc
 import random
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -189,6 +190,60 @@ def test_resume_attaches_and_skips_seen_events(server: MockServer) -> None:
     assert server.requests[-1].query == {"stream": "true"}
 
 
+def _sse(events: List[Dict[str, Any]]) -> bytes:
+    return b"".join(
+        f"event: {e.get('type', 'x')}\ndata: {json.dumps(e)}\n\n".encode() for e in events
+    )
+
+
+def test_resume_starting_after_hides_unnumbered_events_before_the_cursor(
+    server: MockServer,
+) -> None:
+    """client.resume(id, starting_after=N): an event without a sequence_number among the
+    ones replayed up to N is part of that replay (not delivered, and it does not open the
+    gate for the rest); one after the cursor is delivered."""
+    events = _script().events()
+    events.insert(3, {"type": "keepalive"})  # between 2 and 3
+    events.insert(15, {"type": "keepalive"})  # between 13 and 14
+    response_id = server.store(_sse(events))
+    handler = Seen()
+    with _client(server) as client:
+        final = client.resume(response_id, handler, starting_after=14)
+    assert final.output_text == TEXT
+    assert handler.seqs[0] == 15 and None not in handler.seqs
+    earlier = Seen()
+    with _client(server) as client:
+        client.resume(response_id, earlier, starting_after=11)
+    assert earlier.seqs[:4] == [12, 13, None, 14]
+
+
+@pytest.mark.parametrize("fault", ["repeat", "gap"])
+def test_every_event_of_a_resumed_connection_follows_the_last(
+    server: MockServer, fault: str
+) -> None:
+    """The resumed connection starts right, then sends an event again (delivered once, not
+    twice) or skips one (another break: the stream is resumed from the last event applied)."""
+    script = _script()
+    events = script.events()
+    cut = _event_boundaries(script)[6] + 10  # inside event 7
+    resumed = [e for e in events if e["sequence_number"] > 6]
+    if fault == "repeat":
+        resumed.insert(3, resumed[2])  # 7, 8, 9, 9, 10, ...
+    else:
+        del resumed[3]  # 7, 8, 9, 11, ...
+    path = f"responses/{script.response_id}"
+    server.add(script, close_after=cut)
+    server.add(_sse(resumed), method="GET", path=path)
+    server.add(_sse([e for e in events if e["sequence_number"] > 9]), method="GET", path=path)
+    handler = Seen()
+    with _client(server) as client:
+        final = client.stream(handler, model="m", input="x", background=True)
+    assert final.output_text == TEXT == handler.text
+    assert handler.seqs == list(range(len(events)))
+    expected = [(script.response_id, 6)] + ([(script.response_id, 9)] if fault == "gap" else [])
+    assert handler.resumes == expected
+
+
 def test_retrieve_and_cancel_are_idempotent(server: MockServer) -> None:
     """retrieve() returns the stored response; cancel() twice returns it cancelled twice."""
     script = Script(background=True, seed=9).text("partial")
@@ -363,6 +418,31 @@ def test_events_cancel_on_stop_failure_is_raised_or_logged(
     for message in warnings:
         assert script.response_id in message and "HTTP 500" in message
         assert "cancel failed" in message  # the server's own words, not "(empty body)"
+
+
+def test_stream_cancel_on_stop_failure_is_raised_with_the_partial_response(
+    server: MockServer,
+) -> None:
+    """stream(): a cancel that fails after stop() is raised once the stream has ended
+    (on_end has run), carrying the partial snapshot the call would have returned."""
+
+    class StopEarly(Seen):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            self.stop()
+
+    script = _script()
+    server.add(script, delay=0.01)
+    server.add_error(
+        500, "cancel failed", type="server_error", path=f"responses/{script.response_id}/cancel"
+    )
+    handler = StopEarly()
+    with _client(server) as client, pytest.raises(rs.errors.InternalServerError) as info:
+        client.stream(handler, model="m", input="x", background=True, cancel_on_stop=True)
+    partial = info.value.response
+    assert partial is not None and partial.id == script.response_id
+    assert partial.output_text == handler.text and TEXT.startswith(handler.text)
+    assert handler.ended == 1
 
 
 def test_events_takes_the_keywords_of_stream() -> None:

@@ -166,6 +166,22 @@ def test_retry_after_ms_takes_precedence(
     assert sleeps == [0.25]
 
 
+@pytest.mark.parametrize(
+    "date",
+    ["Wed, 21 Oct 99999999999 07:28:00 GMT", "Wed, 21 Oct 99999999999 07:28:00"],
+    ids=["with-zone", "without-zone"],
+)
+def test_a_retry_after_date_out_of_the_clocks_range_is_ignored(
+    server: MockServer, client: rs.Client, sleeps: List[float], date: str
+) -> None:
+    """A Retry-After date no clock can hold is no usable wish: the usual back-off is used,
+    and nothing but the SDK's own errors can come of it."""
+    server.add_error(429, "slow down", headers={"retry-after": date})
+    server.add(text_script())
+    assert client.stream(model="m", input="hi").status == "completed"
+    assert len(sleeps) == 1 and 0.375 <= sleeps[0] <= 0.5
+
+
 def test_500_then_200_succeeds_after_backoff(
     server: MockServer, client: rs.Client, sleeps: List[float]
 ) -> None:

@@ -78,3 +78,48 @@ class Collect(rs.ResponseHandler):
 
     def on_event(self, event: rs.events.Event) -> None:
         self.into.append(event.to_dict())
+
+
+@pytest.mark.parametrize("resent", ["all", "one"], ids=["from-the-start", "one-early"])
+def test_events_a_resumed_connection_sends_again_replay_as_they_did_live(
+    server: MockServer, tmp_path: Path, resent: str
+) -> None:
+    """A resume answered with events already applied (a server that ignores starting_after
+    and starts over, or one that starts an event early): the live stream drops them, and so
+    does the replay of its recording, which marks where the resumed connection began."""
+    script = Script(background=True, seed=5).text("Hello wonderful world").completed()
+    chunks = script.to_sse_chunks()
+    cut = len(b"".join(chunks[:6])) + 20  # inside event 6
+    again = chunks if resent == "all" else chunks[5:]
+    server.add(script, close_after=cut)
+    server.add(b"".join(again), method="GET", path=f"responses/{script.response_id}")
+    path = tmp_path / "resumed.sse"
+    live_events: List[Any] = []
+    replayed: List[Any] = []
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        client._transport.sleep = lambda seconds: None
+        live = client.stream(
+            Collect(live_events), model="m", input="x", background=True, record_to=path
+        )
+    assert live.output_text == "Hello wonderful world"
+    assert live_events == script.events()
+    assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict()
+    assert replayed == live_events
+
+
+def test_the_resume_mark_is_a_plain_keep_alive_in_a_live_stream(server: MockServer) -> None:
+    """Only a replay reads the mark: a server that sends the same comment sends a keep-alive."""
+    from responses_stream._resume import RESUMED_MARK
+
+    class KeepAlives(rs.ResponseHandler):
+        count = 0
+
+        def on_keep_alive(self) -> None:
+            self.count += 1
+
+    chunks = Script(seed=6).text("hi").completed().to_sse_chunks()
+    server.add(b"".join([*chunks[:3], RESUMED_MARK, *chunks[:3], *chunks[3:]]))
+    handler = KeepAlives()
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        final = client.stream(handler, model="m", input="x")
+    assert handler.count == 1 and final.output_text == "hi"
