@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple,
 from ._config import Timeout, check_count
 from ._durable import DEFAULT_EVERY, Durable
 from .errors import ConfigurationError
-from .handler import ResponseHandler, overridden
+from .handler import ResponseHandler, carrying, overridden
 from .structured import prepare_text_format
 
 if TYPE_CHECKING:
@@ -44,8 +44,9 @@ class Call:
         self.max_resumes = check_count("max_resumes", max_resumes)
         self.record_to = record_to
         self.cancel_on_stop = cancel_on_stop
-        self.on_retry = overridden(handler, "on_retry") if handler is not None else None
-        self.on_resume = overridden(handler, "on_resume") if handler is not None else None
+        # Called inside the SDK's generators: a StopIteration of theirs is carried out.
+        self.on_retry = carrying(overridden(handler, "on_retry")) if handler is not None else None
+        self.on_resume = carrying(overridden(handler, "on_resume")) if handler is not None else None
         self.on_guard: Optional[Callable[[Guard], None]] = None
         """Told the call's guard as soon as it exists (``stream_many`` cancels it on close)."""
 

@@ -49,7 +49,7 @@ from ._stream import WAIT, StreamCore, refused_content_type
 from ._transport import Attempt, Transport
 from .errors import ConfigurationError, ProtocolError
 from .events import Event
-from .handler import ResponseHandler, Step, dispatcher_for
+from .handler import ResponseHandler, Step, dispatcher_for, uncarried
 from .models import Response
 
 if TYPE_CHECKING:
@@ -168,6 +168,8 @@ class Multiplexer:
         self._starts = OPEN_BATCH  # left to start in this pass of the loop
         self._refill = False  # a stream ended: start the next one at once
         self._closed = False
+        self.fail_fast = False
+        """A callback's error ends every stream and is raised (``stream_many(fail_fast=True)``)."""
         self._lock = threading.Lock()  # orders post() against close()
         self.outcomes: list[Optional[Outcome]] = []
         """Each request's outcome by index (None while it runs)."""
@@ -299,6 +301,8 @@ class Multiplexer:
             method(*args)
         except Exception as exc:  # a callback's error ends its stream only
             self.end(slot, exc)
+            if self.fail_fast:
+                raise  # out of events(), as an event callback's is out of run_callbacks
 
     # ------------------------------------------------------------------ opening streams
 
@@ -461,6 +465,8 @@ class Multiplexer:
         stream = slot.stream
         handler = slot.handler
         outcome: Outcome
+        if error is not None:
+            error = uncarried(error)
         if stream is not None:
             if error is None:
                 stream.close()

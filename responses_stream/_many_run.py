@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional
 
 from ._many import Multiplexer, Outcome
 from .events import Event
+from .handler import uncarried
 from .models import Response
 
 
@@ -20,6 +21,7 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
     An exception from a callback ends that stream, as its outcome (after ``on_exception``);
     with ``fail_fast`` it ends every stream and is raised.
     """
+    mux.fail_fast = fail_fast  # for the callbacks it runs itself (on_retry, on_resume)
     try:
         for slot, event, touched in mux.events():
             cls = type(event)
@@ -36,6 +38,11 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
             handler = slot.handler
             if handler is not None and handler._stop_requested:
                 mux.end(slot, None)  # stop(): the partial response is its outcome
+    except Exception as exc:  # fail_fast
+        original = uncarried(exc)
+        if original is exc:
+            raise
+        raise original from None
     finally:
         mux.close()
     outcomes = [outcome for outcome in mux.outcomes if outcome is not None]

@@ -267,6 +267,36 @@ def overridden(handler: ResponseHandler, name: str) -> Optional[Callable[..., An
     return getattr(handler, name)  # type: ignore[no-any-return]
 
 
+class _CarriedStopIteration(Exception):
+    """A ``StopIteration`` raised by a callback the SDK calls inside one of its generators
+    (``on_retry``, ``on_resume``), which would turn it into ``RuntimeError`` (PEP 479): carried
+    through them, and raised unchanged where it leaves the SDK (:func:`uncarried`)."""
+
+    def __init__(self, original: StopIteration) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+def carrying(callback: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
+    """``callback``, its ``StopIteration`` carried out of the SDK's generators."""
+    if callback is None:
+        return None
+    method = callback
+
+    def call(*args: Any) -> Any:
+        try:
+            return method(*args)
+        except StopIteration as exc:
+            raise _CarriedStopIteration(exc) from None
+
+    return call
+
+
+def uncarried(exc: BaseException) -> BaseException:
+    """What a callback raised: ``exc``, or the ``StopIteration`` it carries."""
+    return exc.original if isinstance(exc, _CarriedStopIteration) else exc
+
+
 def _chain(steps: Tuple[Step, ...]) -> Step:
     def run(event: Any, result: Any) -> None:
         for step in steps:
@@ -464,8 +494,11 @@ def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore])
     except GeneratorExit:
         raise
     except BaseException as exc:
-        handler.on_exception(exc)
-        raise
+        original = uncarried(exc)
+        handler.on_exception(original)
+        if original is exc:
+            raise
+        raise original from None
     finally:
         handler._stream = None
         handler.on_end()

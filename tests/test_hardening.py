@@ -328,3 +328,63 @@ def test_an_error_event_raises_unless_the_response_still_ends_normally(
             with pytest.raises(raised):
                 client.stream(handler, model="m", input="x")
     assert handler.seen == ["hiccup"]
+
+
+@pytest.mark.parametrize("callback", ["on_retry", "on_resume"])
+@pytest.mark.parametrize("verb", ["stream", "stream_many"])
+def test_a_stop_iteration_from_a_callback_reaches_the_caller_unchanged(
+    server: MockServer, callback: str, verb: str
+) -> None:
+    """on_retry and on_resume run inside the SDK's generators, which turn a StopIteration
+    into RuntimeError (PEP 479): it still reaches on_exception and the caller as raised."""
+    raised = StopIteration("from the callback")
+    seen: List[BaseException] = []
+
+    class Raises(rs.ResponseHandler):
+        def on_exception(self, exc: BaseException) -> None:
+            seen.append(exc)
+
+    def fail(self: Any, *args: Any) -> None:
+        raise raised
+
+    setattr(Raises, callback, fail)
+    script = Script(background=True, seed=2).text("alpha beta gamma").completed()
+    if callback == "on_retry":
+        server.add_error(500, "retry me", type="server_error")
+        server.add(script)
+    else:
+        server.add(script, close_after=len(script.to_bytes()) // 2)
+    with rs.Client(base_url=server.url, max_retries=1) as client:
+        client._transport.sleep = lambda seconds: None
+        request = {"model": "m", "input": "x", "background": True}
+        if verb == "stream":
+            with pytest.raises(StopIteration) as info:
+                client.stream(Raises(), **request)
+            got = info.value
+        else:
+            (got,) = client.stream_many([request], lambda i, p: Raises())  # type: ignore[assignment]
+    assert got is raised and seen == [raised]
+
+
+@pytest.mark.parametrize("raised", [KeyError("retry"), StopIteration("retry")], ids=repr)
+def test_fail_fast_raises_an_error_of_on_retry_too(server: MockServer, raised: Exception) -> None:
+    """stream_many(fail_fast=True): an exception from on_retry (run by the loop, not in an
+    event callback) also closes every stream and is raised, unchanged."""
+
+    class Raises(rs.ResponseHandler):
+        def on_retry(self, error: Exception, attempt: int, delay: float) -> None:
+            raise raised
+
+    server.add_error(500, "retry me", type="server_error", match={"input": "a"})
+    server.add(Script(seed=3).text("slow").completed(), match={"input": "b"}, delay=0.2)
+    requests = [{"model": "m", "input": "a"}, {"model": "m", "input": "b"}]
+    with rs.Client(base_url=server.url, max_retries=1) as client:
+        client._transport.sleep = lambda seconds: None
+        with pytest.raises(type(raised)) as info:
+            client.stream_many(requests, lambda i, p: Raises(), fail_fast=True)
+        assert info.value is raised
+        # without fail_fast it is that stream's outcome, and the other one completes
+        server.add_error(500, "retry me", type="server_error", match={"input": "a"})
+        server.add(Script(seed=3).text("slow").completed(), match={"input": "b"})
+        first, second = client.stream_many(requests, lambda i, p: Raises())
+    assert first is raised and isinstance(second, rs.Response)
