@@ -122,7 +122,8 @@ class ResponseHandler(WireCallbacks):
     def on_failed(self, response: Response) -> None:
         """``response.failed``: the final response; ``response.error`` says why.
 
-        :class:`~responses_stream.ResponseFailedError` is raised after this returns.
+        :class:`~responses_stream.ResponseFailedError` is raised after this returns, unless
+        it called :meth:`stop`: the call then returns this response, without an error.
         """
 
     # ---------------------------------------------------------------------- every event
@@ -138,7 +139,8 @@ class ResponseHandler(WireCallbacks):
 
         :class:`~responses_stream.StreamError` is raised when the stream ends, unless it
         still ends with ``response.completed`` or ``response.incomplete``: the error did not
-        end the response, and the call returns it.
+        end the response, and the call returns it. After :meth:`stop` (here or later) the call
+        returns the snapshot, without an error.
         """
 
     def on_unknown_event(self, event: ev.UnknownEvent) -> None:

@@ -541,3 +541,32 @@ def test_for_over_an_unheld_events_stream_reads_it_all(
         gc.collect()
         types = [event.type for event in client.events(model="m", input="x")]
     assert types[0] == "response.created" and types[-1] == "response.completed"
+
+
+@pytest.mark.parametrize("ending", ["failed", "error"])
+def test_stop_in_the_failure_callback_returns_the_snapshot_without_an_error(
+    server: MockServer, ending: str
+) -> None:
+    """stop() in on_failed or on_error wins, as their documentation says: the call returns the
+    snapshot (failed, with its error) instead of raising; without stop() it raises."""
+
+    class Stops(rs.ResponseHandler):
+        def on_failed(self, response: rs.Response) -> None:
+            self.stop()
+
+        def on_error(self, error: rs.events.ErrorEvent) -> None:
+            self.stop()
+
+    def script() -> Script:
+        base = Script(seed=4).text("hi")
+        return base.failed() if ending == "failed" else base.error()
+
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        server.add(script())
+        final = client.stream(Stops(), model="m", input="x")
+        assert final.output_text == "hi"
+        if ending == "failed":
+            assert final.status == "failed" and final.error is not None
+        server.add(script())
+        with pytest.raises((rs.ResponseFailedError, rs.StreamError)):
+            client.stream(rs.ResponseHandler(), model="m", input="x")
