@@ -184,6 +184,8 @@ def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error(f"{' and '.join(given)} cannot be used together: choose one")
     if not given:
         parser.error("a prompt is required (or use --demo)")
+    if args.record is not None and args.replay is not None:
+        parser.error("--record and --replay cannot be used together: a replay reads a recording")
 
 
 def _reason(exc: OSError) -> str:
@@ -217,8 +219,8 @@ def _open_client(base_url: Optional[str]) -> Client:
         openai = base_url or env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_KEY")
         azure = not openai and env.get("AZURE_OPENAI_ENDPOINT")
         name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
-        if (env.get(name) or "").strip():
-            raise UsageError(str(exc)) from None
+        if (env.get(name) or "").strip() or "key" not in str(exc):
+            raise UsageError(str(exc)) from None  # not a missing key (a bad URL, say)
         if azure:
             raise UsageError(
                 "AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_API_KEY is not: export it, "
@@ -261,6 +263,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.background:
         params["background"] = True
 
+    if hasattr(sys.stdout, "reconfigure"):
+        # A terminal that cannot show a character gets a stand-in, not a traceback.
+        sys.stdout.reconfigure(errors="replace")
     printer = TerminalPrinter(sys.stdout, as_json=args.json)
     server = None
     base_url = args.base_url
@@ -281,7 +286,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             base_url = client.base_url
             printer.start_spinner()
             if args.resume:
-                final = client.resume(args.resume, printer)
+                final = client.resume(args.resume, printer, record_to=args.record)
             else:
                 final = client.stream(handler=printer, record_to=args.record, **params)
         printer.finish(final)

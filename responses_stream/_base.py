@@ -55,6 +55,20 @@ def _private(key: Any) -> bool:
     return type(key) is str and key[:1] == "_"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` for JSON a model wrote (arguments, structured output): ``NaN`` and
+    ``Infinity``, which JSON does not have, are refused, and nesting too deep for Python is a
+    ``ValueError`` like any other invalid JSON (not a ``RecursionError``)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("it nests too deeply") from None
+
+
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)`` for values JSON has no type for (the wire only ever brings
     JSON types; objects you build yourself, tool results, may hold others)."""
@@ -324,4 +338,5 @@ __all__ = [
     "event_class",
     "event_types",
     "json_default",
+    "loads_strict",
 ]

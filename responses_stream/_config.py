@@ -178,9 +178,16 @@ def resolve(
         key = _credential("api_key", api_key, "OPENAI_API_KEY", env)
         if key:
             auth["Authorization"] = f"Bearer {key}"
-    url, basic, shown = split_credentials(url)
-    if not urlsplit(url).scheme.startswith("http"):
+    try:
+        url, basic, shown = split_credentials(url)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number in range
+    except ValueError as exc:  # never the URL itself in the message: it may hold a password
+        raise ConfigurationError(f"base_url is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
         raise ConfigurationError(f"base_url must be an http(s) URL, got {shown!r}")
+    if not parts.hostname:
+        raise ConfigurationError(f"base_url has no host: {shown!r}")
     if azure_endpoint is None and not auth and basic is None and not is_local(url):
         raise ConfigurationError(
             "no API key: pass Client(api_key=...) or set OPENAI_API_KEY "

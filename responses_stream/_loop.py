@@ -145,7 +145,7 @@ def run(
     ``tracing`` is the client's: the run is then an ``invoke_agent`` span.
     Returns the last turn's response: the first one without function calls, or one that is
     not ``completed`` (incomplete: its calls may be cut, so they are not run), or the one during
-    which ``handler.stop()`` was called. Raises
+    which ``handler.stop()`` was called (or the last one, for a stop() between turns). Raises
     :class:`~responses_stream.errors.MaxTurnsExceeded` when turn ``max_turns`` still calls
     functions.
     """
@@ -173,20 +173,25 @@ def run(
             include.append(ENCRYPTED_REASONING)
         request["include"] = include
     run_span = tracing.start_run(request=request) if tracing is not None else None
-    with run_span if run_span is not None else contextlib.nullcontext():
-        final = _turns(
-            stream,
-            handler,
-            request,
-            registry,
-            run_span,
-            max_turns=max_turns,
-            tool_workers=tool_workers,
-            raise_tool_errors=raise_tool_errors,
-            text_format=text_format,
-        )
-        if run_span is not None:
-            run_span.finish(response=final)  # its output, for trace_content
+    handler._stop_requested = False
+    handler._in_run = True  # a stop() between two turns' streams is kept for the next check
+    try:
+        with run_span if run_span is not None else contextlib.nullcontext():
+            final = _turns(
+                stream,
+                handler,
+                request,
+                registry,
+                run_span,
+                max_turns=max_turns,
+                tool_workers=tool_workers,
+                raise_tool_errors=raise_tool_errors,
+                text_format=text_format,
+            )
+            if run_span is not None:
+                run_span.finish(response=final)  # its output, for trace_content
+    finally:
+        handler._in_run = False
     return final
 
 
@@ -210,6 +215,8 @@ def _turns(
     try:
         for turn in range(1, max_turns + 1):
             handler.on_turn_start(turn, request)
+            if _stopped(handler) and responses:
+                return responses[-1]  # stopped between turns: no more requests
             response = stream(handler, **request)
             if text_format is not None:
                 bind_text_format(response, text_format)

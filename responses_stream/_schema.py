@@ -15,12 +15,10 @@ fields under the JSON names that dataclasses-json would use (:func:`wire_names`)
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import enum
 import inspect
 import json
-import sys
 import types
 import typing
 from collections import abc
@@ -28,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
 from ._base import json_default
 from ._docstrings import FIELD_SECTIONS, parse_docstring
+from ._type_hints import type_hints
 
 JSONDict = Dict[str, Any]
 Convert = Callable[[Any, str], Any]
@@ -38,6 +37,20 @@ MISSING: Any = object()
 _UnionType: Any = getattr(types, "UnionType", None)  # X | Y at runtime, Python 3.10+
 
 
+def _hashable(tp: Any) -> bool:
+    """Whether values of ``tp`` (as the converters make them) can go in a set."""
+    origin = typing.get_origin(tp) or tp
+    if origin in (list, dict, set, abc.Set, abc.Sequence, abc.Mapping, abc.MutableSequence):
+        return False
+    if origin in (typing.Union, getattr(types, "UnionType", typing.Union)):
+        return all(_hashable(arg) for arg in typing.get_args(tp))
+    if origin is typing.Annotated:
+        return _hashable(typing.get_args(tp)[0])
+    if dataclasses.is_dataclass(origin):
+        return getattr(origin, "__hash__", None) is not None
+    return True
+
+
 class Invalid(ValueError):
     """A JSON value does not match the schema; the message names the path."""
 
@@ -45,84 +58,6 @@ class Invalid(ValueError):
         super().__init__(message)
         self.path = path
         self.expected = expected
-
-
-# ------------------------------------------------------------------------------ type hints
-
-
-class _UnionRewriter(ast.NodeTransformer):
-    """``A | B`` -> ``__rs_Union__[A, B]``, so PEP 604 strings evaluate on Python 3.9."""
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        if not isinstance(node.op, ast.BitOr):
-            return self.generic_visit(node)
-        members: List[ast.expr] = []
-
-        def flatten(n: ast.expr) -> None:
-            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitOr):
-                flatten(n.left)
-                flatten(n.right)
-            else:
-                members.append(typing.cast(ast.expr, self.visit(n)))
-
-        flatten(node)
-        return ast.Subscript(
-            value=ast.Name(id="__rs_Union__", ctx=ast.Load()),
-            slice=typing.cast(Any, ast.Tuple(elts=members, ctx=ast.Load())),
-            ctx=ast.Load(),
-        )
-
-
-def _eval_annotation(text: str, namespace: Dict[str, Any]) -> Any:
-    tree = ast.fix_missing_locations(_UnionRewriter().visit(ast.parse(text, mode="eval")))
-    code = compile(tree, "<annotation>", "eval")
-    return eval(code, {**namespace, "__rs_Union__": Union})
-
-
-def _lost_module_globals(cls: type) -> Optional[Dict[str, Any]]:
-    """The namespace of a class whose module is gone from ``sys.modules`` (a class from
-    ``runpy.run_path`` or ``exec``): the globals of one of its functions, else ``None``."""
-    if cls.__module__ in sys.modules:
-        return None
-    for value in vars(cls).values():
-        found = getattr(value, "__globals__", None)  # e.g. the dataclass __init__
-        if isinstance(found, dict):
-            return found
-    return None
-
-
-def type_hints(obj: Any, owner: str) -> Dict[str, Any]:
-    """``get_type_hints`` with extras, falling back to rewriting ``X | Y`` on old Pythons."""
-    lost = _lost_module_globals(obj) if isinstance(obj, type) else None
-    try:
-        return typing.get_type_hints(obj, globalns=lost, include_extras=True)
-    except Exception as exc:
-        first_error = exc
-    target = inspect.unwrap(obj) if callable(obj) and not isinstance(obj, type) else obj
-    namespace: Dict[str, Any] = {}
-    if isinstance(target, type):
-        raw: Dict[str, Any] = {}
-        for klass in reversed(target.__mro__):
-            raw.update(getattr(klass, "__annotations__", {}))
-        module = sys.modules.get(target.__module__)
-        namespace.update(vars(module) if module is not None else lost or {})
-        namespace.update({target.__name__: target})
-    else:
-        raw = dict(getattr(target, "__annotations__", {}))
-        namespace.update(getattr(target, "__globals__", {}))
-    hints: Dict[str, Any] = {}
-    for name, value in raw.items():
-        if not isinstance(value, str):
-            hints[name] = value
-            continue
-        try:
-            hints[name] = _eval_annotation(value, namespace)
-        except Exception as exc:
-            raise TypeError(
-                f"{owner}: cannot evaluate the annotation of {name!r} ({value!r}): "
-                f"{exc} (first error: {first_error})"
-            ) from exc
-    return hints
 
 
 # ---------------------------------------------------------------------------------- schema
@@ -354,15 +289,19 @@ class SchemaBuilder:
         make: Callable[[List[Any]], Any] = list
         if origin is tuple:
             make = tuple
-        elif origin in (set, abc.Set):
-            make = set
-        elif origin is frozenset:
-            make = frozenset
+        elif origin in (set, abc.Set, frozenset):
+            make = frozenset if origin is frozenset else set
+            if not _hashable(args[0]):
+                raise self.error(path, f"{tp!r}: the items of a set must be hashable")
 
         def convert(value: Any, p: str) -> Any:
             if not isinstance(value, list):
                 raise _fail(p, "an array", value)
-            return make([convert_item(v, f"{p}[{i}]") for i, v in enumerate(value)])
+            items = [convert_item(v, f"{p}[{i}]") for i, v in enumerate(value)]
+            try:
+                return make(items)
+            except TypeError as exc:  # an item that cannot go in a set after all
+                raise Invalid(f"{p or 'arguments'}: {exc}", path=p) from None
 
         return {"type": "array", "items": items}, convert
 
@@ -415,6 +354,7 @@ class SchemaBuilder:
             specs = []
             keys = []
             wire = wire_names(cls)
+            self._check_init_only(cls, path)
             for f in dataclasses.fields(cls):
                 if not f.init:
                     continue
@@ -437,10 +377,26 @@ class SchemaBuilder:
             kwargs = convert(value, p)
             try:
                 return cls(**kwargs)
-            except (TypeError, ValueError) as exc:  # e.g. a check in __post_init__
+            except Exception as exc:  # a check in __post_init__, of any kind
                 raise Invalid(f"{p or 'arguments'}: {cls.__name__}: {exc}", path=p) from None
 
         return schema, build
+
+    def _check_init_only(self, cls: type, path: str) -> None:
+        """A parameter of ``cls`` that is no field (an ``InitVar``) cannot come from JSON: one
+        without a default would make every value fail to build."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            params = inspect.signature(cls).parameters.values()
+        except (TypeError, ValueError):  # no signature to read: nothing to check
+            return
+        for param in params:
+            if param.name not in names and param.default is inspect.Parameter.empty:
+                raise self.error(
+                    path,
+                    f"dataclass {cls.__name__}: {param.name!r} is an init-only parameter "
+                    "(InitVar) without a default, which JSON cannot fill: give it a default",
+                )
 
     def object(
         self,

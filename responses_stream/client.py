@@ -273,7 +273,8 @@ class Client:
         reasoning items with their ``encrypted_content`` included (``include`` gets
         ``"reasoning.encrypted_content"``). Returns the first response without function calls
         (or an ``incomplete`` one, whose calls are not run, or the one during which
-        ``handler.stop()`` was called).
+        ``handler.stop()`` was called; a ``stop()`` between two turns, in ``on_turn_start`` or
+        from another thread while tools run, sends no more requests and returns the last).
 
         Calls run in order; ``tool_workers=N`` runs a turn's calls on N threads (results are
         still sent, and callbacks fired, in call order). A tool that raises, an unknown tool
@@ -385,17 +386,19 @@ class Client:
         max_retries: Optional[int] = None,
         max_resumes: int = 5,
         cancel_on_stop: bool = False,
+        record_to: Optional[PathLike] = None,
     ) -> Response:
         """Attach to a running or finished background response and stream it into ``handler``.
 
         The stream is replayed from its start so the returned :class:`Response` is complete;
         with ``starting_after=N`` the handler only sees events after sequence number ``N``
         (the ones you have not processed yet); an event without a number counts as coming
-        after the numbered event before it. Breaks are resumed like in :meth:`stream`.
+        after the numbered event before it. Breaks are resumed like in :meth:`stream`, and
+        ``record_to`` records the stream as there.
         """
         handler = handler if handler is not None else ResponseHandler()
         call = Call(
-            handler, accumulate, timeout, max_retries, max_resumes, None, None, cancel_on_stop
+            handler, accumulate, timeout, max_retries, max_resumes, None, record_to, cancel_on_stop
         )
 
         def open_stream() -> StreamCore:

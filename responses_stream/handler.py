@@ -55,6 +55,7 @@ class ResponseHandler(WireCallbacks):
 
     _snapshot: Optional[Response] = None
     _stop_requested: bool = False
+    _in_run = False  # client.run() drives it: a stop() between turns ends the run
     _stream: Optional[StreamCore] = None  # the stream being driven, for stop()
 
     # ---------------------------------------------------------------------- accumulated
@@ -484,7 +485,8 @@ def drive(handler: ResponseHandler, stream: StreamCore) -> Response:
 def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore]) -> Response:
     """Open a stream and drive ``handler`` through it, with the callbacks' end contract:
     ``on_exception`` before anything is raised, ``on_end`` always, last."""
-    handler._stop_requested = False
+    if not handler._in_run:  # run() cleared it when it began, and keeps a stop() for it
+        handler._stop_requested = False
     handler._snapshot = None
     try:
         with open_stream() as events:

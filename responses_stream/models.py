@@ -13,7 +13,6 @@ re-exported (``responses_stream._model_types``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import field
 from typing import (
     TYPE_CHECKING,
@@ -31,7 +30,7 @@ from typing import (
 )
 
 from . import _model_types
-from ._base import Model, OutputItemBase, dump
+from ._base import Model, OutputItemBase, dump, loads_strict
 from ._json_items import CustomToolCall, McpCall, parsed_so_far
 from ._metrics import StreamMetrics
 
@@ -159,7 +158,7 @@ class FunctionCall(OutputItemBase):
         if raw is None or not raw.strip():
             return {}
         try:
-            value = json.loads(raw)
+            value = loads_strict(raw)
         except ValueError as exc:
             raise InvalidArgumentsError(
                 f"function call {self.name!r} ({self.call_id}) has arguments that are not valid "

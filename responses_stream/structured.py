@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import re
 from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, cast
 
+from ._base import loads_strict
 from ._schema import json_schema
 from .errors import ConfigurationError, OutputParseError
 from .models import Message, OutputText, Response
@@ -122,7 +122,7 @@ def parse_output(response: Response, cls: Type[T]) -> Optional[T]:
         return None
     convert = _converter(cast(Any, cls))
     try:
-        data = json.loads(text)
+        data = loads_strict(text)
     except ValueError as exc:
         raise OutputParseError(
             f"the output is not valid JSON for {cls.__name__}: {exc}; text: {text[:200]!r}",
@@ -131,7 +131,7 @@ def parse_output(response: Response, cls: Type[T]) -> Optional[T]:
         ) from exc
     try:
         return cast(T, convert(data))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: data deeper than the stack
         raise OutputParseError(
             f"the output does not match {cls.__name__}: {exc}", text=text, response=response
         ) from exc

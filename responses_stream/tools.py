@@ -29,14 +29,15 @@ from typing import Any, Callable, Dict, Generic, Mapping, Optional, TypeVar, Uni
 
 from ._base import json_default
 from ._docstrings import parse_docstring
-from ._schema import MISSING, Invalid, JSONDict, SchemaBuilder, type_hints
+from ._schema import MISSING, Invalid, JSONDict, SchemaBuilder
+from ._type_hints import type_hints
 from .errors import InvalidArgumentsError
 from .models import FunctionCall
 
 __all__ = ["Tool", "UnknownToolError", "encode_output", "function_call_output", "tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class UnknownToolError(LookupError):
@@ -74,7 +75,7 @@ class Tool(Generic[F]):
         functools.update_wrapper(self, function)
         self.function: F = function
         self.name: str = name if name else str(getattr(function, "__name__", ""))
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ValueError(
                 f"tool name {self.name!r} is not valid for the API (letters, digits, _ and -, "
                 "at most 64 characters): pass @tool(name=...)"
@@ -131,11 +132,14 @@ class Tool(Generic[F]):
             kwargs = self._convert(
                 dict(arguments) if isinstance(arguments, Mapping) else arguments, ""
             )
-        except Invalid as exc:
+        except (Invalid, RecursionError) as exc:  # RecursionError: deeper than the stack
+            why = exc if isinstance(exc, Invalid) else "they nest too deeply"
+            try:
+                raw = json.dumps(arguments, ensure_ascii=False, default=repr)
+            except (ValueError, RecursionError):
+                raw = repr(arguments)[:200]
             raise InvalidArgumentsError(
-                f"invalid arguments for tool {self.name!r}: {exc}",
-                name=self.name,
-                arguments=json.dumps(arguments, ensure_ascii=False, default=repr),
+                f"invalid arguments for tool {self.name!r}: {why}", name=self.name, arguments=raw
             ) from None
         return kwargs
 

@@ -337,3 +337,44 @@ def test_ctrl_c_exits_130() -> None:
     assert proc.returncode == 130, err
     assert err == "interrupted\n"
     assert out.endswith("\n") and "[completed]" not in out
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:99999/v1", "Port out of range"),
+        ("http://127.0.0.1:abc/v1", "Port could not be cast"),
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http:///v1", "base_url has no host"),
+    ],
+)
+@pytest.mark.parametrize("key", [True, False], ids=["key", "no-key"])
+def test_a_malformed_base_url_is_one_line_and_exit_2(url: str, why: str, key: bool) -> None:
+    """A base URL that is no URL is a usage mistake, said as such (not as a missing key)."""
+    env = cli_env(OPENAI_API_KEY="sk-test") if key else cli_env()
+    code, out, err = run("hi", "--base-url", url, env=env)
+    assert (code, out) == (2, "")
+    assert USAGE_LINE.match(err) and why in err, err
+
+
+def test_record_works_with_resume_and_is_refused_with_replay(tmp_path: Path) -> None:
+    """--record with --resume records the resumed stream; with --replay it is a usage error."""
+    script = Script(background=True, seed=43).text("re-attached").completed()
+    path = tmp_path / "resumed.sse"
+    with MockServer() as server:
+        response_id = server.store(script)
+        code, out, err = run(
+            "--base-url", server.url, "--resume", response_id, "--record", str(path)
+        )
+    assert (code, err) == (0, "") and out.startswith("re-attached\n")
+    assert path.read_bytes() == script.to_bytes()
+    code, out, err = run("--replay", str(path), "--record", str(tmp_path / "again.sse"))
+    assert (code, out) == (2, "") and "--record and --replay cannot be used together" in err
+    assert not (tmp_path / "again.sse").exists()
+
+
+def test_a_terminal_that_cannot_show_a_character_gets_a_stand_in() -> None:
+    """An ASCII-only stdout shows '?' for what it cannot encode, instead of a traceback."""
+    code, out, err = run("--demo", env=cli_env(PYTHONIOENCODING="ascii"))
+    assert (code, err) == (0, "")
+    assert "18 ?C" in out

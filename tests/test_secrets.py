@@ -382,3 +382,24 @@ def test_record_to_a_bad_path_costs_no_request(server: MockServer, tmp_path: Pat
             client.events(model="m", input="x", record_to=bad)
     assert server.requests == []
     assert server.pending == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://user:{PASSWORD}@127.0.0.1:99999/v1",
+        f"http://user:{PASSWORD}@127.0.0.1:port/v1",
+        f"http://user:{PASSWORD}@[::1/v1",
+        "http:///v1",
+        "https://",
+    ],
+)
+def test_a_malformed_base_url_is_a_configuration_error_without_the_password(
+    url: str, logs: pytest.LogCaptureFixture
+) -> None:
+    """A port out of range or not a number, a broken IPv6 address, no host: ConfigurationError
+    (a ValueError, as before), and never the URL's password in it."""
+    with pytest.raises(rs.ConfigurationError) as info:
+        rs.Client(base_url=url)
+    assert isinstance(info.value, ValueError)
+    assert_hidden(PASSWORD, info.value, logs)

@@ -431,3 +431,63 @@ def test_two_fields_with_one_json_name_are_refused() -> None:
 
     with pytest.raises(TypeError, match="two fields have the JSON name 'name'"):
         text_format_schema(Clash)
+
+
+@dataclasses.dataclass
+class Checked:
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        assert self.low <= self.high, "low must not exceed high"
+
+
+@dataclasses.dataclass
+class Holds:
+    value: List[int]
+
+
+@pytest.mark.parametrize(
+    ("cls", "text", "message"),
+    [
+        (MathAnswer, '{"steps": [], "final_answer": NaN, "mood": "sad"}', "NaN is not JSON"),
+        (
+            MathAnswer,
+            '{"steps": [], "final_answer": "3", "mood": "sad", "confidence": -Infinity}',
+            "-Infinity is not JSON",
+        ),
+        (Holds, '{"value": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests too deeply"),
+        (Checked, '{"low": 3, "high": 1}', "low must not exceed high"),
+    ],
+    ids=["nan", "infinity", "too-deep", "post-init-assert"],
+)
+def test_every_bad_output_is_an_output_parse_error(cls: type, text: str, message: str) -> None:
+    """Whatever is wrong with the text (constants JSON has not, nesting deeper than Python's
+    stack, a __post_init__ check that fails with any exception) is OutputParseError."""
+    final = bind_text_format(rs.replay(Script(seed=11).text(text).completed().to_bytes()), cls)
+    with pytest.raises(OutputParseError, match=message):
+        _ = final.output_parsed
+
+
+def test_a_set_of_unhashable_items_or_a_required_init_var_is_refused_up_front() -> None:
+    """Types no JSON value could ever build are a TypeError when the schema is made."""
+
+    @dataclasses.dataclass
+    class Sets:
+        tags: frozenset[Checked]
+
+    @dataclasses.dataclass
+    class Scaled:
+        x: int
+        scale: dataclasses.InitVar[int]
+
+    @dataclasses.dataclass
+    class ScaledByDefault:
+        x: int
+        scale: dataclasses.InitVar[int] = 2
+
+    with pytest.raises(TypeError, match="the items of a set must be hashable"):
+        text_format_schema(Sets)
+    with pytest.raises(TypeError, match="'scale' is an init-only parameter"):
+        text_format_schema(Scaled)
+    assert list(text_format_schema(ScaledByDefault)["schema"]["properties"]) == ["x"]

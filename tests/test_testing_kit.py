@@ -653,3 +653,25 @@ class TestShutdown:
         served = next(gen)
         gen.close()
         assert not served._thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("match", "other"),
+    [
+        ({"input": 0}, {"input": False}),
+        ({"top_logprobs": 1}, {"top_logprobs": True}),
+        ({"metadata": {"flag": True}}, {"metadata": {"flag": 1}}),
+        ({"tools": [0]}, {"tools": [False]}),
+    ],
+    ids=["false-is-not-0", "true-is-not-1", "nested", "in-a-list"],
+)
+def test_match_compares_values_as_json_does(match: Dict[str, Any], other: Dict[str, Any]) -> None:
+    """JSON true and false are not the numbers 1 and 0 (Python's == says they are), at any
+    depth: a reply whose match differs only so is not served; the exact value is."""
+    with MockServer() as server:
+        server.add(Script(seed=1).text("matched").completed(), match=match)
+        url = server.url + "/responses"
+        missed = requests.post(url, json={"model": "m", **other}, timeout=10)
+        assert missed.status_code >= 400 and server.pending == 1
+        hit = requests.post(url, json={"model": "m", **match}, timeout=10)
+        assert hit.status_code == 200 and b"matched" in hit.content and server.pending == 0

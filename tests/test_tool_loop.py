@@ -680,3 +680,75 @@ def test_client_run_and_exports(server: MockServer, client: rs.Client) -> None:
     assert final.output_text == "Noon in Rome."
     assert bodies(server)[1]["input"] == [fco("z1", "12:00 in Rome")]
     assert ("tool_result", ("z1", "12:00 in Rome")) in handler.log
+
+
+@tool
+def total(values: List[int]) -> int:
+    """Add numbers up."""
+    return sum(values)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "why"),
+    [
+        ('{"values": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests too deeply"),
+        ('{"values": [1, NaN]}', "NaN is not JSON"),
+        ('{"values": [Infinity]}', "Infinity is not JSON"),
+    ],
+    ids=["too-deep", "nan", "infinity"],
+)
+def test_arguments_json_cannot_hold_are_answered_to_the_model(
+    server: MockServer, client: rs.Client, arguments: str, why: str
+) -> None:
+    """Arguments nested deeper than Python's stack, or with NaN/Infinity (not JSON), are
+    invalid arguments like any other: answered to the model, reported to on_tool_error."""
+    turn1 = Script(seed=71).function_call("total", arguments).completed()
+    server.add(turn1)
+    server.add(Script(seed=72).text("sorry").completed())
+    handler = Recorder()
+    final = client.run(handler, tools=[total], input="x")
+    assert final.output_text == "sorry"
+    (answer,) = bodies(server)[1]["input"]
+    assert answer["type"] == "function_call_output" and why in answer["output"]
+    assert ("tool_error", (final_output(turn1)[0]["call_id"], "InvalidArgumentsError")) in (
+        handler.log
+    )
+
+
+def test_tool_definitions_no_call_could_satisfy_are_refused_when_decorated() -> None:
+    """A set of unhashable items, and a name with a trailing newline, fail at decoration."""
+
+    def tags(values: set[List[int]]) -> None:
+        """Tags."""
+
+    def named() -> None:
+        """Named."""
+
+    with pytest.raises(TypeError, match="the items of a set must be hashable"):
+        tool(tags)
+    with pytest.raises(ValueError, match="letters, digits"):
+        tool(named, name="get_weather\n")
+
+
+def test_stop_in_on_turn_start_sends_no_more_requests(
+    server: MockServer, client: rs.Client
+) -> None:
+    """stop() between turns (here in on_turn_start of turn 2) ends the run before its
+    request: the last turn's response is returned, its tools having run."""
+
+    class StopAtTurnTwo(Recorder):
+        def on_turn_start(self, turn: int, request_params: Dict[str, Any]) -> None:
+            super().on_turn_start(turn, request_params)
+            if turn == 2:
+                self.stop()
+
+    turn1 = Script(seed=73).function_call("get_time", {"city": "Rome"}).completed()
+    server.add(turn1)
+    handler = StopAtTurnTwo()
+    final = client.run(handler, tools=[get_time], input="x")
+    assert final.id == turn1.response_id and len(server.requests) == 1
+    assert [entry for entry in handler.log if entry[0] == "turn"] == [("turn", 1), ("turn", 2)]
+    assert any(entry[0] == "tool_result" for entry in handler.log)
+    # the next call on the same handler starts afresh
+    server.add(Script(seed=74).text("hello").completed())
+    assert client.run(rs.ResponseHandler(), tools=[get_time], input="y").output_text == "hello"

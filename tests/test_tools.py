@@ -27,6 +27,7 @@ import pytest
 
 import responses_stream as rs
 from responses_stream import _schema as schema_module
+from responses_stream import _type_hints
 from responses_stream._docstrings import parse_docstring
 from responses_stream._schema import json_schema
 from responses_stream.tools import (
@@ -767,7 +768,7 @@ def test_classes_and_functions_from_run_path(tmp_path: Any) -> None:
 
 
 def test_eval_annotation_rewrites_unions() -> None:
-    value = schema_module._eval_annotation("list[int | None] | None", {})
+    value = _type_hints._eval_annotation("list[int | None] | None", {})
     assert typing.get_origin(value) is Union
     inner = typing.get_args(value)[0]
     assert typing.get_origin(inner) is list

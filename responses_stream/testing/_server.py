@@ -69,10 +69,23 @@ class _Reply:
         match, body = self.match, request.json
         if match is None:
             return True
-        return isinstance(body, dict) and all(body.get(k, _MISSING) == v for k, v in match.items())
+        return isinstance(body, dict) and all(
+            _same(body.get(k, _MISSING), v) for k, v in match.items()
+        )
 
 
 _MISSING = object()
+
+
+def _same(got: Any, wanted: Any) -> bool:
+    """JSON equality: ``True`` is not ``1`` (as Python's ``==`` says), at any depth."""
+    if isinstance(got, bool) or isinstance(wanted, bool):
+        return type(got) is type(wanted) and got == wanted
+    if isinstance(got, dict) and isinstance(wanted, Mapping):
+        return got.keys() == wanted.keys() and all(_same(got[k], wanted[k]) for k in got)
+    if isinstance(got, list) and isinstance(wanted, (list, tuple)):
+        return len(got) == len(wanted) and all(map(_same, got, wanted))
+    return bool(got == wanted)
 
 
 _SSE_HEADERS = [
