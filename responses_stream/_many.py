@@ -23,7 +23,6 @@ import heapq
 import itertools
 import selectors
 import socket
-import ssl
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +41,8 @@ from typing import (
 )
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
-from ._many_http import LoopSocket, exchange, loop_pool
+from ._loop_socket import LoopSocket
+from ._many_http import exchange, loop_pool
 from ._metrics import Meter
 from ._opening import Opening
 from ._stream import WAIT, StreamCore, refused_content_type
@@ -67,7 +67,6 @@ pass put the p99 delivery latency at 41-62 ms, 16 at 18-30 ms. Smaller batches c
 per event (the opening code runs cold between events): 16 about 4% more than 32, 8 about
 12%, 4 about 18%."""
 
-_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 Outcome = Union[Response, BaseException]
 """What one stream of ``stream_many`` ended with: its final response, or its exception."""
@@ -168,6 +167,7 @@ class Multiplexer:
         self._starts = OPEN_BATCH  # left to start in this pass of the loop
         self._refill = False  # a stream ended: start the next one at once
         self._closed = False
+        self._loop_thread: Optional[int] = None  # the thread running events()
         self.fail_fast = False
         """A callback's error ends every stream and is raised (``stream_many(fail_fast=True)``)."""
         self._lock = threading.Lock()  # orders post() against close()
@@ -178,6 +178,7 @@ class Multiplexer:
 
     def events(self) -> Iterator[tuple[Slot, Event, Any]]:
         """Every event of every stream as it arrives, with its slot and what it touched."""
+        self._loop_thread = threading.get_ident()
         try:
             while not self._closed:
                 self._run_inbox()
@@ -440,10 +441,14 @@ class Multiplexer:
             stream.close()
             return
         slot.stream = stream
+        stream.on_closed = lambda: self._closed_meanwhile(slot)
         stream.open_body = slot.open_body
         stream.offload = lambda work: self.offload(slot, work)
         if slot.guard is not None:
             slot.guard.read = slot.read_limit
+            # In place of the stream's own (its reader waits on the selector, suspended): the
+            # server is not silent while bytes wait for the loop, busy with other callbacks.
+            slot.guard.held = lambda: slot.socket is not None and slot.socket.waiting()
         handler = slot.handler
         if handler is not None:
             handler._snapshot = stream.response
@@ -454,6 +459,17 @@ class Multiplexer:
                 stream.close()  # stop() came while the request was sent: read nothing
         slot.pairs = stream.pairs()
         self._runnable.append(slot)
+
+    def _closed_meanwhile(self, slot: Slot) -> None:
+        """``slot``'s stream was closed from outside its own run (another stream's callback
+        calling its handler's ``stop()``, another thread): run it, so that it ends even if its
+        socket, now off the selector, never wakes it."""
+        if slot.done or self._closed:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._runnable.append(slot)
+        else:
+            self.post(lambda: None if slot.done else self._runnable.append(slot))
 
     # ------------------------------------------------------------------ ending streams
 

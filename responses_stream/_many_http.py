@@ -11,7 +11,8 @@ a name resolved or a TLS handshake made by urllib3 (on the pool of threads, cert
 checked as for any request), the head parsed by http.client, and the answer is the
 ``requests.Response`` that ``requests`` would have built.
 
-:class:`LoopSocket` reads a stream's body the same way, never waiting.
+:class:`~responses_stream._loop_socket.LoopSocket` reads a stream's body the same way, never
+waiting.
 
 :func:`loop_pool` says which tries can go this way: HTTP or HTTPS through the client's
 plain adapter, with no proxy, no session auth or response hooks, and a small body. Every
@@ -45,7 +46,7 @@ from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool
 
 from ._body import READ_SIZE, shut_down
-from ._metrics import Meter
+from ._loop_socket import WOULD_BLOCK
 from ._stream import refused_content_type
 from ._transport import Attempt
 
@@ -62,7 +63,6 @@ _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 """What may not stand in a header's name or value (http.client refuses the same)."""
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 """Made non-blocking by ``socket()`` itself where the system can (one call fewer)."""
-_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _URLLIB3_2 = int(getattr(urllib3, "__version__", "1").split(".")[0]) >= 2
 _PENDING = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGAIN)
 _CONNECTED = (0, errno.EISCONN)
@@ -210,7 +210,7 @@ def exchange(
         while data:
             try:
                 data = data[sock.send(data) :]
-            except _WOULD_BLOCK as blocked:
+            except WOULD_BLOCK as blocked:
                 if until is not None and clock() >= until:
                     return _read_timeout(pool, prepared, read_limit)
                 # The server reads slowly: the socket's buffer is full (TLS may need to read).
@@ -225,7 +225,7 @@ def exchange(
             while True:  # all there is (TLS may hold more, decrypted already)
                 try:
                     piece = sock.recv(READ_SIZE)
-                except _WOULD_BLOCK:
+                except WOULD_BLOCK:
                     break
                 if guard is not None and guard.expired is not None:
                     return _connection_error(pool, prepared, OSError("the wait was ended"))
@@ -317,7 +317,7 @@ class _Prefixed(io.RawIOBase):
             return size
         try:
             return self._sock.recv_into(buffer)
-        except _WOULD_BLOCK:
+        except WOULD_BLOCK:
             return None  # as socket.SocketIO: nothing there yet on a non-blocking socket
 
 
@@ -538,63 +538,3 @@ def _read_timeout(
         pool, prepared.url, f"Read timed out. (read timeout={limit})"
     )
     return requests.ReadTimeout(reason, request=prepared)
-
-
-class LoopSocket:
-    """One stream's socket on the selector, its body read without ever waiting (``_many``)."""
-
-    __slots__ = ("_buffered", "_file", "_meter", "_selector", "_timeout", "_tls", "ready", "sock")
-
-    def __init__(
-        self, sock_file: Any, selector: selectors.BaseSelector, owner: Any, meter: Meter
-    ) -> None:
-        self._file = sock_file
-        self.sock: socket.socket = sock_file.raw._sock
-        self._selector: Optional[selectors.BaseSelector] = selector
-        self._meter = meter
-        # The timeout to give back: the socket's own, or for one answered on the selector
-        # (non-blocking from the start) the one its request was sent with.
-        self._timeout = getattr(sock_file.raw, "timeout", self.sock.gettimeout())
-        self._tls = isinstance(self.sock, ssl.SSLSocket)
-        # http.client's buffered reader may hold body bytes read with the headers: those
-        # first, as the selector never reports them.
-        self._buffered = True
-        self.ready = True
-        """The selector reported the socket readable (a read that came up short clears it)."""
-        if self.sock.gettimeout() != 0.0:
-            self.sock.setblocking(False)
-        selector.register(self.sock, selectors.EVENT_READ, owner)
-
-    def read(self, size: int) -> Optional[bytes]:
-        """What has arrived (at most ``size`` bytes), ``b""`` at the end, None if nothing yet."""
-        if self._buffered:
-            try:
-                data: bytes = self._file.read1(size)
-            except _WOULD_BLOCK:
-                data = b""
-            if data:
-                self._meter.data_at = self._meter.clock()
-                return data
-            self._buffered = False  # empty: from now on straight off the socket
-        if not self.ready:
-            return None
-        try:
-            data = self.sock.recv(size)
-        except _WOULD_BLOCK:
-            self.ready = False
-            return None
-        if data:
-            self._meter.data_at = self._meter.clock()
-        if len(data) < size and not (self._tls and cast(ssl.SSLSocket, self.sock).pending()):
-            self.ready = False  # all there was: wait for the selector before reading again
-        return data
-
-    def detach(self) -> None:
-        """Off the selector, and blocking again (before the socket is pooled or closed)."""
-        selector, self._selector = self._selector, None
-        if selector is None:
-            return
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            selector.unregister(self.sock)
-        with contextlib.suppress(OSError):
-            self.sock.settimeout(self._timeout)

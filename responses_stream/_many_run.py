@@ -35,6 +35,9 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
                     if fail_fast:
                         raise
                     continue
+                except BaseException as exc:  # Ctrl-C in a callback: its stream ends with it
+                    mux.end(slot, exc)
+                    raise
             handler = slot.handler
             if handler is not None and handler._stop_requested:
                 mux.end(slot, None)  # stop(): the partial response is its outcome

@@ -117,8 +117,8 @@ class StreamOpener:
         resumer = None
         if background:
             resumer = Resumer(
-                lambda response_id, after: self._transport.send(
-                    self.resume_attempts(response_id, after, call, guard)
+                lambda response_id, after, wait: self._transport.send(
+                    self.resume_attempts(response_id, after, call, guard), wait
                 ),
                 max_resumes=call.max_resumes,
                 on_resume=call.on_resume,

@@ -27,8 +27,13 @@ from .errors import APITimeoutError, ConfigurationError, ResponsesStreamError
 
 logger = logging.getLogger("responses_stream")
 
-Reopen = Callable[[str, Optional[int]], requests.Response]
-"""Opens ``GET /responses/{id}?stream=true&starting_after=N`` for a resume."""
+Reopen = Callable[[str, Optional[int], Callable[[float], None]], requests.Response]
+"""Opens ``GET /responses/{id}?stream=true&starting_after=N`` for a resume, waiting out its
+retries' back-offs with the function given last."""
+
+
+class _Stopped(Exception):
+    """The stream was closed while a resume's request waited to be tried again."""
 
 
 class Resumer:
@@ -102,7 +107,9 @@ class Resumer:
             self._recording.trim()
         accumulator.resuming()
         try:
-            following = self._reopen(response_id, after)
+            following = self._reopen(response_id, after, self._wait_or_stop)
+        except _Stopped:
+            return None  # closed during a retry's back-off: no more requests
         except ResponsesStreamError as error:
             if self._cancelled.is_set():
                 return None  # closed while reconnecting: the failure no longer matters
@@ -112,6 +119,12 @@ class Resumer:
             following.close()
             return None
         return following
+
+    def _wait_or_stop(self, delay: float) -> None:
+        """A back-off between tries of the resume's request, cut short by :meth:`cancel`."""
+        self._back_off(delay)
+        if self._cancelled.is_set():
+            raise _Stopped
 
     def _back_off(self, delay: float) -> None:
         if self._sleep is time.sleep:

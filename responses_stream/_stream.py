@@ -121,6 +121,9 @@ class StreamCore:
         """True when the request asked for JSON output (``text_format=``): the handler's
         ``on_parsed_delta`` is then called."""
         self._deliver_after = deliver_after
+        self.on_closed: Optional[Callable[[], None]] = None
+        """Called at the end of every :meth:`close` (``stream_many`` runs the stream again,
+        so that it ends, however idle its socket)."""
         self.replaying = False
         """True for a recording played offline (``rs.replay``): a resume mark in it
         (``_resume.RESUMED_MARK``) is then a resumed connection's start, not a keep-alive."""
@@ -128,6 +131,8 @@ class StreamCore:
         """The stream's timings and counts (read them as :attr:`metrics`)."""
         self.meter.headers(self.request_id)
         self._guard = guard
+        if guard is not None:
+            guard.held = self._held  # time in callbacks is no wait for the server
         self._resumer = resumer
         self._recording = recording
         self._sse: Optional[FramedSSEClient] = None
@@ -240,6 +245,13 @@ class StreamCore:
         if self._resumer is not None:
             self._resumer.cancel()
         self._interrupter.interrupt()  # a read blocked on the socket returns now
+        try:
+            self._close_here()
+        finally:
+            if self.on_closed is not None:
+                self.on_closed()
+
+    def _close_here(self) -> None:
         with self._close_lock:
             pairs = self._pairs
             if self._read_elsewhere(pairs):
@@ -258,6 +270,15 @@ class StreamCore:
                 self._recording.close()
             if self._span is not None:
                 self._end_span(None)  # closed before the end, or never read
+
+    def _held(self) -> bool:
+        """True while the consumer holds the stream up (a callback runs, or the loop of an
+        ``events()`` caller): it has an event and is not reading (the watchdog asks)."""
+        pairs = self._pairs
+        return (
+            isinstance(pairs, GeneratorType)
+            and inspect.getgeneratorstate(pairs) == inspect.GEN_SUSPENDED
+        )
 
     def _read_elsewhere(self, pairs: Optional[Iterator[Pair]]) -> bool:
         """True while ``pairs`` is being read, or was left mid-stream, by another thread.

@@ -453,17 +453,18 @@ class Transport:
                 on_retry(error, attempt, delay)
             yield delay
 
-    def send(self, steps: Steps[_T]) -> _T:
+    def send(self, steps: Steps[_T], sleep: Optional[Callable[[float], None]] = None) -> _T:
         """Run ``steps`` (:meth:`attempts`, or work made of them) here, blocking: each try
-        through the session (:meth:`exchange`), each back-off with :attr:`sleep`; return
-        their result (the 2xx response of :meth:`attempts`) or raise their error."""
+        through the session (:meth:`exchange`), each back-off with ``sleep`` (else :attr:`sleep`);
+        return their result (the 2xx response of :meth:`attempts`) or raise their error."""
+        wait = self.sleep if sleep is None else sleep
         step = next(steps)
         while True:
             outcome: Any = None
             if isinstance(step, Attempt):
                 outcome = self.exchange(step)
             else:
-                self.sleep(step)
+                wait(step)
             try:
                 step = steps.send(outcome)
             except StopIteration as done:

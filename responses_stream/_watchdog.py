@@ -46,6 +46,9 @@ class Guard:
         self.idle = idle
         self.read: Optional[float] = None
         self.meter = meter
+        self.held: Optional[Callable[[], bool]] = None
+        """True while the reader is held up by its consumer rather than waiting for the server
+        (a slow callback): the idle and read limits then count from now, not from before."""
         self.expired: Optional[str] = None
         """``"total"``, ``"idle"`` or ``"read"`` once that limit passed (and the wait was
         ended), ``"cancelled"`` after :meth:`cancel`."""
@@ -126,6 +129,10 @@ class Guard:
                 reason = "idle"
             elif self._reading and self.read is not None and now - self.meter.data_at >= self.read:
                 reason = "read"
+            if reason in ("idle", "read") and self.held is not None and self.held():
+                # The wait is the consumer's (its callbacks), not the server's: count afresh.
+                self.meter.progress_at = self.meter.data_at = now
+                reason = None
             shut = None
             if reason is not None:
                 self.expired = reason

@@ -11,6 +11,8 @@ import json
 import logging
 import pydoc
 import random
+import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -242,6 +244,54 @@ def test_every_event_of_a_resumed_connection_follows_the_last(
     assert handler.seqs == list(range(len(events)))
     expected = [(script.response_id, 6)] + ([(script.response_id, 9)] if fault == "gap" else [])
     assert handler.resumes == expected
+
+
+@pytest.mark.parametrize("verb", ["stream", "stream_many"])
+def test_stop_while_a_resume_request_waits_to_be_retried(server: MockServer, verb: str) -> None:
+    """stop() from another thread while the resume's request waits out a retry's back-off
+    (500 with retry-after): the call returns at once and no request follows the stop."""
+    script = _script()
+    data = script.to_bytes()
+    server.add(data, close_after=len(data) // 2)
+    for _ in range(6):
+        server.add_error(
+            500,
+            "down",
+            type="server_error",
+            method="GET",
+            path=f"responses/{script.response_id}",
+            headers={"retry-after": "2"},
+        )
+    handler = rs.ResponseHandler()
+    seen_at_stop: List[int] = []
+
+    stopped_at: List[float] = []
+
+    def stop_once_the_resume_failed() -> None:
+        deadline = time.monotonic() + 10
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # well inside the 2 s back-off
+        seen_at_stop.append(len(server.requests))
+        stopped_at.append(time.monotonic())
+        handler.stop()
+
+    stopper = threading.Thread(target=stop_once_the_resume_failed)
+    request = {"model": "m", "input": "x", "background": True}
+    with rs.Client(base_url=server.url, max_retries=5) as client:
+        stopper.start()
+        try:
+            if verb == "stream":
+                outcome: object = client.stream(handler, **request)
+            else:
+                (outcome,) = client.stream_many([request], lambda i, p: handler)
+        finally:
+            stopper.join()
+        returned_at = time.monotonic()
+    assert isinstance(outcome, rs.Response) and outcome.status == "in_progress"
+    assert returned_at - stopped_at[0] < 1.0
+    assert [r.method for r in server.requests] == ["POST", "GET"]
+    assert seen_at_stop == [2]
 
 
 def test_retrieve_and_cancel_are_idempotent(server: MockServer) -> None:

@@ -308,3 +308,60 @@ def test_idle_on_a_background_stream_resumes_instead_of_failing(serve: Any) -> N
     assert "".join(deltas) == final.output_text == expected
     assert b"starting_after=" in server.requests[1]
     assert final.metrics is not None and final.metrics.resumes == 1
+
+
+@pytest.mark.parametrize("verb", ["stream", "stream_many", "stream_many_other"])
+@pytest.mark.parametrize("limit", ["idle", "read"])
+def test_time_in_slow_callbacks_is_no_silence_of_the_server(
+    serve: Any, verb: str, limit: str
+) -> None:
+    """Events every 0.1 s, a limit of 0.6 s and a callback that takes 1.5 s (the stream's own,
+    or in stream_many another stream's): the server never went quiet, so nothing times out."""
+
+    def behaviour(conn: socket.socket, n: int) -> None:
+        conn.sendall(SSE_HEAD)
+        for event in _events():
+            conn.sendall(_sse(event))
+            time.sleep(0.1)
+
+    class Slow(rs.ResponseHandler):
+        def __init__(self, slow: bool) -> None:
+            self.slow, self.deltas = slow, 0
+
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            self.deltas += 1
+            if self.slow and self.deltas == 2:
+                time.sleep(1.5)
+
+    server = serve(behaviour)
+    timeout = rs.Timeout(**{"read": 0.6} if limit == "read" else {"idle": 0.6})
+    request = {"model": "m", "input": "hi", "timeout": timeout}
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=0) as client:
+        if verb == "stream":
+            outcomes = [client.stream(Slow(True), **request)]
+        else:
+            slow_one = 0 if verb == "stream_many" else 1
+            outcomes = client.stream_many([request, request], lambda i, p: Slow(i == slow_one))
+    expected = SCRIPT.events()[-1]["response"]["output"][0]["content"][0]["text"]
+    for outcome in outcomes:
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.status == "completed" and outcome.output_text == expected
+
+
+@pytest.mark.parametrize("limit", ["idle", "read"])
+def test_a_silent_server_still_times_out_in_stream_many(serve: Any, limit: str) -> None:
+    """The check above does not hide a server that really went quiet: the limit fires."""
+
+    def behaviour(conn: socket.socket, n: int) -> None:
+        conn.sendall(SSE_HEAD + _first_events())
+        time.sleep(5)
+
+    server = serve(behaviour)
+    timeout = rs.Timeout(**{"read": 0.8} if limit == "read" else {"idle": 0.8})
+    request = {"model": "m", "input": "hi", "timeout": timeout}
+    start = time.monotonic()
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=0) as client:
+        (outcome,) = client.stream_many([request])
+    assert time.monotonic() - start < 0.8 + MARGIN
+    assert isinstance(outcome, rs.APITimeoutError) and limit in str(outcome)
+    assert outcome.response is not None and outcome.response.output_text == _sent_text()

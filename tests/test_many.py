@@ -422,6 +422,29 @@ def test_stop_from_another_thread_while_the_stream_waits(
     assert_answered(outcomes[1], 1)
 
 
+def test_stop_of_a_waiting_stream_from_another_streams_callback(server: MockServer) -> None:
+    """Stream 1's callback stops stream 0, which waits for data (its socket idle, no read
+    limit): stream 0 ends at once with its partial response, as from another thread."""
+    queue(server, 0, stall=30, stall_after_events=5)
+    queue(server, 1, delay=0.05)
+
+    class StopsTheOther(Recorder):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            if self.index == 1 and 0 in handlers.made and handlers.made[0].deltas:
+                handlers.made[0].stop()
+
+    handlers = Handlers(StopsTheOther)
+    started = time.monotonic()
+    with rs.Client(base_url=server.url, timeout=rs.Timeout(connect=10, read=None)) as client:
+        outcomes = client.stream_many([request(0), request(1)], handlers)
+    assert time.monotonic() - started < 10
+    assert isinstance(outcomes[0], rs.Response) and outcomes[0].status == "in_progress"
+    assert outcomes[0].output_text == "".join(handlers.made[0].deltas)
+    assert handlers.made[0].exceptions == []
+    assert_answered(outcomes[1], 1)
+
+
 def test_ctrl_c_closes_every_connection_and_raises(server: MockServer, client: rs.Client) -> None:
     for i in range(5):
         queue(server, i, delay=0.2)
@@ -438,6 +461,29 @@ def test_ctrl_c_closes_every_connection_and_raises(server: MockServer, client: r
     # Nothing left open: the client still works, and -W error would report a leaked socket.
     queue(server, 9, delay=0)
     assert_answered(client.stream(**request(9)), 9)
+
+
+def test_ctrl_c_in_a_callback_reaches_that_streams_on_exception(
+    server: MockServer, client: rs.Client
+) -> None:
+    """A KeyboardInterrupt raised by a callback goes, as in stream(), to that stream's
+    on_exception before on_end; then every stream is closed and it is raised."""
+    for i in range(3):
+        queue(server, i, delay=0.05)
+
+    class Interrupted(Recorder):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            if self.index == 1:
+                raise KeyboardInterrupt
+
+    handlers = Handlers(Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.stream_many([request(i) for i in range(3)], handlers)
+    (raised,) = handlers.made[1].exceptions
+    assert isinstance(raised, KeyboardInterrupt)
+    for handler in handlers.made.values():
+        assert handler.ended == 1
 
 
 # ----------------------------------------------------------- background, recording, tracing
