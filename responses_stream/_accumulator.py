@@ -79,7 +79,13 @@ class Accumulator:
     output arrived), so memory stays flat on unbounded streams.
     """
 
-    def __init__(self, response: Optional[Response] = None, *, keep_output: bool = True) -> None:
+    def __init__(
+        self,
+        response: Optional[Response] = None,
+        *,
+        keep_output: bool = True,
+        open_items: Optional[List[int]] = None,
+    ) -> None:
         self.response = response if response is not None else Response.from_wire({})
         self.last_sequence_number: Optional[int] = None
         """The highest integer ``sequence_number`` applied so far (the resume cursor)."""
@@ -101,9 +107,14 @@ class Accumulator:
         output = self.response.output
         for index, item in enumerate(output):
             self._register(index, item)
-            # Continuing a snapshot (a checkpoint): all items but the last were finished.
-            status = item.get("status") if isinstance(item, dict) else getattr(item, "status", None)
-            if index < len(output) - 1 or status in _FINAL_ITEM_STATUSES:
+            # Continuing a snapshot (a checkpoint): the items not in open_items had finished;
+            # without it (an older checkpoint), all but the last, unless its status says so.
+            if open_items is not None:
+                finished = index not in open_items
+            else:
+                status = (item if isinstance(item, dict) else item.__dict__).get("status")
+                finished = index < len(output) - 1 or status in _FINAL_ITEM_STATUSES
+            if finished:
                 self._finished[id(item)] = True
         self.steps = _STEPS[keep_output]  # made once (below), not per stream
         """Wire type -> its :data:`Step` (a type without one changes nothing)."""
@@ -139,6 +150,11 @@ class Accumulator:
                 self.last_sequence_number = seq
         step = self.steps.get(event.type)
         return None if step is None else step(self, event)
+
+    def open_items(self) -> List[int]:
+        """The positions of the output items whose end (``output_item.done``) is to come."""
+        finished = self._finished
+        return [pos for pos, item in enumerate(self.response.output) if id(item) not in finished]
 
     def resuming(self) -> Optional[int]:
         """Before a resumed connection: from now on, drop every event numbered at or below the

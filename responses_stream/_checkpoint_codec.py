@@ -53,6 +53,8 @@ _META_TYPES: Tuple[Tuple[str, Tuple[type, ...], bool], ...] = (
     ("sequence_number", (int,), True),
     ("status", (str,), True),
     ("updated_at", (int, float), False),
+    ("open_items", (list,), True),  # not in records of earlier versions: None
+    ("error_event", (dict,), True),
 )
 
 
@@ -250,6 +252,8 @@ def decode(record: bytes, segments: Mapping[int, bytes]) -> Tuple[Dict[str, Any]
         ):
             raise CorruptCheckpoint(f"the record's {name!r} is {value!r}")
         meta[name] = value
+    if meta["open_items"] is not None and not all(type(i) is int for i in meta["open_items"]):
+        raise CorruptCheckpoint(f"the record's 'open_items' is {meta['open_items']!r}")
     snapshot = data.get("response")
     places = data.get("segments")
     if not isinstance(snapshot, dict) or not isinstance(places, list):

@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple, TypeVar, cast
 
 from ._accumulator import Accumulator
+from ._base import dump
 from ._stream import Pair, StreamCore
-from .errors import CheckpointError, ConfigurationError, ResponseFailedError, ResponsesStreamError
-from .structured import bind_text_format
+from ._transport import attach
+from .errors import CheckpointError, ConfigurationError, ResponsesStreamError
+from .events import ErrorEvent, parse_event
+from .structured import asks_for_json, bind_text_format
 
 # The stores' module is loaded by the first call with a checkpoint: the client imports this
 # module, and most programs never checkpoint.
@@ -119,6 +122,10 @@ class Durable:
             raise ConfigurationError(
                 f"checkpoint= needs key=, a non-empty string naming the job, got {key!r}"
             )
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no store could write it
+            raise ConfigurationError(f"key= must be valid text: {key!r} ({exc.reason})") from None
         return cls(checkpoint, key, float(every))
 
     # ------------------------------------------------------------------------------ opening
@@ -149,6 +156,9 @@ class Durable:
         if saved.sequence_number is not None:
             # The events up to it are in the snapshot: the resumed stream continues it.
             stream.accumulator = restore(saved, keep_output=keep_output)
+        # As for the request that created it (the response echoes its text format).
+        text = saved.snapshot.__dict__.get("text")
+        stream.json_output = text_format is not None or asks_for_json({"text": dump(text)})
         if text_format is not None:
             bind_text_format(stream.response, text_format)
         return self._watch(stream)
@@ -176,17 +186,19 @@ class Durable:
 
     @staticmethod
     def _finished(saved: Checkpoint, keep_output: bool, text_format: Optional[type]) -> StreamCore:
-        """A stream that delivers nothing: its response is the saved final one."""
+        """A stream that delivers nothing: its response is the saved final one. A failed one
+        raises what the stream that saved it raised (StreamError after an error event, else
+        ResponseFailedError)."""
         snapshot = saved.snapshot
-        if saved.status == "failed":
-            detail = snapshot.error
-            reason = (detail.message or detail.code) if detail is not None else None
-            raise ResponseFailedError(
-                f"the response failed: {reason or 'no reason given'}", response=snapshot
-            )
         if text_format is not None:
             bind_text_format(snapshot, text_format)
-        return StreamCore(None, Accumulator(snapshot, keep_output=keep_output))
+        stream = StreamCore(None, restore(saved, keep_output=keep_output))
+        if saved.status == "failed":
+            try:
+                stream.raise_end("response.failed")
+            except ResponsesStreamError as error:
+                raise attach(error, stream) from None
+        return stream
 
     # ------------------------------------------------------------------------------- saving
 
@@ -227,6 +239,11 @@ class Durable:
                 close()  # closed early: the connection is let go now, not at collection
         self._save(stream.accumulator.last_sequence_number)
 
+    def ended(self) -> None:
+        """The response ended after its stream (a cancel, ``cancel_on_stop``): save that end."""
+        if self._stream is not None:
+            self._save(self._stream.accumulator.last_sequence_number)
+
     def _save(self, sequence_number: Optional[int]) -> float:
         """Save the snapshot as delivered up to ``sequence_number`` (unless the store has it
         already); returns when the next save is due: ``every`` seconds after the arrival of the
@@ -238,7 +255,16 @@ class Durable:
         if mark != self._saved and snapshot.id is not None:  # no id: nothing could resume it
             from ._store_base import Checkpoint  # loaded already: the store imported it
 
-            self._use_store("save", Checkpoint.from_snapshot(self.key, snapshot, sequence_number))
+            acc = stream.accumulator
+            error = acc.error_event
+            checkpoint = Checkpoint.from_snapshot(
+                self.key,
+                snapshot,
+                sequence_number,
+                open_items=acc.open_items(),
+                error_event=None if error is None else error.to_dict(),
+            )
+            self._use_store("save", checkpoint)
             self._saved = mark
         return stream.meter.last_event_at + self.every
 
@@ -248,8 +274,10 @@ def restore(saved: Checkpoint, *, keep_output: bool = True) -> Accumulator:
     connection's checks (repeats up to the cursor dropped, a gap after it an error)."""
 
     snapshot = saved.snapshot
-    accumulator = Accumulator(snapshot, keep_output=keep_output)
+    accumulator = Accumulator(snapshot, keep_output=keep_output, open_items=saved.open_items)
     accumulator.last_sequence_number = saved.sequence_number
     accumulator.saw_output = bool(snapshot.output)
+    if saved.error_event is not None:
+        accumulator.error_event = cast(ErrorEvent, parse_event(saved.error_event))
     accumulator.resuming()
     return accumulator

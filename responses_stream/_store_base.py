@@ -26,7 +26,6 @@ from typing import (
     Optional,
     Protocol,
     Tuple,
-    Type,
     TypeVar,
     runtime_checkable,
 )
@@ -64,6 +63,10 @@ class Checkpoint:
     ``updated_at`` is the wall-clock Unix time of the save.
 
     A store reads ``snapshot`` once, inside ``save``: the SDK may go on changing it afterwards.
+    ``open_items`` lists the positions in ``snapshot.output`` of the items not finished yet
+    (their ``output_item.done`` not handled; ``None``: all but the last were finished), and
+    ``error_event`` is the in-band ``error`` event received, as it arrived: with them a
+    resumed call calls no ``*_done`` callback twice and ends as the first call would have.
     """
 
     key: str
@@ -72,6 +75,8 @@ class Checkpoint:
     snapshot: Response
     status: Optional[str]
     updated_at: float
+    open_items: Optional[List[int]] = None
+    error_event: Optional[Dict[str, Any]] = None
 
     @property
     def terminal(self) -> bool:
@@ -86,6 +91,8 @@ class Checkpoint:
         sequence_number: Optional[int],
         *,
         updated_at: Optional[float] = None,
+        open_items: Optional[List[int]] = None,
+        error_event: Optional[Dict[str, Any]] = None,
     ) -> Checkpoint:
         """A checkpoint of ``snapshot`` as it is now, taking its id and status from it.
 
@@ -102,6 +109,8 @@ class Checkpoint:
             snapshot=snapshot,
             status=snapshot.status,
             updated_at=time.time() if updated_at is None else updated_at,
+            open_items=open_items,
+            error_event=error_event,
         )
 
 
@@ -114,8 +123,8 @@ class CheckpointStore(Protocol):
     * ``save`` replaces the key's previous checkpoint atomically: a reader sees the previous
       checkpoint or the new one, never a mix, even across processes.
     * ``load`` returns the last checkpoint whose save completed, exactly as saved
-      (``loaded.snapshot.to_dict() == saved.snapshot.to_dict()``), or ``None`` when the key
-      has none.
+      (``loaded.snapshot.to_dict() == saved.snapshot.to_dict()``, every other field equal),
+      or ``None`` when the key has none.
     * A failed ``save`` or ``delete`` raises :class:`~responses_stream.errors.CheckpointError`
       and leaves the previous checkpoint intact. (When the answer itself was lost, a timeout
       after the server applied the save, the key holds the previous or the new checkpoint,
@@ -168,11 +177,10 @@ class _Store(abc.ABC):
     its :meth:`_drop_before_fork`.
     """
 
-    def __init__(self, where: str, errors: Tuple[Type[BaseException], ...]) -> None:
+    def __init__(self, where: str) -> None:
+        # Whatever an operation raises (the storage, the codec, a key the storage cannot hold)
+        # is reported as CheckpointError, after the operation is undone (_fail).
         self._where = where
-        # Everything the storage may raise, reported as CheckpointError; so is a snapshot or a
-        # stored value the codec cannot handle.
-        self._errors: Tuple[Type[BaseException], ...] = (*errors, codec.CorruptCheckpoint)
         self._lock = threading.Lock()
         self._states: collections.OrderedDict[str, codec.KeyState] = collections.OrderedDict()
         self.stats = CheckpointStats()
@@ -214,8 +222,11 @@ class _Store(abc.ABC):
             try:
                 stored = self._read(key)
                 return None if stored is None else self._checkpoint(key, *stored)
-            except self._errors as exc:
+            except Exception as exc:  # the storage's, the codec's, or a key it cannot hold
                 raise self._fail("load", key, exc) from exc
+            except BaseException:
+                self._abort()  # Ctrl-C in the middle: no transaction left open
+                raise
 
     def save(self, checkpoint: Checkpoint) -> None:
         """Replace ``checkpoint.key``'s checkpoint; see :class:`CheckpointStore`."""
@@ -230,8 +241,11 @@ class _Store(abc.ABC):
                     # Someone else wrote the key since our last save: write it all.
                     plan = self._plan(checkpoint, snapshot, None, token)
                     self._commit(checkpoint, plan, "")
-            except self._errors as exc:
+            except Exception as exc:  # the storage's, the codec's, or a key it cannot hold
                 raise self._fail("save", checkpoint.key, exc) from exc
+            except BaseException:
+                self._fail("save", checkpoint.key, None)  # rolled back, then on its way
+                raise
             self._remember(checkpoint, plan)
 
     def delete(self, key: str) -> None:
@@ -239,11 +253,14 @@ class _Store(abc.ABC):
         with self._lock:
             try:
                 self._remove(key)
-            except self._errors as exc:
+            except Exception as exc:
                 raise self._fail("delete", key, exc) from exc
+            except BaseException:
+                self._fail("delete", key, None)
+                raise
             self._states.pop(key, None)
 
-    def _fail(self, action: str, key: str, exc: BaseException) -> CheckpointError:
+    def _fail(self, action: str, key: str, exc: Optional[BaseException]) -> CheckpointError:
         self._abort()
         # What we remember of the key may no longer be what it holds: the next save writes all.
         self._states.pop(key, None)
@@ -264,6 +281,8 @@ class _Store(abc.ABC):
             "sequence_number": checkpoint.sequence_number,
             "status": checkpoint.status,
             "updated_at": checkpoint.updated_at,
+            "open_items": checkpoint.open_items,
+            "error_event": checkpoint.error_event,
         }
         return codec.plan_save(meta, snapshot, previous, token)
 

@@ -165,7 +165,7 @@ class RedisStore(_Store):
         self._save_script = self._client.register_script(_SAVE_LUA)
         self._load_script = self._client.register_script(_LOAD_LUA)
         self._delete_script = self._client.register_script(_DELETE_LUA)
-        super().__init__("Redis", (redis.exceptions.RedisError, OSError))
+        super().__init__("Redis")
 
     def __repr__(self) -> str:
         return f"RedisStore({self._client!r}, prefix={self.prefix!r})"

@@ -81,7 +81,7 @@ class SQLiteStore(_Store):
         self._pid = os.getpid()
         self._identity: Optional[Tuple[int, int]] = None
         self._closed = False
-        super().__init__(self.path, (sqlite3.Error,))
+        super().__init__(self.path)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"

@@ -457,7 +457,7 @@ class StreamCore:
                     else:
                         for give_up in drain(http.raw, source, wait=False):
                             yield WAIT, give_up
-                    self._finish(event)
+                    self.raise_end(event.type)
                     return
             if self._closed:
                 return
@@ -466,7 +466,7 @@ class StreamCore:
                     f"the body is not a server-sent event stream: {sse.head[:200]!r}",
                     data=sse.head,
                 )
-            self._finish(None)
+            self.raise_end(None)
         except Exception as exc:
             expired = guard.expired if guard is not None else None
             error = translate(exc, stream=self, expired=expired)
@@ -504,10 +504,10 @@ class StreamCore:
         if self._recording is not None:
             self._recording.close()
 
-    def _finish(self, terminal: Optional[Event]) -> None:
-        """Raise what the end of the stream means, if it is not a normal completion."""
+    def raise_end(self, kind: Optional[str]) -> None:
+        """Raise what the end of the stream means (``kind``: its terminal event's type, None
+        when the body ended without one), if it is not a normal completion."""
         acc = self.accumulator
-        kind = terminal.type if terminal is not None else None
         if kind in ("response.completed", "response.incomplete"):
             return
         error = acc.error_event

@@ -214,7 +214,10 @@ class Client:
         )
         params, durable = request_body(params, text_format, checkpoint, key, checkpoint_every)
         return self._drive(
-            handler, lambda: self._create_or_resume(params, call, text_format, durable), call
+            handler,
+            lambda: self._create_or_resume(params, call, text_format, durable),
+            call,
+            self._canceller(durable),
         )
 
     @keywords_of(stream)
@@ -233,7 +236,8 @@ class Client:
         if "handler" in keywords:
             raise ConfigurationError("events() takes no handler; use stream(handler=...)")
         call, params, text_format, durable = from_request(None, keywords)
-        stop = self._cancel_unfinished if call.cancel_on_stop and params.get("background") else None
+        cancels = call.cancel_on_stop and params.get("background")
+        stop = self._canceller(durable) if cancels else None
         return EventStream(self._create_or_resume(params, call, text_format, durable), stop)
 
     def _create_or_resume(
@@ -367,7 +371,7 @@ class Client:
         call.on_retry = slot.mux.marshal(slot, call.on_retry)
         call.on_resume = slot.mux.marshal(slot, call.on_resume)
         call.on_guard = slot.mux.guarded(slot)
-        slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self._cancel_unfinished
+        slot.cancel_on_stop, slot.cancel = call.cancel_on_stop, self._canceller(durable)
         slot.read_limit = (call.timeout or self.settings.timeout).read
         if durable is None:
             return self._opener.creating(params, call, text_format)
@@ -404,7 +408,7 @@ class Client:
         def open_stream() -> StreamCore:
             return self._opener.resume(response_id, None, call, starting_after)
 
-        return self._drive(handler, open_stream, call)
+        return self._drive(handler, open_stream, call, self._cancel_unfinished)
 
     def retrieve(
         self, response_id: str, *, timeout: Union[Timeout, float, None] = None
@@ -435,12 +439,30 @@ class Client:
     # --------------------------------------------------------------------------- internals
 
     def _drive(
-        self, handler: ResponseHandler, open_stream: Callable[[], StreamCore], call: Call
+        self,
+        handler: ResponseHandler,
+        open_stream: Callable[[], StreamCore],
+        call: Call,
+        cancel: Callable[[Response], None],
     ) -> Response:
         final = run_handler(handler, open_stream)
         if call.cancel_on_stop and handler.stopped:
-            self._cancel_unfinished(final)
+            cancel(final)
         return final
+
+    def _canceller(self, durable: Optional[Durable]) -> Callable[[Response], None]:
+        """``cancel_on_stop``'s cancel; with a checkpoint, its end is saved too, so that a call
+        run again with the key returns the cancelled response without a request."""
+        if durable is None:
+            return self._cancel_unfinished
+
+        def cancel(final: Response) -> None:
+            was = final.status
+            self._cancel_unfinished(final)
+            if final.status != was:
+                durable.ended()
+
+        return cancel
 
     def _cancel_unfinished(self, final: Response) -> None:
         """``cancel_on_stop``: cancel a response stopped before its end, once its id is known.

@@ -11,6 +11,7 @@ the previous checkpoint readable.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -766,6 +767,31 @@ def test_sqlite_configuration_errors(tmp_path: Path) -> None:
 
 def corrupt(kit: StoreKit, key: str, how: str) -> None:
     """Damage what the store wrote for ``key``, by hand (the documented layout)."""
+    if how in ("usage", "open_items"):  # valid JSON, wrong shapes inside
+
+        def edit(record: bytes) -> bytes:
+            data = json.loads(record)
+            if how == "usage":
+                data["response"]["usage"] = 5
+            else:
+                data["open_items"] = ["x"]
+            return json.dumps(data).encode()
+
+        if kit.kind == "sqlite":
+            with sqlite3.connect(kit.path) as conn:
+                (record,) = conn.execute(
+                    "SELECT record FROM responses_stream_checkpoints WHERE key = ?", (key,)
+                ).fetchone()
+                conn.execute(
+                    "UPDATE responses_stream_checkpoints SET record = ? WHERE key = ?",
+                    (edit(record), key),
+                )
+            conn.close()
+        else:
+            meta = f"{kit.prefix}{{{key}}}:meta"
+            with redis_client(kit) as client:
+                client.hset(meta, "record", edit(client.hget(meta, "record")))
+        return
     if kit.kind == "sqlite":
         with sqlite3.connect(kit.path) as conn:
             if how == "record":
@@ -800,7 +826,7 @@ def corrupt(kit: StoreKit, key: str, how: str) -> None:
             client.set(f"{kit.prefix}{{{key}}}:seg:0", b"\xff\xfe")
 
 
-@pytest.mark.parametrize("how", ["record", "number", "segment", "utf8"])
+@pytest.mark.parametrize("how", ["record", "number", "segment", "utf8", "usage", "open_items"])
 def test_corrupt_value_raises_checkpoint_error(kit: StoreKit, how: str) -> None:
     store = kit.make()
     save_and_check(store, checkpoint("bad", realistic("x" * 700)))
@@ -812,6 +838,40 @@ def test_corrupt_value_raises_checkpoint_error(kit: StoreKit, how: str) -> None:
     # which repairs the key.
     save_and_check(store, checkpoint("bad", realistic("y" * 800)))
     assert store.stats.full_saves == 2
+
+
+def test_a_key_the_storage_cannot_hold_is_a_checkpoint_error_and_undone(kit: StoreKit) -> None:
+    """A key with a lone surrogate (no UTF-8 for it): every operation raises CheckpointError
+    (nothing else escapes), and leaves nothing half done: the store, and another instance on
+    the same storage, go on working."""
+    store = kit.make()
+    bad = "job-\udc00"
+    for operation in (
+        lambda: store.save(checkpoint(bad, realistic("x" * 700))),
+        lambda: store.load(bad),
+        lambda: store.delete(bad),
+    ):
+        with pytest.raises(CheckpointError) as info:
+            operation()
+        assert info.value.key == bad
+    save_and_check(store, checkpoint("good", realistic("y" * 700)))
+    other = kit.make(timeout=1.0) if kit.kind == "sqlite" else kit.make()
+    save_and_check(other, checkpoint("also-good", realistic("z" * 700)))
+
+
+def test_open_items_and_the_error_event_round_trip(store: Store) -> None:
+    """What a resumed call needs beyond the snapshot comes back as saved (None when absent,
+    as in records of earlier versions)."""
+    error = {"type": "error", "sequence_number": 3, "error": {"code": "quota", "message": "m"}}
+    saved = dataclasses.replace(
+        checkpoint("extra", realistic("x" * 700)), open_items=[0, 2], error_event=error
+    )
+    store.save(saved)
+    loaded = store.load("extra")
+    assert loaded is not None and loaded.open_items == [0, 2] and loaded.error_event == error
+    store.save(checkpoint("plain", realistic("y")))
+    plain = store.load("plain")
+    assert plain is not None and plain.open_items is None and plain.error_event is None
 
 
 # ------------------------------------------------------------------------- Redis specifics

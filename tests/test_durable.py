@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import importlib.util
 import json
 import multiprocessing
@@ -288,6 +289,129 @@ def test_items_finished_before_the_checkpoint_are_not_finished_again(
     assert len(first.calls_done) == 1 and second.calls_done == []
     assert json.loads(final.function_calls[0].arguments or "") == {"city": "Paris"}
     assert final.output_text == "It is sunny." and len(final.output) == 2
+
+
+def test_the_last_item_finished_before_the_checkpoint_is_not_finished_again(
+    client: rs.Client, server: MockServer, store: SQLiteStore
+) -> None:
+    """The last item (a reasoning item, which has no status) was finished at the checkpoint:
+    the resumed call, which ends with response.incomplete, calls no *_done for it again."""
+
+    class Reasoned(Seen):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reasoning_done: List[str] = []
+
+        def on_reasoning_done(self, item: rs.Reasoning) -> None:
+            self.reasoning_done.append(item.id or "")
+
+    script = Script(background=True, seed=6).reasoning("thinking it over").incomplete()
+    types = [event["type"] for event in script.events()]
+    done = types.index("response.output_item.done") + 1
+    server.add(script, close_after=cut_after(script, done))
+    first = Reasoned()
+    with pytest.raises(rs.StreamInterrupted):
+        durable(client, first, store, max_resumes=0, checkpoint_every=0)
+    saved = store.load("job-1")
+    assert saved is not None and saved.open_items == []
+    second = Reasoned()
+    final = durable(client, second, store)
+    assert final.status == "incomplete"
+    assert len(first.reasoning_done) == 1 and second.reasoning_done == []
+
+
+def test_a_resumed_call_with_text_format_calls_on_parsed_delta(
+    client: rs.Client, server: MockServer, store: SQLiteStore
+) -> None:
+    """The request asked for JSON (text_format=): the call resumed from its checkpoint, which
+    sends no request of its own, still calls on_parsed_delta after each delta."""
+
+    @dataclasses.dataclass
+    class Recipe:
+        title: str
+        minutes: int
+
+    class Parsed(Seen):
+        def __init__(self) -> None:
+            super().__init__()
+            self.partials: List[Any] = []
+
+        def on_parsed_delta(self, partial: Any, snapshot: str) -> None:
+            self.partials.append(partial)
+
+    text = json.dumps({"title": "Pancakes with syrup", "minutes": 25})
+    script = Script(background=True, seed=8).text(text, chunk=4).completed()
+    server.add(script, close_after=cut_after(script, 8))
+    first = Parsed()
+    with pytest.raises(rs.StreamInterrupted):
+        durable(client, first, store, max_resumes=0, checkpoint_every=0, text_format=Recipe)
+    second = Parsed()
+    final = durable(client, second, store, text_format=Recipe)
+    assert final.output_parsed == Recipe("Pancakes with syrup", 25)
+    assert first.partials and len(second.partials) == len(second.deltas) > 0
+    assert second.partials[-1] == {"title": "Pancakes with syrup", "minutes": 25}
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["ended", "crashed-before-failed"])
+def test_a_retry_after_an_error_event_raises_what_the_first_call_raised(
+    client: rs.Client, server: MockServer, store: SQLiteStore, crash: bool
+) -> None:
+    """error then response.failed: the first call raises StreamError (with its code), and so
+    does a call run again with the key, whether the first one saw the end or died before it."""
+    script = (
+        Script(background=True, seed=9)
+        .text("partial")
+        .error(code="insufficient_quota", message="quota")
+    )
+    types = [event["type"] for event in script.events()]
+    if crash:
+        server.add(script, close_after=cut_after(script, types.index("error") + 1))
+        server.add(
+            b"".join(script.to_sse_chunks()[types.index("error") + 1 :]),
+            method="GET",
+            path=f"responses/{script.response_id}",
+        )
+        with pytest.raises(rs.StreamInterrupted):
+            durable(client, Seen(), store, max_resumes=0, checkpoint_every=0)
+    else:
+        server.add(script)
+        with pytest.raises(rs.StreamError) as first:
+            durable(client, Seen(), store)
+        assert first.value.code == "insufficient_quota"
+    with pytest.raises(rs.StreamError) as again:
+        durable(client, Seen(), store)
+    assert again.value.code == "insufficient_quota" and "quota" in str(again.value)
+    assert again.value.response is not None and again.value.response.output_text == "partial"
+
+
+def test_a_cancelled_stop_is_saved_so_a_retry_sends_nothing(
+    client: rs.Client, server: MockServer, store: SQLiteStore
+) -> None:
+    """stop() with cancel_on_stop=True: the cancel's end is saved, and the job run again
+    returns the cancelled response without a request."""
+
+    class StopEarly(Seen):
+        def on_output_text_delta(self, event: rs.events.OutputTextDelta) -> None:
+            super().on_output_text_delta(event)
+            self.stop()
+
+    server.add(background(), delay=0.01)
+    stopped = durable(client, StopEarly(), store, cancel_on_stop=True)
+    assert stopped.status == "cancelled"
+    saved = store.load("job-1")
+    assert saved is not None and saved.status == "cancelled"
+    count = len(server.requests)
+    again = durable(client, Seen(), store)
+    assert again.status == "cancelled" and again.output_text == stopped.output_text
+    assert len(server.requests) == count
+
+
+def test_a_key_no_store_could_hold_is_refused_before_any_request(
+    client: rs.Client, server: MockServer, store: SQLiteStore
+) -> None:
+    with pytest.raises(rs.ConfigurationError, match="key= must be valid text"):
+        client.stream(model="m", input="x", background=True, checkpoint=store, key="job-\ud800")
+    assert server.requests == []
 
 
 def test_a_stream_that_breaks_after_the_resume_is_resumed_again(
