@@ -90,12 +90,17 @@ class ManyEvents:
     @property
     def outcomes(self) -> list[Optional[Outcome]]:
         """Each request's outcome by index: its final response or its exception (None while
-        it has not ended; the response so far for a stream cut short by :meth:`close`)."""
+        it has not ended; the response so far for a stream cut short by :meth:`close`). The
+        requests are read lazily: the list holds one entry per request started so far, and
+        after an early :meth:`close` the requests never started have none."""
         return self._mux.outcomes
 
     def response(self, index: int) -> Optional[Response]:
         """Request ``index``'s snapshot so far (final once it ended), or None before it
-        started or if it failed before its stream opened."""
+        started or if it failed before its stream opened. ``index`` counts from 0 (a
+        negative one is an ``IndexError``, not a position from the end)."""
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise IndexError(f"a request index is an int >= 0, got {index!r}")
         slot = self._mux.slot(index)
         if slot is not None and slot.stream is not None:
             return slot.stream.response

@@ -33,6 +33,7 @@ import importlib
 import itertools
 import json
 import logging
+import math
 import queue
 import re
 import threading
@@ -100,9 +101,36 @@ class SSEMessage:
             lines.append(f"event: {_field(self.event)}")
         if self.id is not None:
             lines.append(f"id: {_field(self.id)}")
-        data = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
-        lines.append(f"data: {data}")
-        return ("\n".join(lines) + "\n\n").encode("utf-8")
+        lines.append(f"data: {_strict_json(self.data)}")
+        try:
+            return ("\n".join(lines) + "\n\n").encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (half of a character split across two deltas): as a \u escape
+            # the page's JSON.parse takes it, and joins it to its other half.
+            lines[-1] = f"data: {_strict_json(self.data, ascii_only=True)}"
+            return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _strict_json(value: Any, *, ascii_only: bool = False) -> str:
+    """``value`` as JSON that ``JSON.parse`` accepts: NaN and infinities (which a lenient
+    server may send, and Python's json writes as such) become null, as ``JSON.stringify``
+    writes them."""
+    try:
+        return json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(
+            _finite(value), ensure_ascii=ascii_only, separators=(",", ":"), allow_nan=False
+        )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _field(value: str) -> str:

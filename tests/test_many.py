@@ -260,6 +260,10 @@ def test_leaving_events_many_early_closes_every_connection(
     partial = [o for o in streams.outcomes if o is not None]
     assert partial and all(isinstance(o, rs.Response) for o in partial)
     assert all(o.status != "completed" for o in partial)  # cut short, not finished
+    for index in range(len(streams.outcomes)):
+        assert streams.response(index) is streams.outcomes[index]
+    with pytest.raises(IndexError):
+        streams.response(-1)  # not the last one: an index counts from 0
 
 
 # ------------------------------------------------------------------- one fault among many

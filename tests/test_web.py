@@ -648,6 +648,36 @@ def test_sse_message_encoding() -> None:
         web.SSEMessage(1, id="1\r").encode()
 
 
+def _page_parse(text: str) -> Any:
+    """What the page's JSON.parse accepts: strict JSON (no NaN or Infinity)."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("data", "parsed"),
+    [
+        ("\ud83d", "\ud83d"),  # half of a character: the other half comes in the next delta
+        ({"t": "smile \ude00", "x": "é"}, {"t": "smile \ude00", "x": "é"}),
+        (
+            {"logprob": float("nan"), "top": [float("-inf"), 1.5]},
+            {"logprob": None, "top": [None, 1.5]},
+        ),
+    ],
+    ids=["lone-surrogate", "nested-surrogate", "non-finite"],
+)
+def test_sse_messages_are_always_json_the_page_can_parse(data: Any, parsed: Any) -> None:
+    """Whatever a delta holds (half of a surrogate pair, from a server that split a character;
+    NaN or infinities, from a lenient one), the message is UTF-8 the page can parse: lone
+    surrogates as \\u escapes, non-finite numbers as null (as JSON.stringify writes them)."""
+    encoded = web.SSEMessage(data, event="e").encode()
+    line = encoded.decode("utf-8").splitlines()[1]
+    assert line.startswith("data: ") and _page_parse(line[6:]) == parsed
+
+
 def test_bad_options_are_refused_before_anything_starts(upstream: Upstream) -> None:
     with pytest.raises(ValueError):
         web.SSERelay(upstream.client, mode="tokens", model="m", input="x")  # type: ignore[arg-type]
