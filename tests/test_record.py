@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import pytest
 
@@ -59,17 +59,24 @@ def test_resumed_background_stream_records_as_one_whole_stream(
     ]
     for i, offset in enumerate(offsets):
         server.add(body, close_after=offset)
-        path = tmp_path / f"resumed-{i}.sse"
-        live_events: List[Any] = []
-        replayed: List[Any] = []
-        with rs.Client(base_url=server.url, max_retries=0) as client:
-            client._transport.sleep = lambda seconds: None
-            live = client.stream(
-                Collect(live_events), model="m", input="x", background=True, record_to=path
-            )
+        live, live_events, replayed = record_and_replay(server, tmp_path / f"resumed-{i}.sse")
         assert live.output_text == "resumed ✓ 森 🦊 and recorded", offset
-        assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict(), offset
         assert replayed == live_events == script.events(), offset
+
+
+def record_and_replay(server: MockServer, path: Path) -> Tuple[rs.Response, List[Any], List[Any]]:
+    """Stream a background response (resumed with no back-off) recording it to ``path``, then
+    replay the recording: the live response, the live events and the replayed events (the
+    replay's final response must be the live one)."""
+    live_events: List[Any] = []
+    replayed: List[Any] = []
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        client._transport.sleep = lambda seconds: None
+        live = client.stream(
+            Collect(live_events), model="m", input="x", background=True, record_to=path
+        )
+    assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict()
+    return live, live_events, replayed
 
 
 class Collect(rs.ResponseHandler):
@@ -93,18 +100,9 @@ def test_events_a_resumed_connection_sends_again_replay_as_they_did_live(
     again = chunks if resent == "all" else chunks[5:]
     server.add(script, close_after=cut)
     server.add(b"".join(again), method="GET", path=f"responses/{script.response_id}")
-    path = tmp_path / "resumed.sse"
-    live_events: List[Any] = []
-    replayed: List[Any] = []
-    with rs.Client(base_url=server.url, max_retries=0) as client:
-        client._transport.sleep = lambda seconds: None
-        live = client.stream(
-            Collect(live_events), model="m", input="x", background=True, record_to=path
-        )
+    live, live_events, replayed = record_and_replay(server, tmp_path / "resumed.sse")
     assert live.output_text == "Hello wonderful world"
-    assert live_events == script.events()
-    assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict()
-    assert replayed == live_events
+    assert replayed == live_events == script.events()
 
 
 def test_the_resume_mark_is_a_plain_keep_alive_in_a_live_stream(server: MockServer) -> None:
