@@ -237,7 +237,13 @@ DRAIN_TOTAL_SECONDS = 0.1
 """The most the drain may take in all, however the server trickles bytes."""
 
 
-def drain(raw: Any, source: Iterator[bytes], *, wait: bool = True) -> Iterator[float]:
+def drain(
+    raw: Any,
+    source: Iterator[bytes],
+    *,
+    wait: bool = True,
+    counted: Callable[[int], None] = lambda received: None,
+) -> Iterator[float]:
     """After the terminal event, finish reading a chunked or Content-Length body read here.
 
     A server sends the end of the body right after the last event, but not always in the same
@@ -248,7 +254,8 @@ def drain(raw: Any, source: Iterator[bytes], *, wait: bool = True) -> Iterator[f
 
     A generator: with ``wait=False`` (a non-blocking socket, ``stream_many``) no read waits;
     whenever nothing is there yet it yields the monotonic time to give up at, and is resumed
-    when the socket is readable or that time has come. A blocking drain never yields.
+    when the socket is readable or that time has come. A blocking drain never yields. The body
+    bytes it read are told to ``counted`` (they are received bytes, as the metrics count).
     """
     fp = getattr(raw, "_fp", None)
     if not isinstance(fp, http.client.HTTPResponse) or fp.fp is None:
@@ -283,6 +290,7 @@ def drain(raw: Any, source: Iterator[bytes], *, wait: bool = True) -> Iterator[f
     if received:
         # Never delivered: a stream ends at its terminal event (e.g. a trailing data: [DONE]).
         logger.debug("%d body byte(s) after the terminal event were read and not parsed", received)
+        counted(received)
 
 
 def _until_close(

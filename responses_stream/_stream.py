@@ -452,10 +452,10 @@ class StreamCore:
                 if event.type in TERMINAL_TYPES:
                     # Read the end of the body, so the connection can be reused.
                     if self.open_body is None:
-                        for _ in drain(http.raw, source):
+                        for _ in drain(http.raw, source, counted=self._drained):
                             pass  # a blocking drain never yields
                     else:
-                        for give_up in drain(http.raw, source, wait=False):
+                        for give_up in drain(http.raw, source, wait=False, counted=self._drained):
                             yield WAIT, give_up
                     self.raise_end(event.type)
                     return
@@ -498,6 +498,10 @@ class StreamCore:
             self.response.__dict__["_metrics"] = self.metrics
             if self._closed:
                 self._end_closed()
+
+    def _drained(self, received: int) -> None:
+        """Body bytes read after the terminal event: received too (``metrics.bytes``)."""
+        self.meter.bytes += received
 
     def _end_closed(self) -> None:
         """The reading thread's share of a close() from another thread: what it left to us."""

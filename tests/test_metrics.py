@@ -133,3 +133,21 @@ def test_a_failed_stream_keeps_metrics_on_its_partial_response(server: MockServe
             client.stream(model="m", input="hi")
     m: Any = caught.value.response.metrics
     assert m is not None and m.events > 0 and m.bytes == len(body) // 2
+
+
+@pytest.mark.parametrize("verb", ["stream", "stream_many"])
+def test_bytes_count_the_whole_body_however_it_is_split(server: MockServer, verb: str) -> None:
+    """metrics.bytes is every body byte received, the ones after the terminal event (a
+    trailing data: [DONE]) included, whether they came with it or in a read of their own."""
+    body = Script(seed=2).text("counted in full").completed().to_bytes() + b"data: [DONE]\n\n"
+    counts = []
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        for chunk_size in (None, len(body), 7):  # a read per event, one read, small reads
+            server.add(body, chunk_size=chunk_size)
+            if verb == "stream":
+                final = client.stream(model="m", input="x")
+            else:
+                (final,) = client.stream_many([{"model": "m", "input": "x"}])
+            assert isinstance(final, rs.Response) and final.metrics is not None
+            counts.append(final.metrics.bytes)
+    assert counts == [len(body)] * 3
