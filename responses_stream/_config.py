@@ -185,7 +185,8 @@ def resolve(
     except ValueError as exc:  # never the URL itself in the message: it may hold a password
         raise ConfigurationError(f"base_url is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {shown!r}")
+        # Without "scheme://" a user:password@ is not where urlsplit looks for it: mask it here.
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {_masked(shown)!r}")
     if not parts.hostname:
         raise ConfigurationError(f"base_url has no host: {shown!r}")
     if azure_endpoint is None and not auth and basic is None and not is_local(url):
@@ -296,6 +297,20 @@ def split_credentials(url: str) -> Tuple[str, Optional[str], str]:
     basic = "Basic " + base64.b64encode(raw).decode("ascii")
     masked = f"{user}:***@{host}" if colon else f"***@{host}"
     return urlunsplit(parts._replace(netloc=host)), basic, urlunsplit(parts._replace(netloc=masked))
+
+
+def _masked(url: str) -> str:
+    """``url`` with the password (or lone user name) before an ``@`` in its first part masked
+    as :func:`split_credentials` does, whether or not it starts with ``scheme://``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        authority = (f"{user}:***@" if colon else "***@") + host
+    return scheme + sep + authority + slash + path
 
 
 def redact_url(url: str) -> str:

@@ -379,8 +379,15 @@ class Multiplexer:
                         offload=lambda work: self._wait_for(slot, work),
                         cache=self._prepared,
                     )
-                    if not isinstance(outcome, Exception) and outcome.is_redirect:
-                        outcome.close()  # requests follows redirects: send it that way
+                    if (
+                        not isinstance(outcome, Exception)
+                        and outcome.is_redirect
+                        and session.get_redirect_target(outcome) is not None
+                    ):
+                        # 307/308, which requests follows: send it that way (the first server
+                        # redirected it, so sending it again buys nothing twice). A 301, 302
+                        # or 303 is the call's error below, as in stream(): never sent again.
+                        outcome.close()
                         pool = None
                 if pool is None:
                     outcome = yield from self._wait_for(slot, self._transport.exchange, step)

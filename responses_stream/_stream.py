@@ -26,7 +26,7 @@ from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
 from ._resume import RESUMED_COMMENT, Recording, Resumer
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
-from ._transport import attach, translate
+from ._transport import attach, scrub, scrub_bytes, sent_secrets, translate
 from ._watchdog import Guard
 from .errors import (
     RETRYABLE_STREAM_ERROR_CODES,
@@ -309,11 +309,13 @@ class StreamCore:
             body = resp.raw.read(1 << 20, decode_content=True)
         except Exception:
             body = b""
-        text = body.decode("utf-8", errors="replace")
+        # A server may echo the request's credentials (a debugging endpoint, a proxy's page).
+        secrets = sent_secrets(resp)
+        text = scrub(body.decode("utf-8", errors="replace"), secrets)
         raise ProtocolError(
             f"expected an event stream (text/event-stream) but the server answered "
             f"{resp.status_code} with Content-Type {ctype!r}: {' '.join(text.split())[:200]}",
-            data=body,
+            data=scrub_bytes(body, secrets),
             response=self.response,
             request_id=self.request_id,
         )

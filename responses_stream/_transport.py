@@ -32,10 +32,12 @@ from typing import (
 
 import requests
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
 from ._body import shut_response
 from ._config import Settings, Timeout, check_headers, merge_headers, redact_url, secret
 from ._metrics import Meter
+from ._session import CREDENTIAL_HEADERS, METHOD_CHANGING
 from ._watchdog import Guard, guarding
 from .errors import (
     APIConnectionError,
@@ -155,7 +157,11 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
         # A request that was not streamed: requests has read the body already.
         content = resp.content if resp.raw is None else getattr(resp, "_content", None)
         raw = content if isinstance(content, bytes) else b""
-    text = scrub(raw.decode("utf-8", errors="replace"), sent_secrets(resp))
+    secrets = sent_secrets(resp)
+    text = scrub(raw.decode("utf-8", errors="replace"), secrets)
+    headers = resp.headers
+    if any(value in header for header in headers.values() for value in secrets):
+        headers = CaseInsensitiveDict({k: scrub(v, secrets) for k, v in headers.items()})
     body: Any = text
     message: Optional[str] = None
     code = err_type = param = None
@@ -176,7 +182,7 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
         if message is None and "detail" in body:  # FastAPI-style servers (transformers serve)
             detail = body["detail"]
             message = detail if isinstance(detail, str) else json.dumps(detail)[:500]
-    if resp.status_code in _METHOD_CHANGING and resp.headers.get("location"):
+    if resp.status_code in METHOD_CHANGING and resp.headers.get("location"):
         message = _redirect_message(resp)
     elif message is None:
         snippet = " ".join(text.split())[:200]
@@ -192,7 +198,7 @@ def error_from_response(resp: requests.Response) -> APIStatusError:
         status_code=resp.status_code,
         request_id=request_id,
         body=body,
-        headers=resp.headers,
+        headers=headers,
         code=code,
         type=err_type,
         param=param,
@@ -214,7 +220,7 @@ def _redirect_message(resp: requests.Response) -> str:
 def sent_secrets(resp: Any) -> Tuple[str, ...]:
     """The credentials ``resp``'s request carried (a server may echo them in its error)."""
     headers = getattr(getattr(resp, "request", None), "headers", None) or {}
-    values = [str(headers.get(name) or "") for name in _CREDENTIAL_HEADERS]
+    values = [str(headers.get(name) or "") for name in CREDENTIAL_HEADERS]
     return tuple(v.split(" ", 1)[-1] for v in values if len(v.split(" ", 1)[-1]) >= 4)
 
 
@@ -223,6 +229,13 @@ def scrub(text: str, secrets: Tuple[str, ...]) -> str:
     for value in secrets:
         text = text.replace(value, "***")
     return text
+
+
+def scrub_bytes(data: bytes, secrets: Tuple[str, ...]) -> bytes:
+    """:func:`scrub` for a body kept as bytes (an error's ``data``)."""
+    for value in secrets:
+        data = data.replace(value.encode("utf-8", "replace"), b"***")
+    return data
 
 
 def _header_error(exc: BaseException) -> ConfigurationError:
@@ -403,13 +416,15 @@ class Transport:
         params = {**settings.query, **(query or {})}
         accept = {"Accept": "text/event-stream" if stream else "application/json"}
         provider = settings.token_provider
-        token = None if provider is None else {"Authorization": f"Bearer {_token(provider)}"}
         # The client's headers were checked when it was made, and a token by _token().
         extra = check_headers(extra_headers) if extra_headers else None
-        headers = merge_headers(settings.headers, accept, token, extra)
+        headers = merge_headers(settings.headers, accept, extra)
         policy = RetryPolicy(max_retries=retries, sleep=self.sleep, clock=self.clock)
         attempt = 0
         while True:
+            if provider is not None:  # a fresh token for each try (a back-off may be long)
+                token = {"Authorization": f"Bearer {_token(provider)}"}
+                headers = merge_headers(settings.headers, accept, token, extra)
             connect, read = timeouts(limits, deadline, self.clock)
             answer: Optional[Mapping[str, str]] = None
             outcome = yield Attempt(
@@ -499,6 +514,7 @@ class Transport:
                 guard.disarm()
             if guard.expired is not None:
                 error = cast(ResponsesStreamError, translate(error, expired=guard.expired))
+                error.request_id = error.request_id or resp.headers.get("x-request-id")
         resp.close()
         return error
 
@@ -512,27 +528,43 @@ class Transport:
         self,
         method: str,
         path: str,
+        build: Callable[[Dict[str, Any]], _T],
         *,
         body: Optional[Mapping[str, Any]] = None,
         timeout: Union[Timeout, float, None] = None,
-    ) -> Dict[str, Any]:
-        """Send a non-streamed request and return its JSON object."""
+    ) -> _T:
+        """Send a non-streamed request and return ``build`` of its JSON object (a
+        ``TypeError``/``ValueError`` of ``build``, data of the wrong shape, is a
+        :class:`ProtocolError` with the request id, as invalid JSON is)."""
         payload = json.dumps(body).encode("utf-8") if body is not None else None
         deadline = self.deadline(timeout)
         resp = self.send(self.attempts(method, path, payload, timeout=timeout, deadline=deadline))
+        request_id = resp.headers.get("x-request-id")
         try:
             data = resp.json()
-        except ValueError as exc:
-            raise ProtocolError(
-                f"expected a JSON response from {method} {path}, got: {resp.text[:200]!r}",
-                data=resp.content,
-                request_id=resp.headers.get("x-request-id"),
-            ) from exc
+        except ValueError:
+            data = _NOT_JSON  # raised below: json's error quotes the body, not to be chained
         finally:
             resp.close()
-        if not isinstance(data, dict):
-            raise ProtocolError(f"expected a JSON object from {method} {path}", data=data)
-        return data
+        if data is _NOT_JSON:
+            secrets = sent_secrets(resp)  # a server may echo them: never in an error
+            raise ProtocolError(
+                f"expected a JSON response from {method} {path}, got: "
+                f"{scrub(resp.text[:200], secrets)!r}",
+                data=scrub_bytes(resp.content, secrets),
+                request_id=request_id,
+            )
+        try:
+            if not isinstance(data, dict):
+                raise TypeError("it is not a JSON object")
+            return build(data)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(
+                f"unexpected JSON from {method} {path}: {exc}", data=data, request_id=request_id
+            ) from exc
+
+
+_NOT_JSON: Any = object()
 
 
 def _token(provider: Callable[[], str]) -> str:
@@ -541,60 +573,3 @@ def _token(provider: Callable[[], str]) -> str:
     if not token:
         raise ConfigurationError("azure_ad_token_provider returned an empty token")
     return token
-
-
-# -------------------------------------------------------------------------------- redirects
-
-_CREDENTIAL_HEADERS = ("Authorization", "api-key")
-_ACCOUNT_HEADERS = (*_CREDENTIAL_HEADERS, "OpenAI-Organization", "OpenAI-Project")
-"""Dropped on a redirect to another origin: credentials, and which account the call bills."""
-_METHOD_CHANGING = (301, 302, 303)
-"""Redirects that browsers and ``requests`` follow with a GET (and no body) after a POST."""
-
-
-def settle_environment(session: requests.Session, url: str) -> None:
-    """Read the environment's proxies and CA bundle for ``url`` into ``session`` now, once.
-
-    With ``trust_env`` on, requests scans the whole environment (several times) and looks for
-    a ``.netrc`` file on every request: a fifth of the CPU a stream costs to open. Read once,
-    when the client is made, they apply the same way to every request; ``.netrc`` is not
-    read (requests would let it replace the API key's ``Authorization`` header).
-    """
-    found = session.merge_environment_settings(url, {}, None, None, None)
-    session.trust_env = False
-    session.proxies.update(found["proxies"])
-    if found["verify"] not in (None, True):
-        session.verify = found["verify"]  # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE
-
-
-def protect_redirects(session: requests.Session) -> None:
-    """Make ``session`` safe to follow redirects with.
-
-    On a redirect to another origin it drops ``api-key`` (Azure), ``OpenAI-Organization`` and
-    ``OpenAI-Project`` as well as ``Authorization`` (requests only knows about the latter). A
-    301/302/303 answer to anything but GET or HEAD is not followed (it would be re-sent as a
-    GET without its body, and that answer taken for the stream's): it becomes the call's
-    :class:`APIStatusError`. 307 and 308 keep the method and body and are followed.
-    """
-    if getattr(session, "_responses_stream_safe_redirects", False):
-        return
-    # requests' own methods are untyped in its stubs: give them the types they have.
-    original = cast(Callable[[Any, Any], None], session.rebuild_auth)
-    should_strip = cast(Callable[[str, str], bool], session.should_strip_auth)
-    target = cast(Callable[[Any], Optional[str]], session.get_redirect_target)
-
-    def rebuild_auth(prepared_request: Any, response: Any) -> None:
-        original(prepared_request, response)
-        if should_strip(response.request.url, prepared_request.url):
-            for name in _ACCOUNT_HEADERS:
-                prepared_request.headers.pop(name, None)
-
-    def get_redirect_target(response: Any) -> Optional[str]:
-        method = str(getattr(response.request, "method", "") or "").upper()
-        if response.status_code in _METHOD_CHANGING and method not in ("GET", "HEAD"):
-            return None
-        return target(response)
-
-    session.rebuild_auth = rebuild_auth  # type: ignore[method-assign]
-    session.get_redirect_target = get_redirect_target  # type: ignore[method-assign,assignment]
-    session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]

@@ -21,9 +21,10 @@ from ._keywords import keywords_of
 from ._many import Multiplexer, Opener, Outcome, Slot
 from ._many_run import ManyEvents, run_callbacks
 from ._opening import StreamOpener, path_id
+from ._session import protect_redirects, settle_environment
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._stream import StreamCore
-from ._transport import Transport, protect_redirects, settle_environment
+from ._transport import Transport
 from ._watchdog import watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
 from .handler import ResponseHandler, run_handler
@@ -415,7 +416,7 @@ class Client:
     ) -> Response:
         """Fetch a stored response (``GET /responses/{id}``) as a :class:`Response`."""
         path = f"/responses/{path_id(response_id)}"
-        return Response.from_wire(self._transport.request_json("GET", path, timeout=timeout))
+        return self._transport.request_json("GET", path, Response.from_wire, timeout=timeout)
 
     def cancel(self, response_id: str, *, timeout: Union[Timeout, float, None] = None) -> Response:
         """Cancel a background response (``POST /responses/{id}/cancel``); idempotent.
@@ -425,7 +426,9 @@ class Client:
         """
         path = f"/responses/{path_id(response_id)}/cancel"
         try:
-            data = self._transport.request_json("POST", path, body={}, timeout=timeout)
+            return self._transport.request_json(
+                "POST", path, Response.from_wire, body={}, timeout=timeout
+            )
         except (BadRequestError, ConflictError) as exc:
             try:
                 current = self.retrieve(response_id, timeout=timeout)
@@ -434,7 +437,6 @@ class Client:
             if current.status in TERMINAL_STATUSES:
                 return current
             raise
-        return Response.from_wire(data)
 
     # --------------------------------------------------------------------------- internals
 

@@ -68,12 +68,14 @@ def test_azure_ad_token_provider_is_called_per_request(azure: MockServer) -> Non
         return tokens[-1]
 
     azure.add(Script(seed=3).text("a").completed())
+    azure.add_error(503, "busy", type="server_error")  # a retry is a request too
     azure.add(Script(seed=4).text("b").completed())
     with rs.Client(azure_endpoint=_endpoint(azure), azure_ad_token_provider=provider) as c:
+        c._transport.sleep = lambda seconds: None
         c.stream(model="d", input="x")
         c.stream(model="d", input="y")
     auth = [r.headers["authorization"] for r in azure.requests]
-    assert auth == ["Bearer tok0", "Bearer tok1"]
+    assert auth == ["Bearer tok0", "Bearer tok1", "Bearer tok2"]
     assert all("api-key" not in r.headers for r in azure.requests)
 
 

@@ -294,6 +294,26 @@ def test_stop_while_a_resume_request_waits_to_be_retried(server: MockServer, ver
     assert seen_at_stop == [2]
 
 
+@pytest.mark.parametrize("verb", ["retrieve", "cancel"])
+@pytest.mark.parametrize(
+    "answer",
+    [[], {"id": "resp_1", "output": 5}, {"id": "resp_1", "usage": "lots"}],
+    ids=["array", "output-number", "usage-text"],
+)
+def test_retrieve_and_cancel_of_the_wrong_shape_are_protocol_errors(
+    server: MockServer, verb: str, answer: Any
+) -> None:
+    """A JSON answer that is no response object is a ProtocolError with the request id (no
+    bare TypeError escapes the SDK's exception tree)."""
+    method, path = (
+        ("GET", "responses/resp_1") if verb == "retrieve" else ("POST", "responses/resp_1/cancel")
+    )
+    server.add_json(answer, method=method, path=path)
+    with _client(server) as client, pytest.raises(rs.ProtocolError) as info:
+        getattr(client, verb)("resp_1")
+    assert (info.value.request_id or "").startswith("req_") and info.value.data == answer
+
+
 def test_retrieve_and_cancel_are_idempotent(server: MockServer) -> None:
     """retrieve() returns the stored response; cancel() twice returns it cancelled twice."""
     script = Script(background=True, seed=9).text("partial")

@@ -194,14 +194,15 @@ def test_total_bounds_a_trickled_error_body(serve: Any) -> None:
     def behaviour(conn: socket.socket, n: int) -> None:
         head = (
             "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"x-request-id: req_trickle\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         conn.sendall(head.encode())
         _drip(conn, body.encode(), 0.2)
 
     server = serve(behaviour)
-    _, took = _timed(_stream(server, LIMITS))
+    error, took = _timed(_stream(server, LIMITS))
     assert took < LIMITS.total + MARGIN
+    assert error.request_id == "req_trickle"  # the server had answered: its id is kept
 
 
 @pytest.mark.slow

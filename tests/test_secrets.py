@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import socket
 import traceback
 from pathlib import Path
 from typing import Any, Iterator, List, Optional
@@ -19,7 +20,7 @@ import requests
 import responses_stream as rs
 from responses_stream.testing import MockServer, Script
 
-from .scripts import closed_port_url, text_script
+from .scripts import RawServer, closed_port_url, read_request, text_script
 
 SECRET = "sk-secret-0123456789abcdef"
 PASSWORD = "hunter2-pw-9f8e7d"
@@ -313,13 +314,12 @@ def test_account_headers_are_dropped_on_a_cross_origin_redirect() -> None:
         assert second.requests[0].json["model"] == "m"
 
 
+@pytest.mark.parametrize("verb", ["stream", "stream_many"])
 @pytest.mark.parametrize("status", [301, 302, 303])
-def test_method_changing_redirect_of_the_post_is_an_error(
-    status: int,
-) -> None:
+def test_method_changing_redirect_of_the_post_is_an_error(status: int, verb: str) -> None:
     """301/302/303 to the POST would be followed as a body-less GET whose answer was taken for
     the stream: it is an APIStatusError naming the redirect and its (masked) Location, and the
-    target is never asked."""
+    target is never asked, nor the POST sent again (a 303 says it was processed)."""
     with MockServer() as first, MockServer() as second:
         target = f"http://user:{PASSWORD}@127.0.0.1:{second.port}/v1/elsewhere"
         first.add_json({}, status=status, headers={"Location": target})
@@ -327,9 +327,14 @@ def test_method_changing_redirect_of_the_post_is_an_error(
             Script(seed=9).text("not the answer").completed(), method="GET", path="elsewhere"
         )
         with rs.Client(api_key="k", base_url=first.url) as client:
-            with pytest.raises(rs.APIStatusError) as info:
-                client.stream(model="m", input="x")
-        error = info.value
+            if verb == "stream":
+                with pytest.raises(rs.APIStatusError) as info:
+                    client.stream(model="m", input="x")
+                error = info.value
+            else:
+                (outcome,) = client.stream_many([{"model": "m", "input": "x"}])
+                assert isinstance(outcome, rs.APIStatusError)
+                error = outcome
         assert error.status_code == status
         message = str(error)
         assert f"HTTP {status}" in message and "redirect" in message
@@ -387,6 +392,8 @@ def test_record_to_a_bad_path_costs_no_request(server: MockServer, tmp_path: Pat
 @pytest.mark.parametrize(
     "url",
     [
+        f"user:{PASSWORD}@127.0.0.1/v1",  # no scheme: urlsplit sees no credentials
+        f"user:{PASSWORD}@127.0.0.1:8080/v1",
         f"http://user:{PASSWORD}@127.0.0.1:99999/v1",
         f"http://user:{PASSWORD}@127.0.0.1:port/v1",
         f"http://user:{PASSWORD}@[::1/v1",
@@ -403,3 +410,77 @@ def test_a_malformed_base_url_is_a_configuration_error_without_the_password(
         rs.Client(base_url=url)
     assert isinstance(info.value, ValueError)
     assert_hidden(PASSWORD, info.value, logs)
+
+
+class EchoServer:
+    """Answers every request with ``status``, ``content_type`` and a body (and a header) that
+    echo the Authorization header it received, as a debugging endpoint or a proxy might."""
+
+    def __init__(self, status: str, content_type: str) -> None:
+        def serve(sock: socket.socket) -> None:
+            request = read_request(sock)
+            if request is None:
+                return
+            auth = next(
+                (
+                    line.split(b":", 1)[1].strip()
+                    for line in request[0].split(b"\r\n")
+                    if line.lower().startswith(b"authorization:")
+                ),
+                b"",
+            )
+            if content_type == "application/json":
+                body = b'{"you_sent": "' + auth + b'"}'
+            else:
+                body = b"<html>you sent " + auth + b"</html>"
+            sock.sendall(
+                b"HTTP/1.1 "
+                + status.encode()
+                + b"\r\nContent-Type: "
+                + content_type.encode()
+                + b"\r\nX-Echo: "
+                + auth
+                + b"\r\nx-request-id: req_echo\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
+
+        self.server = RawServer(serve)
+        self.url = self.server.url
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "content_type", "raised"),
+    [
+        ("stream", "200 OK", "application/json", rs.ProtocolError),
+        ("stream", "200 OK", "text/html", rs.ProtocolError),
+        ("stream", "401 Unauthorized", "application/json", rs.errors.AuthenticationError),
+        ("retrieve", "200 OK", "text/html", rs.ProtocolError),
+        ("stream_many", "200 OK", "application/json", rs.ProtocolError),
+    ],
+)
+def test_a_server_that_echoes_the_key_never_gets_it_into_an_error(
+    call: str, status: str, content_type: str, raised: type, logs: pytest.LogCaptureFixture
+) -> None:
+    """The key the request carried, echoed in a body that is no event stream (or no JSON),
+    or in an error's header, is *** in the error's message, data, body and headers."""
+    echo = EchoServer(status, content_type)
+    try:
+        with rs.Client(api_key=SECRET, base_url=echo.url, max_retries=0) as client:
+            if call == "stream_many":
+                (error,) = client.stream_many([{"model": "m", "input": "x"}])
+            else:
+                with pytest.raises(raised) as info:
+                    if call == "stream":
+                        client.stream(model="m", input="x")
+                    else:
+                        client.retrieve("resp_1")
+                error = info.value
+    finally:
+        echo.server.close()
+    assert isinstance(error, raised) and error.request_id == "req_echo"
+    assert_hidden(SECRET, error, logs)
+    for value in (getattr(error, "data", None), getattr(error, "body", None)):
+        assert SECRET not in repr(value)
+    assert SECRET not in repr(dict(getattr(error, "headers", None) or {}))
