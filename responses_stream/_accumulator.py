@@ -23,7 +23,17 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Type
 
 from . import events as ev
-from ._snapshot_writes import append, final_text, fresh, fresh_items, replace_text, text_of
+from ._snapshot_writes import (
+    append,
+    final_text,
+    fresh,
+    fresh_items,
+    id_of,
+    merge_output,
+    replace_text,
+    text_of,
+    update_in_place,
+)
 from .errors import StreamInterrupted
 from .events import LIFECYCLE_STATUS, TERMINAL_TYPES
 from .models import (
@@ -211,8 +221,8 @@ class Accumulator:
 
     def _register(self, index: int, item: OutputItem) -> None:
         self._by_index[index] = item
-        item_id = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
-        if isinstance(item_id, str):
+        item_id = id_of(item)
+        if item_id is not None:
             self._by_id[item_id] = item
 
     def _place(self, index: Optional[int], item: OutputItem) -> None:
@@ -283,26 +293,27 @@ class Accumulator:
         attrs = snapshot.__dict__
         self._copy_fields(payload)
         terminal = event.type in TERMINAL_TYPES
-        if terminal:
-            self.unfinished_at_terminal = [
-                pos for pos, item in enumerate(snapshot.output) if not self._finished.get(id(item))
-            ]
-        adopted = False
+        # Items whose end the server never sent: their *_done callbacks fire at the terminal.
+        open_items = [item for item in snapshot.output if not self._finished.get(id(item))]
+        adopted: Optional[List[OutputItem]] = None
         if payload is not None:
             new_output = payload.__dict__.get("output")
             if new_output and (terminal or not snapshot.output):
-                self._adopt_output(fresh_items(event))
-                adopted = True
-        if terminal and not adopted and event.type != "response.failed":
+                adopted = self._adopt_output(fresh_items(event))
+        if terminal and adopted is None and event.type != "response.failed":
             # No authoritative output: items the server never closed end with the response.
             final = LIFECYCLE_STATUS[event.type]
             for item in snapshot.output:
                 if not isinstance(item, dict) and item.__dict__.get("status") == "in_progress":
                     item.__dict__["status"] = final
         if terminal:
-            output = snapshot.output
+            # Held objects updated in place are still the open ones; an item the terminal
+            # output brings that was never streamed (adopted holds it) ends now too.
             self.unfinished_at_terminal = [
-                output[pos] for pos in self.unfinished_at_terminal if pos < len(output)
+                item
+                for item in snapshot.output
+                if any(item is held for held in open_items)
+                or (adopted is not None and any(item is new for new in adopted))
             ]
             if payload is None or payload.status is None:
                 attrs["status"] = LIFECYCLE_STATUS[event.type]
@@ -324,13 +335,10 @@ class Accumulator:
     def _saw_delta(self, event: Any) -> None:
         self.saw_output = True
 
-    def _adopt_output(self, new_output: List[OutputItem]) -> None:
-        """Make ``new_output`` the snapshot's output, updating held objects in place."""
-        old_output = list(self.response.output)
-        merged: List[OutputItem] = []
-        for index, item in enumerate(new_output):
-            old = old_output[index] if index < len(old_output) else None
-            merged.append(self._update_in_place(old, item))
+    def _adopt_output(self, new_output: List[OutputItem]) -> List[OutputItem]:
+        """Make ``new_output`` the snapshot's output, updating held objects in place
+        (:func:`merge_output`); returns the items that matched no streamed one."""
+        merged, fresh = merge_output(new_output, self._by_id, self._by_index)
         self.response.output[:] = merged
         self._by_index.clear()
         self._by_id.clear()
@@ -338,14 +346,7 @@ class Accumulator:
             self._register(index, item)
             self._finished[id(item)] = True
         self._text_key = None
-
-    @staticmethod
-    def _update_in_place(old: Any, new: Any) -> Any:
-        if old is not None and type(old) is type(new) and not isinstance(new, dict):
-            old.__dict__.clear()
-            old.__dict__.update(new.__dict__)
-            return old
-        return new
+        return fresh
 
     # -------------------------------------------------------------------------------- items
 
@@ -386,7 +387,7 @@ class Accumulator:
         ):
             return existing
         index = self._index_of(existing)
-        item = self._update_in_place(existing, item)
+        item = update_in_place(existing, item)
         self._place(index, item)
         return item
 
@@ -394,10 +395,8 @@ class Accumulator:
         index = event.output_index
         if index is not None:
             return self._by_index.get(index)
-        item_id = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
-        if isinstance(item_id, str):
-            return self._by_id.get(item_id)
-        return None
+        item_id = id_of(item)
+        return None if item_id is None else self._by_id.get(item_id)
 
     def _index_of(self, item: OutputItem) -> Optional[int]:
         for index, existing in self._by_index.items():
@@ -463,7 +462,7 @@ class Accumulator:
             index = len(parts) if event.type.endswith(".added") else len(parts) - 1
         if 0 <= index < len(parts):
             old = parts[index]
-            parts[index] = self._update_in_place(old, part)
+            parts[index] = update_in_place(old, part)
             part = parts[index]
         else:
             parts.append(part)
@@ -537,7 +536,7 @@ class Accumulator:
         if index is None:
             index = len(summary) if event.type.endswith(".added") else len(summary) - 1
         if 0 <= index < len(summary):
-            summary[index] = self._update_in_place(summary[index], part)
+            summary[index] = update_in_place(summary[index], part)
             return summary[index]
         summary.append(part)
         return part

@@ -66,8 +66,9 @@ class EventStream:
     ``x-request-id``: log it when reporting problems), ``metrics`` (a
     :class:`~responses_stream.StreamMetrics`: timings, counts, retries, resumes),
     ``last_sequence_number``, ``resumes`` (how many times the stream was resumed after
-    breaking), ``truncated`` (the current connection's body ended inside an event) and
-    ``done_sentinel`` (the body ended with ``data: [DONE]``).
+    breaking), ``truncated`` (the current, or last, connection's body ended inside an event)
+    and ``done_sentinel`` (``data: [DONE]`` came before any terminal event; one after it is not
+    read as an event).
 
     For a background response (``background=True``) a stream that breaks (reset, idle timeout,
     end of body before a terminal event) is resumed from the last ``sequence_number`` up to

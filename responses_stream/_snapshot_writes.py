@@ -4,7 +4,7 @@ replace them."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from .models import Model, OutputItem, output_item_from_dict
 
@@ -28,6 +28,54 @@ def fresh_items(event: Any) -> List[OutputItem]:
     raw = event.__dict__.get("_raw")
     payload = raw.get("response") if raw is not None else event.response.to_dict()
     return [output_item_from_dict(item) for item in payload.get("output") or []]
+
+
+def id_of(item: Any) -> Optional[str]:
+    """An output item's ``id`` when it has a string one (a typed item or a raw dict)."""
+    item_id = item.get("id") if isinstance(item, dict) else item.__dict__.get("id")
+    return item_id if isinstance(item_id, str) else None
+
+
+def update_in_place(old: Any, new: Any) -> Any:
+    """``old`` made ``new`` (so objects the caller holds stay current) when both are models of
+    one type; else ``new``."""
+    if old is not None and type(old) is type(new) and not isinstance(new, dict):
+        old.__dict__.clear()
+        old.__dict__.update(new.__dict__)
+        return old
+    return new
+
+
+def merge_output(
+    new_output: List[OutputItem], by_id: Dict[str, Any], by_index: Dict[int, Any]
+) -> Tuple[List[OutputItem], List[OutputItem]]:
+    """A terminal payload's output merged into the streamed items (``by_id``/``by_index``):
+    the output, each streamed item updated in place, and the items that matched none.
+
+    A new item updates the streamed item with its id, else the one streamed at its
+    ``output_index`` (unless that one is found by its id elsewhere in the output: OpenRouter
+    changes ids before the end, so position is the fallback).
+    """
+    new_ids = {id_of(item) for item in new_output} - {None}
+    taken: Dict[int, bool] = {}
+    merged: List[OutputItem] = []
+    fresh: List[OutputItem] = []
+    for index, item in enumerate(new_output):
+        item_id = id_of(item)
+        old = by_id.get(item_id) if item_id is not None else None
+        if old is None:
+            old = by_index.get(index)
+            if old is not None and id_of(old) in new_ids and id_of(old) != item_id:
+                old = None  # it is that other item's
+        if old is not None and id(old) in taken:
+            old = None
+        updated = update_in_place(old, item)
+        if updated is old:
+            taken[id(old)] = True
+        else:
+            fresh.append(updated)
+        merged.append(updated)
+    return merged, fresh
 
 
 def append(obj: Model, attr: str, delta: Any) -> str:
@@ -72,4 +120,14 @@ def text_of(event: Any, key: str) -> Optional[str]:
     return value
 
 
-__all__ = ["append", "final_text", "fresh", "fresh_items", "replace_text", "text_of"]
+__all__ = [
+    "append",
+    "final_text",
+    "fresh",
+    "fresh_items",
+    "id_of",
+    "merge_output",
+    "replace_text",
+    "text_of",
+    "update_in_place",
+]

@@ -116,7 +116,8 @@ class StreamCore:
         self.accumulator = accumulator
         """The snapshot builder (the handler's dispatcher reads its open items at the end)."""
         self.done_sentinel = False
-        """True when the body ended with ``data: [DONE]`` (before or after a terminal event)."""
+        """True when ``data: [DONE]`` ended the events before any terminal event (a server
+        that ends its streams so; after the terminal event nothing more is read as events)."""
         self.json_output = False
         """True when the request asked for JSON output (``text_format=``): the handler's
         ``on_parsed_delta`` is then called."""
@@ -143,6 +144,8 @@ class StreamCore:
         if http_response is not None:
             self._interrupter.watch(http_response.raw)
         self._reader: Optional[int] = None  # the thread reading the body (see close)
+        self._reader_thread: Optional[threading.Thread] = None
+        self._truncated = False  # the last connection's, once its framer is let go
         self._close_lock = threading.RLock()  # two threads closing at once take turns
         self._span: Optional[StreamSpan] = None
         self.wrap_pairs: Optional[Callable[[Iterator[Pair]], Iterator[Pair]]] = None
@@ -197,8 +200,10 @@ class StreamCore:
 
     @property
     def truncated(self) -> bool:
-        """True once the current connection's body ended inside an event."""
-        return self._sse is not None and self._sse.truncated
+        """True once the current connection's body ended inside an event (and after the end
+        of the stream, if the last connection's did)."""
+        sse = self._sse
+        return sse.truncated if sse is not None else self._truncated
 
     def __iter__(self) -> Iterator[Event]:
         if self._events is None:
@@ -291,7 +296,13 @@ class StreamCore:
         state = inspect.getgeneratorstate(pairs)
         if state == inspect.GEN_RUNNING:
             return True  # another thread, or a callback of ours such as on_resume
-        return state == inspect.GEN_SUSPENDED and self._reader != threading.get_ident()
+        # Left mid-stream by a thread that has ended cannot race anyone: closed here.
+        reader = self._reader_thread
+        return (
+            state == inspect.GEN_SUSPENDED
+            and self._reader != threading.get_ident()
+            and (reader is None or reader.is_alive())
+        )
 
     def until_done(self) -> Response:
         """Consume the rest of the stream and return the final response."""
@@ -377,6 +388,7 @@ class StreamCore:
         Ends quietly once the stream is closed, whatever the read in progress then raises.
         """
         self._reader = threading.get_ident()  # close() from another thread leaves it to us
+        self._reader_thread = threading.current_thread()
         if self.open_body is None:
             source = body_chunks(http.raw, interrupter=self._interrupter)
         else:
@@ -489,6 +501,7 @@ class StreamCore:
                 guard.disarm()
             self.meter.bytes += sse.bytes_received
             # The framer and the body reader hold the socket's file: let them go with it.
+            self._truncated = sse.truncated
             self._sse = None
             close = getattr(source, "close", None)
             if close is not None:

@@ -158,7 +158,8 @@ class ResponseHandler(WireCallbacks):
         return self._snapshot
 
     def stop(self) -> None:
-        """End the stream: after the current callback returns, or at once from another thread.
+        """End the stream: after the current event's callbacks return (an event is delivered
+        whole, to every callback it has), or at once from another thread.
 
         The connection is closed and ``client.stream()`` returns the partial snapshot, without
         an error; a background response is not resumed. From another thread (a Stop button)
@@ -312,7 +313,8 @@ class Dispatcher:
     """Calls a handler's overridden methods for each event (after the snapshot is updated).
 
     ``unfinished`` returns the items still open when a terminal event arrives (the
-    accumulator's ``unfinished_at_terminal``); their ``*_done`` callbacks fire first.
+    accumulator's ``unfinished_at_terminal``); their ``*_done`` callbacks fire after
+    ``on_event`` and before the terminal event's own method (``on_completed``...).
     ``json_output``: the request asked for JSON, so ``on_parsed_delta`` is called.
     """
 
@@ -366,6 +368,12 @@ class Dispatcher:
     def _steps(self, cls: Type[ev.Event]) -> Tuple[Step, ...]:
         h = self.handler
         steps: List[Step] = []
+        on_event = self._on_event
+        if on_event is not None and cls is not ev.KeepAlive:
+            steps.append(lambda e, r: on_event(e))
+        elif on_event is not None:
+            # SSE comments are not wire events: only real keepalive events reach on_event.
+            steps.append(lambda e, r: None if e.comment is not None else on_event(e))
         unfinished = self._unfinished
         if unfinished is not None and cls.TYPE in TERMINAL_TYPES:
             finish_items = self.finish_items
@@ -376,12 +384,6 @@ class Dispatcher:
                     finish_items(items)
 
             steps.append(finish_open_items)
-        on_event = self._on_event
-        if on_event is not None and cls is not ev.KeepAlive:
-            steps.append(lambda e, r: on_event(e))
-        elif on_event is not None:
-            # SSE comments are not wire events: only real keepalive events reach on_event.
-            steps.append(lambda e, r: None if e.comment is not None else on_event(e))
         lifecycle = _LIFECYCLE_METHODS.get(cls)
         if cls is ev.ResponseCompleted:
             # The final status decides: vLLM reports truncation as a response.completed

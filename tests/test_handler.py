@@ -408,3 +408,98 @@ def test_handler_is_reusable_across_streams() -> None:
     rs.replay(Script(seed=11).text("one").completed().to_bytes(), handler)
     rs.replay(Script(seed=12).text("two").completed().to_bytes(), handler)
     assert [a for n, a in handler.calls if n == "completed"] == ["one", "two"]
+
+
+# ------------------------------------------------------------------ the terminal event
+
+
+FC_OPEN = {
+    "type": "function_call",
+    "id": "fc_1",
+    "call_id": "call_1",
+    "name": "get_weather",
+    "arguments": "",
+    "status": "in_progress",
+}
+FC_DONE = {**FC_OPEN, "arguments": '{"city":"Paris"}', "status": "completed"}
+REASONING = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "xyz"}
+
+
+def _ended(output: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {
+        "type": "response.completed",
+        "response": {"id": "r1", "status": "completed", "output": output},
+    }
+
+
+class Ends(rs.ResponseHandler):
+    def __init__(self) -> None:
+        self.log: List[Tuple[str, Any]] = []
+
+    def on_event(self, event: rs.events.Event) -> None:
+        if event.type == "response.completed":
+            self.log.append(("event", event.type))
+
+    def on_function_call_created(self, call: rs.FunctionCall) -> None:
+        self.held = call
+        self.log.append(("created", call.id))
+
+    def on_function_call_done(self, call: rs.FunctionCall) -> None:
+        self.log.append(("call_done", (call.id, call.arguments)))
+
+    def on_reasoning_done(self, item: rs.Reasoning) -> None:
+        self.log.append(("reasoning_done", item.id))
+
+    def on_completed(self, response: rs.Response) -> None:
+        self.log.append(("completed", None))
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_a_call_never_closed_is_done_at_the_end_wherever_it_streamed(index: int) -> None:
+    """A call streamed at any output_index and never closed: the terminal output (here with
+    an item before it) updates the held object in place, by its id, and on_function_call_done
+    fires once with it; the item that only the terminal output brings is done too. Order:
+    on_event, then the done callbacks, then on_completed."""
+    added = {"type": "response.output_item.added", "output_index": index, "item": FC_OPEN}
+    arguments = {
+        "type": "response.function_call_arguments.delta",
+        "output_index": index,
+        "item_id": "fc_1",
+        "delta": '{"city":"Par',
+    }
+    output = [REASONING, FC_DONE] if index == 1 else [FC_DONE, REASONING]
+    handler = Ends()
+    final = rs.replay(sse(CREATED, added, arguments, _ended(output)), handler)
+    (call,) = final.function_calls
+    assert handler.held is call and call.arguments == '{"city":"Paris"}'
+    assert handler.log[0] == ("created", "fc_1") and handler.log[1] == (
+        "event",
+        "response.completed",
+    )
+    assert sorted(handler.log[2:4], key=str) == sorted(
+        [("call_done", ("fc_1", '{"city":"Paris"}')), ("reasoning_done", "rs_1")], key=str
+    )
+    assert handler.log[4:] == [("completed", None)]
+
+
+def test_items_finished_before_the_end_are_not_finished_again() -> None:
+    """Items closed by output_item.done are not done again when the terminal output (with
+    changed ids, as OpenRouter sends) replaces them."""
+    added = {"type": "response.output_item.added", "output_index": 0, "item": FC_OPEN}
+    done = {"type": "response.output_item.done", "output_index": 0, "item": FC_DONE}
+    handler = Ends()
+    rs.replay(sse(CREATED, added, done, _ended([{**FC_DONE, "id": "fc_renamed"}])), handler)
+    assert [entry[0] for entry in handler.log] == ["created", "call_done", "event", "completed"]
+
+
+def test_truncated_still_says_so_after_the_stream_ended() -> None:
+    """A body that ends inside an event: truncated is True after the error, not only while
+    the body is read."""
+    body = sse(CREATED, delta("hi"))
+    stream = StreamCore(offline_response([body[:-10]]), Accumulator())
+    with pytest.raises(rs.StreamInterrupted):
+        for _ in stream:
+            pass
+    assert stream.truncated is True
+    whole = StreamCore(offline_response([sse(CREATED, delta("hi"), COMPLETED)]), Accumulator())
+    assert list(whole) and whole.truncated is False

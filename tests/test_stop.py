@@ -570,3 +570,20 @@ def test_stop_in_the_failure_callback_returns_the_snapshot_without_an_error(
         server.add(script())
         with pytest.raises((rs.ResponseFailedError, rs.StreamError)):
             client.stream(rs.ResponseHandler(), model="m", input="x")
+
+
+def test_closing_from_another_thread_after_its_reader_ended_closes_at_once(
+    server: MockServer,
+) -> None:
+    """events() read for a while on a worker thread that then ended, and left by the main
+    thread: the connection is closed there and then (no reader will come back to do it)."""
+    server.add(Script(seed=8).text("one two three four five six seven", chunk=2).completed())
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        stream = client.events(model="m", input="x")
+        with stream:
+            worker = threading.Thread(target=lambda: [next(iter(stream)) for _ in range(3)])
+            worker.start()
+            worker.join()
+        core = stream._core
+        assert core._pairs is None and core._http is None  # closed here, not at collection
+        gc.collect()  # -W error: an unclosed socket found by the collector would fail the test
