@@ -50,6 +50,15 @@ _SSE_TYPES = ("text/event-stream",)
 _NOT_SSE_TYPES = ("application/json", "text/html", "application/problem+json", "text/xml")
 
 
+def _retryable(code: Optional[str], error_type: Optional[str]) -> bool:
+    """Whether an in-band error is worth a retry: a rate limit or a server error, named by its
+    code, else by its type (a null code), or an HTTP status as code (vLLM: "429", "503")."""
+    key = code if code is not None else error_type
+    if key in RETRYABLE_STREAM_ERROR_CODES:
+        return True
+    return key is not None and len(key) == 3 and key.isdigit() and (key == "429" or key[0] == "5")
+
+
 def refused_content_type(headers: Mapping[str, str]) -> Optional[str]:
     """The media type of an answer that is surely no event stream (JSON, HTML...), else None
     (an event stream, or a type that may well be one: no type, ``text/plain``...)."""
@@ -539,7 +548,7 @@ class StreamCore:
                 param=error.param,
                 type=error.error_type,
                 headers=error.headers,
-                retryable=code in RETRYABLE_STREAM_ERROR_CODES and not acc.saw_output,
+                retryable=_retryable(code, error.error_type) and not acc.saw_output,
                 sequence_number=error.sequence_number,
             )
         if kind == "response.failed":

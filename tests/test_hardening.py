@@ -388,3 +388,32 @@ def test_fail_fast_raises_an_error_of_on_retry_too(server: MockServer, raised: E
         server.add(Script(seed=3).text("slow").completed(), match={"input": "b"})
         first, second = client.stream_many(requests, lambda i, p: Raises())
     assert first is raised and isinstance(second, rs.Response)
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [
+        ({"type": "server_error", "code": None, "message": "Sorry"}, True),  # a null code
+        ({"type": "server_error", "code": "server_error", "message": "m"}, True),
+        ({"type": "tokens", "code": "rate_limit_exceeded", "message": "m"}, True),
+        ({"type": "internal", "code": 503, "message": "vLLM"}, True),  # an HTTP status as code
+        ({"type": "rate", "code": 429, "message": "vLLM"}, True),
+        ({"type": "invalid_request_error", "code": 400, "message": "bad"}, False),
+        ({"type": "insufficient_quota", "code": "insufficient_quota", "message": "m"}, False),
+        ({"type": "insufficient_quota", "code": None, "message": "m"}, False),
+    ],
+)
+def test_a_stream_error_is_retryable_for_rate_limits_and_server_errors_however_named(
+    server: MockServer, error: Dict[str, Any], retryable: bool
+) -> None:
+    """StreamError.retryable (before any output): by the error's code, else by its type when
+    the code is null (a shape seen in production), and for a code that is an HTTP status."""
+    events: List[Dict[str, Any]] = [
+        {"type": "response.created", "response": {"id": "r", "status": "in_progress"}},
+        {"type": "error", "error": error},
+    ]
+    server.add(b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events))
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        with pytest.raises(rs.StreamError) as info:
+            client.stream(model="m", input="x")
+    assert info.value.retryable is retryable

@@ -675,3 +675,18 @@ def test_match_compares_values_as_json_does(match: Dict[str, Any], other: Dict[s
         assert missed.status_code >= 400 and server.pending == 1
         hit = requests.post(url, json={"model": "m", **match}, timeout=10)
         assert hit.status_code == 200 and b"matched" in hit.content and server.pending == 0
+
+
+def test_a_request_id_given_in_headers_is_the_one_sent() -> None:
+    """headers= replaces the default headers, the generated x-request-id included."""
+    with MockServer() as server:
+        server.add_json({"error": {"message": "no"}}, status=401, headers={"x-request-id": "req_a"})
+        server.add(Script(seed=1).text("hi").completed(), headers={"X-Request-Id": "req_b"})
+        server.add(Script(seed=2).text("hi").completed())
+        url = server.url + "/responses"
+        first = requests.post(url, json={"model": "m"}, timeout=10)
+        second = requests.post(url, json={"model": "m"}, timeout=10)
+        third = requests.post(url, json={"model": "m"}, timeout=10)
+    assert first.headers["x-request-id"] == "req_a"
+    assert second.headers["x-request-id"] == "req_b"
+    assert third.headers["x-request-id"].startswith("req_0")

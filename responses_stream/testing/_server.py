@@ -501,7 +501,10 @@ class MockServer:
 
     def _send(self, handler: _Handler, reply: _Reply, request_id: str) -> None:
         handler.send_response(reply.status)
-        for name, value in _merge_headers(reply.headers, {"x-request-id": request_id}):
+        # A generated request id, unless the reply was given one (headers= of add()).
+        given = any(name.lower() == "x-request-id" for name, _ in reply.headers)
+        extra = None if given else {"x-request-id": request_id}
+        for name, value in _merge_headers(reply.headers, extra):
             handler.send_header(name, value)
         if reply.framing == "chunked":
             handler.send_header("Transfer-Encoding", "chunked")
