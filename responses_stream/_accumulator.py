@@ -294,7 +294,8 @@ class Accumulator:
         self._copy_fields(payload)
         terminal = event.type in TERMINAL_TYPES
         # Items whose end the server never sent: their *_done callbacks fire at the terminal.
-        open_items = [item for item in snapshot.output if not self._finished.get(id(item))]
+        finished = self._finished
+        open_ids = {id(i) for i in snapshot.output if id(i) not in finished} if terminal else set()
         adopted: Optional[List[OutputItem]] = None
         if payload is not None:
             new_output = payload.__dict__.get("output")
@@ -309,12 +310,8 @@ class Accumulator:
         if terminal:
             # Held objects updated in place are still the open ones; an item the terminal
             # output brings that was never streamed (adopted holds it) ends now too.
-            self.unfinished_at_terminal = [
-                item
-                for item in snapshot.output
-                if any(item is held for held in open_items)
-                or (adopted is not None and any(item is new for new in adopted))
-            ]
+            open_ids.update(map(id, adopted or ()))
+            self.unfinished_at_terminal = [i for i in snapshot.output if id(i) in open_ids]
             if payload is None or payload.status is None:
                 attrs["status"] = LIFECYCLE_STATUS[event.type]
             self.terminal = event
@@ -378,13 +375,9 @@ class Accumulator:
         if existing is None:
             self._place(event.output_index, item)
             return item
-        if (
-            announced
-            and type(existing) is type(item)
-            and not isinstance(item, dict)
-            and item.__dict__.get("id") is not None
-            and existing.__dict__.get("id") == item.__dict__.get("id")
-        ):
+        same_model = type(existing) is type(item) and not isinstance(item, dict)
+        item_id = id_of(item)
+        if announced and same_model and item_id is not None and id_of(existing) == item_id:
             return existing
         index = self._index_of(existing)
         item = update_in_place(existing, item)

@@ -185,8 +185,7 @@ def resolve(
     except ValueError as exc:  # never the URL itself in the message: it may hold a password
         raise ConfigurationError(f"base_url is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
-        # Without "scheme://" a user:password@ is not where urlsplit looks for it: mask it here.
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {_masked(shown)!r}")
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {shown!r}")
     if not parts.hostname:
         raise ConfigurationError(f"base_url has no host: {shown!r}")
     if azure_endpoint is None and not auth and basic is None and not is_local(url):
@@ -287,30 +286,29 @@ def split_credentials(url: str) -> Tuple[str, Optional[str], str]:
     parts = urlsplit(url)
     userinfo, at, host = parts.netloc.rpartition("@")
     if not at:
-        return url, None, url
-    user, colon, password = userinfo.partition(":")
+        return url, None, _masked(url)  # no "scheme://": urlsplit sees no credentials
+    user, _, password = userinfo.partition(":")
     pair = f"{unquote(user)}:{unquote(password)}"
     try:
         raw = pair.encode("latin-1")
     except UnicodeEncodeError:
         raw = pair.encode("utf-8")
     basic = "Basic " + base64.b64encode(raw).decode("ascii")
-    masked = f"{user}:***@{host}" if colon else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=host)), basic, urlunsplit(parts._replace(netloc=masked))
+    return urlunsplit(parts._replace(netloc=host)), basic, _masked(url)
 
 
 def _masked(url: str) -> str:
-    """``url`` with the password (or lone user name) before an ``@`` in its first part masked
-    as :func:`split_credentials` does, whether or not it starts with ``scheme://``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    authority, slash, path = rest.partition("/")
-    userinfo, at, host = authority.rpartition("@")
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        authority = (f"{user}:***@" if colon else "***@") + host
-    return scheme + sep + authority + slash + path
+    """``url`` as shown to people: the password (or a lone user name, which may be a token)
+    before an ``@`` in its first part as ``***``, whether or not it starts with ``scheme://``."""
+    scheme, sep, rest = url.partition("//")  # "https://host", "//host"
+    if not sep or "/" in scheme or "@" in scheme:
+        scheme, sep, rest = "", "", url  # "user:password@host/v1"
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return scheme + sep + (f"{user}:***@" if colon else "***@") + host + rest[end:]
 
 
 def redact_url(url: str) -> str:

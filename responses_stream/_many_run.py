@@ -30,14 +30,11 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
             if step is not None:
                 try:
                     step(event, touched)
-                except Exception as exc:
+                except BaseException as exc:  # its stream's outcome; Ctrl-C ends every one
                     mux.end(slot, exc)
-                    if fail_fast:
+                    if fail_fast or not isinstance(exc, Exception):
                         raise
                     continue
-                except BaseException as exc:  # Ctrl-C in a callback: its stream ends with it
-                    mux.end(slot, exc)
-                    raise
             handler = slot.handler
             if handler is not None and handler._stop_requested:
                 mux.end(slot, None)  # stop(): the partial response is its outcome

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import contextlib
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import (
     Any,
     Dict,
+    Iterator,
     List,
     Optional,
     Protocol,
@@ -178,8 +180,7 @@ class _Store(abc.ABC):
     """
 
     def __init__(self, where: str) -> None:
-        # Whatever an operation raises (the storage, the codec, a key the storage cannot hold)
-        # is reported as CheckpointError, after the operation is undone (_fail).
+        # Whatever an operation raises is undone and reported as CheckpointError (_operation).
         self._where = where
         self._lock = threading.Lock()
         self._states: collections.OrderedDict[str, codec.KeyState] = collections.OrderedDict()
@@ -218,55 +219,47 @@ class _Store(abc.ABC):
 
     def load(self, key: str) -> Optional[Checkpoint]:
         """The last checkpoint saved under ``key``, or ``None``; see :class:`CheckpointStore`."""
-        with self._lock:
-            try:
-                stored = self._read(key)
-                return None if stored is None else self._checkpoint(key, *stored)
-            except Exception as exc:  # the storage's, the codec's, or a key it cannot hold
-                raise self._fail("load", key, exc) from exc
-            except BaseException:
-                self._abort()  # Ctrl-C in the middle: no transaction left open
-                raise
+        with self._operation("load", key):
+            stored = self._read(key)
+            return None if stored is None else self._checkpoint(key, *stored)
 
     def save(self, checkpoint: Checkpoint) -> None:
         """Replace ``checkpoint.key``'s checkpoint; see :class:`CheckpointStore`."""
         snapshot = checkpoint.snapshot.to_dict()
         token = uuid.uuid4().hex
-        with self._lock:
-            try:
-                previous = self._states.get(checkpoint.key)
-                plan = self._plan(checkpoint, snapshot, previous, token)
-                expected = "" if previous is None else previous.token
-                if not self._commit(checkpoint, plan, expected):
-                    # Someone else wrote the key since our last save: write it all.
-                    plan = self._plan(checkpoint, snapshot, None, token)
-                    self._commit(checkpoint, plan, "")
-            except Exception as exc:  # the storage's, the codec's, or a key it cannot hold
-                raise self._fail("save", checkpoint.key, exc) from exc
-            except BaseException:
-                self._fail("save", checkpoint.key, None)  # rolled back, then on its way
-                raise
+        with self._operation("save", checkpoint.key):
+            previous = self._states.get(checkpoint.key)
+            plan = self._plan(checkpoint, snapshot, previous, token)
+            expected = "" if previous is None else previous.token
+            if not self._commit(checkpoint, plan, expected):
+                # Someone else wrote the key since our last save: write it all.
+                plan = self._plan(checkpoint, snapshot, None, token)
+                self._commit(checkpoint, plan, "")
             self._remember(checkpoint, plan)
 
     def delete(self, key: str) -> None:
         """Remove ``key``'s checkpoint (nothing happens if there is none)."""
-        with self._lock:
-            try:
-                self._remove(key)
-            except Exception as exc:
-                raise self._fail("delete", key, exc) from exc
-            except BaseException:
-                self._fail("delete", key, None)
-                raise
+        with self._operation("delete", key):
+            self._remove(key)
             self._states.pop(key, None)
 
-    def _fail(self, action: str, key: str, exc: Optional[BaseException]) -> CheckpointError:
-        self._abort()
-        # What we remember of the key may no longer be what it holds: the next save writes all.
-        self._states.pop(key, None)
-        return CheckpointError(
-            f"could not {action} checkpoint {key!r} in {self._where}: {exc}", key=key
-        )
+    @contextlib.contextmanager
+    def _operation(self, action: str, key: str) -> Iterator[None]:
+        """One operation, under the lock. Whatever it raises (the storage, the codec, a key the
+        storage cannot hold) undoes it first; an ``Exception`` becomes a CheckpointError, a
+        ``BaseException`` (Ctrl-C) goes on as it is."""
+        with self._lock:
+            try:
+                yield
+            except BaseException as exc:
+                self._abort()  # no transaction left open
+                # What we remember of the key may no longer be what it holds: write it all next.
+                self._states.pop(key, None)
+                if not isinstance(exc, Exception):
+                    raise
+                raise CheckpointError(
+                    f"could not {action} checkpoint {key!r} in {self._where}: {exc}", key=key
+                ) from exc
 
     @staticmethod
     def _plan(

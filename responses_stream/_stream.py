@@ -152,8 +152,7 @@ class StreamCore:
         self._interrupter = Interrupter()
         if http_response is not None:
             self._interrupter.watch(http_response.raw)
-        self._reader: Optional[int] = None  # the thread reading the body (see close)
-        self._reader_thread: Optional[threading.Thread] = None
+        self._reader: Optional[threading.Thread] = None  # the one reading the body (see close)
         self._truncated = False  # the last connection's, once its framer is let go
         self._close_lock = threading.RLock()  # two threads closing at once take turns
         self._span: Optional[StreamSpan] = None
@@ -305,11 +304,11 @@ class StreamCore:
         state = inspect.getgeneratorstate(pairs)
         if state == inspect.GEN_RUNNING:
             return True  # another thread, or a callback of ours such as on_resume
-        # Left mid-stream by a thread that has ended cannot race anyone: closed here.
-        reader = self._reader_thread
+        # Left mid-stream by a thread that has ended, it cannot race anyone: closed here.
+        reader = self._reader
         return (
             state == inspect.GEN_SUSPENDED
-            and self._reader != threading.get_ident()
+            and reader is not threading.current_thread()
             and (reader is None or reader.is_alive())
         )
 
@@ -396,8 +395,7 @@ class StreamCore:
 
         Ends quietly once the stream is closed, whatever the read in progress then raises.
         """
-        self._reader = threading.get_ident()  # close() from another thread leaves it to us
-        self._reader_thread = threading.current_thread()
+        self._reader = threading.current_thread()  # close() from another leaves it to us
         if self.open_body is None:
             source = body_chunks(http.raw, interrupter=self._interrupter)
         else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
 import time
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
@@ -19,7 +18,7 @@ from responses_stream import _body
 from responses_stream._body import ChunkedBodyError, decode_chunked
 from responses_stream.testing import Script
 
-from .scripts import read_request
+from .scripts import RawServer, read_request
 
 # ------------------------------------------------------------------------------ the decoder
 
@@ -237,51 +236,40 @@ Reply = Union[bytes, List[Tuple[float, bytes]]]
 
 
 class RawHTTPServer:
-    """Serves canned HTTP/1.1 responses, in order, on as many connections as clients open;
-    counts connections so keep-alive can be checked."""
+    """Serves canned HTTP/1.1 responses, in order, on as many connections as clients open
+    (a :class:`RawServer`); counts connections so keep-alive can be checked."""
 
     def __init__(self, replies: List[Reply]) -> None:
         self.replies = list(replies)
-        self.connections = 0
         self.requests = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self._server = RawServer(self._connection)
+        self.url = self._server.url
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+    @property
+    def connections(self) -> int:
+        return self._server.connections
 
     def _connection(self, conn: socket.socket) -> None:
-        with conn:
-            buf = b""
-            while self.replies:
-                request = read_request(conn, buf)
-                if request is None:
-                    return
-                buf = request[2]
-                self.requests += 1
-                reply = self.replies.pop(0)
-                pieces = [(0.0, reply)] if isinstance(reply, bytes) else reply
-                try:
-                    for delay, piece in pieces:
-                        time.sleep(delay)
-                        conn.sendall(piece)
-                except OSError:
-                    return  # the client has gone
-                if b"Connection: close" in pieces[0][1].split(b"\r\n\r\n", 1)[0]:
-                    return
+        buf = b""
+        while self.replies:
+            request = read_request(conn, buf)
+            if request is None:
+                return
+            buf = request[2]
+            self.requests += 1
+            reply = self.replies.pop(0)
+            pieces = [(0.0, reply)] if isinstance(reply, bytes) else reply
+            try:
+                for delay, piece in pieces:
+                    time.sleep(delay)
+                    conn.sendall(piece)
+            except OSError:
+                return  # the client has gone
+            if b"Connection: close" in pieces[0][1].split(b"\r\n\r\n", 1)[0]:
+                return
 
     def close(self) -> None:
-        self.sock.close()
+        self._server.close()
 
 
 def chunked_reply(

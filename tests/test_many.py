@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, cast
 
 import pytest
 
@@ -103,6 +103,18 @@ class Recorder(rs.ResponseHandler):
 def _reset_recorder() -> None:
     Recorder.running = Recorder.overlaps = 0
     Recorder.threads = set()
+
+
+def raising_at(index: int, error: Callable[[], BaseException]) -> type:
+    """A Recorder class whose stream ``index`` raises ``error()`` from its first text delta."""
+
+    class Raising(Recorder):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            super().on_text_delta(delta, snapshot)
+            if self.index == index:
+                raise error()
+
+    return Raising
 
 
 class Handlers:
@@ -331,13 +343,7 @@ def test_fail_fast_raises_the_callback_error_and_closes_the_rest(
     for i in range(5):
         queue(server, i, delay=0.02)
 
-    class Raising(Recorder):
-        def on_text_delta(self, delta: str, snapshot: str) -> None:
-            super().on_text_delta(delta, snapshot)
-            if self.index == 1:
-                raise KeyError("stop everything")
-
-    handlers = Handlers(Raising)
+    handlers = Handlers(raising_at(1, lambda: KeyError("stop everything")))
     with pytest.raises(KeyError, match="stop everything"):
         client.stream_many([request(i) for i in range(5)], handlers, fail_fast=True)
     for handler in handlers.made.values():
@@ -475,13 +481,7 @@ def test_ctrl_c_in_a_callback_reaches_that_streams_on_exception(
     for i in range(3):
         queue(server, i, delay=0.05)
 
-    class Interrupted(Recorder):
-        def on_text_delta(self, delta: str, snapshot: str) -> None:
-            super().on_text_delta(delta, snapshot)
-            if self.index == 1:
-                raise KeyboardInterrupt
-
-    handlers = Handlers(Interrupted)
+    handlers = Handlers(raising_at(1, KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         client.stream_many([request(i) for i in range(3)], handlers)
     (raised,) = handlers.made[1].exceptions
