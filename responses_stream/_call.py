@@ -7,12 +7,14 @@ from each request's dict (:func:`from_request`).
 from __future__ import annotations
 
 import os
+import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from ._config import Timeout, check_count
 from ._durable import DEFAULT_EVERY, Durable
 from .errors import ConfigurationError
-from .handler import ResponseHandler, carrying, overridden
+from .handler import ResponseHandler, StoppedBeforeStart, carrying, overridden
 from .structured import prepare_text_format
 
 if TYPE_CHECKING:
@@ -49,6 +51,31 @@ class Call:
         self.on_resume = carrying(overridden(handler, "on_resume")) if handler is not None else None
         self.on_guard: Optional[Callable[[Guard], None]] = None
         """Told the call's guard as soon as it exists (``stream_many`` cancels it on close)."""
+        self.handler = handler
+
+    def back_off(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        """The wait before a retry of the request that opens the stream (``sleep`` is the
+        transport's): cut short by ``handler.stop()``, after which it raises
+        :class:`~responses_stream.handler.StoppedBeforeStart` and nothing is sent again."""
+        handler = self.handler
+        if handler is None:
+            return sleep
+
+        def wait(delay: float) -> None:
+            if sleep is time.sleep:  # the real clock: wait on an event that stop() sets
+                woken = threading.Event()
+                handler._wake_back_off = woken.set
+                try:
+                    if not handler._stop_requested:  # a stop() before the line above
+                        woken.wait(delay)
+                finally:
+                    handler._wake_back_off = None
+            else:
+                sleep(delay)  # an injected sleep (tests): keep its timing as given
+            if handler._stop_requested:
+                raise StoppedBeforeStart
+
+        return wait
 
 
 CALL_OPTIONS = (

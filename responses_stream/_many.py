@@ -400,12 +400,28 @@ class Multiplexer:
                     continue
                 ended, step = _advance(steps, outcome)
             else:
-                until = clock() + step
-                while clock() < until:
-                    yield WAIT, until
+                if not (yield from self._back_off(slot, clock() + step)):
+                    steps.close()  # stopped: not sent again; the stream ends with nothing
+                    return
                 ended, step = _advance(steps, None)
         self._start(slot, step)
         yield WAIT, None  # slot.pairs is the stream's now: it runs again from there
+
+    def _back_off(self, slot: Slot, until: float) -> Generator[tuple[Event, Any], None, bool]:
+        """Wait (as a timer) until ``until`` before a retry of ``slot``'s request; False if
+        its handler was stopped meanwhile (``stop()`` wakes the slot)."""
+        handler = slot.handler
+        if handler is None:
+            while self._clock() < until:
+                yield WAIT, until
+            return True
+        handler._wake_back_off = lambda: self.post(lambda: self._wake(slot))
+        try:
+            while self._clock() < until and not handler._stop_requested:
+                yield WAIT, until
+        finally:
+            handler._wake_back_off = None
+        return not handler._stop_requested
 
     def _wait_for(
         self, slot: Slot, work: Callable[..., Any], *args: Any

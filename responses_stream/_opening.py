@@ -50,7 +50,10 @@ class StreamOpener:
         self, params: Mapping[str, Any], call: Call, text_format: Optional[type]
     ) -> StreamCore:
         """Create a response and open its stream, here and now (:meth:`creating`'s steps)."""
-        return self._transport.send(self.creating(params, call, text_format))
+        transport = self._transport
+        return transport.send(
+            self.creating(params, call, text_format), call.back_off(transport.sleep)
+        )
 
     def creating(
         self, params: Mapping[str, Any], call: Call, text_format: Optional[type]
@@ -86,7 +89,7 @@ class StreamOpener:
             return self.resume_attempts(response_id, after, call, guard)
 
         opening = self.opening(call, send, background=True, deliver_after=deliver_after)
-        return self._transport.send(opening)
+        return self._transport.send(opening, call.back_off(self._transport.sleep))
 
     def opening(
         self,

@@ -479,7 +479,11 @@ class Transport:
             if isinstance(step, Attempt):
                 outcome = self.exchange(step)
             else:
-                wait(step)
+                try:
+                    wait(step)
+                except BaseException:  # stopped, Ctrl-C: the steps let go of what they hold
+                    steps.close()
+                    raise
             try:
                 step = steps.send(outcome)
             except StopIteration as done:

@@ -57,6 +57,8 @@ class ResponseHandler(WireCallbacks):
     _stop_requested: bool = False
     _in_run = False  # client.run() drives it: a stop() between turns ends the run
     _stream: Optional[StreamCore] = None  # the stream being driven, for stop()
+    # Ends the back-off before a retry of the request that opens the stream, for stop().
+    _wake_back_off: Optional[Callable[[], None]] = None
 
     # ---------------------------------------------------------------------- accumulated
 
@@ -164,12 +166,18 @@ class ResponseHandler(WireCallbacks):
         The connection is closed and ``client.stream()`` returns the partial snapshot, without
         an error; a background response is not resumed. From another thread (a Stop button)
         it takes effect even while the stream waits for data. Called before the response's
-        headers arrive, it takes effect when they do: no event is read.
+        headers arrive, it takes effect when they do: no event is read. Called while a
+        failed request waits to be sent again (a 429's back-off), it is not sent again: the
+        stream ends at once with an empty :class:`Response`, without an error.
         """
         self._stop_requested = True  # before the stream is read: see run_handler
         stream = self._stream
         if stream is not None:
             stream.close()  # wakes a read blocked in the driving thread (StreamCore.close)
+            return
+        wake = self._wake_back_off
+        if wake is not None:
+            wake()
 
     @property
     def metrics(self) -> Optional[StreamMetrics]:
@@ -484,6 +492,11 @@ def drive(handler: ResponseHandler, stream: StreamCore) -> Response:
     return stream.response
 
 
+class StoppedBeforeStart(Exception):
+    """Raised by a call's back-off (:meth:`~responses_stream._call.Call.back_off`) when the
+    handler was stopped before its stream opened: the request is not sent again."""
+
+
 def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore]) -> Response:
     """Open a stream and drive ``handler`` through it, with the callbacks' end contract:
     ``on_exception`` before anything is raised, ``on_end`` always, last."""
@@ -497,6 +510,9 @@ def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore])
             if handler._stop_requested:
                 events.close()  # stop() came while the request was sent: read nothing
             return drive(handler, events)
+    except StoppedBeforeStart:
+        handler._snapshot = Response()  # nothing was sent since, so there is nothing more
+        return handler._snapshot
     except GeneratorExit:
         raise
     except BaseException as exc:

@@ -431,6 +431,95 @@ def test_close_during_the_resume_back_off_resumes_nothing(
     assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
 
 
+class Backing(Texts):
+    """Stops itself from another thread once the request is waiting to be sent again."""
+
+    def __init__(self, stop_in_callback: bool = False) -> None:
+        super().__init__()
+        self.retries: List[float] = []
+        self.ended = 0
+        self.stop_in_callback = stop_in_callback
+
+    def on_retry(self, error: Exception, attempt: int, delay: float) -> None:
+        self.retries.append(delay)
+        if self.stop_in_callback:
+            self.stop()
+
+    def on_end(self) -> None:
+        self.ended += 1
+
+
+def _rate_limited(server: MockServer) -> None:
+    server.add_error(429, "slow down", code="rate_limit_exceeded", headers={"retry-after": "30"})
+    server.add(_script())
+
+
+@pytest.mark.parametrize("verb", ["stream", "run"])
+@pytest.mark.parametrize("where", ["thread", "on_retry"])
+def test_stop_during_the_back_off_before_a_retry_sends_nothing_more(
+    server: MockServer, where: str, verb: str
+) -> None:
+    """A 429 asks for 30 s before the request is sent again: a stop() meanwhile (from another
+    thread, or in on_retry) ends the call at once with an empty response, without an error,
+    and the request is not sent again (in the tool loop too: no turn follows)."""
+    _rate_limited(server)
+    handler = Backing(stop_in_callback=where == "on_retry")
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=3) as client:
+        closer = None
+        if where == "thread":
+            closer = Closer(handler.stop, lambda: bool(handler.retries), delay=0.2)
+        started = time.monotonic()
+        tools: Dict[str, Any] = {"tools": []} if verb == "run" else {}
+        final = getattr(client, verb)(handler, model="m", input="x", **tools)
+        took = time.monotonic() - started
+        if closer is not None:
+            closer.check()
+    assert took < BOUND
+    assert handler.retries == [30.0] and handler.stopped
+    assert final.id is None and final.output == [] and handler.snapshot is final
+    assert handler.events == [] and handler.errors == [] and handler.ended == 1
+    assert len(server.requests) == 1
+
+
+def test_stop_during_the_back_off_ends_that_stream_of_stream_many_only(server: MockServer) -> None:
+    """In stream_many, the stopped stream's back-off ends at once (nothing sent again); the
+    others run to their end."""
+    server.add_error(
+        429,
+        "slow down",
+        code="rate_limit_exceeded",
+        headers={"retry-after": "30"},
+        match={"input": "limited"},
+    )
+    for _ in range(3):
+        server.add(_script(), match={"input": "fine"})
+    handlers: Dict[int, Backing] = {}
+
+    def make(index: int, params: Any) -> Backing:
+        handlers[index] = Backing()
+        return handlers[index]
+
+    requests = [{"model": "m", "input": name} for name in ("fine", "limited", "fine", "fine")]
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=3) as client:
+
+        def stop_limited() -> None:  # its handler is made once stream_many starts it
+            handlers[1].stop()
+
+        closer = Closer(stop_limited, lambda: 1 in handlers and bool(handlers[1].retries), 0.2)
+        started = time.monotonic()
+        results = client.stream_many(requests, make)
+        took = time.monotonic() - started
+        closer.check()
+    assert took < BOUND
+    stopped = results[1]
+    assert isinstance(stopped, rs.Response) and stopped.id is None and stopped.output == []
+    assert handlers[1].errors == [] and handlers[1].ended == 1
+    for index in (0, 2, 3):
+        done = results[index]
+        assert isinstance(done, rs.Response) and done.output_text == TEXT
+    assert sum(r.json.get("input") == "limited" for r in server.requests) == 1
+
+
 # ------------------------------------------------------------ repeated, late and racing
 
 
