@@ -538,18 +538,21 @@ class Multiplexer:
             return  # closed meanwhile: close() told the handler
         self._refill = not self._exhausted
         handler = slot.handler
+        failed: Optional[Exception] = None  # raised by on_exception or on_end
         if handler is not None:
             handler._stream = None
             if isinstance(outcome, BaseException):
                 try:
                     handler.on_exception(outcome)
                 except Exception as exc:
-                    outcome = exc
+                    outcome = failed = exc
             try:
                 handler.on_end()
             except Exception as exc:
-                outcome = exc
+                outcome = failed = exc  # as stream()'s on_end, which runs in a finally
         self.outcomes[slot.index] = outcome
+        if failed is not None and self.fail_fast and not self._closed:
+            raise failed  # out of events(), as an event callback's is out of run_callbacks
 
     def close(self) -> None:
         """End every stream now (Ctrl-C, an error, or the caller left the loop).

@@ -350,6 +350,42 @@ def test_fail_fast_raises_the_callback_error_and_closes_the_rest(
         assert handler.ended == 1
 
 
+@pytest.mark.parametrize("fail_fast", [False, True])
+@pytest.mark.parametrize("callback", ["on_end", "on_exception"])
+def test_fail_fast_raises_an_error_of_on_end_or_on_exception_too(
+    server: MockServer, client: rs.Client, callback: str, fail_fast: bool
+) -> None:
+    """on_end and on_exception are callbacks too: with fail_fast their error is raised (as
+    stream() raises it) and closes the rest; without it, it is that stream's outcome."""
+    for i in (0, 2, 3):
+        queue(server, i, delay=0.02)
+    server.add_error(400, "bad request", match={"input": "q1"})  # stream 1 fails
+
+    class Failing(Recorder):
+        def on_end(self) -> None:
+            super().on_end()
+            if self.index == 1 and callback == "on_end":
+                raise KeyError("on_end broke")
+
+        def on_exception(self, exc: BaseException) -> None:
+            super().on_exception(exc)
+            if callback == "on_exception":
+                raise KeyError("on_exception broke")
+
+    handlers = Handlers(Failing)
+    requests = [request(i) for i in range(4)]
+    if not fail_fast:
+        outcomes = client.stream_many(requests, handlers)
+        assert isinstance(outcomes[1], KeyError) and "broke" in str(outcomes[1])
+        for i in (0, 2, 3):
+            assert_answered(outcomes[i], i)
+    else:
+        with pytest.raises(KeyError, match="broke"):
+            client.stream_many(requests, handlers, fail_fast=True)
+    for handler in handlers.made.values():
+        assert handler.ended == 1
+
+
 def test_idle_and_total_limits_hold_per_stream(server: MockServer, client: rs.Client) -> None:
     queue(server, 0, stall=30, stall_after_events=4)
     queue(server, 1, delay=0.3)  # slow but steady: the total limit ends it
