@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import sys
 from itertools import chain
-from typing import Generator, Iterator, List, Optional, Tuple
+from typing import Any, Generator, Iterator, List, Optional, Tuple
 
 from sseclient import Event, SSEClient
 
@@ -123,6 +123,10 @@ class FramedSSEClient(SSEClient):
         """The most bytes a comment line, or a comment-only block, may hold (None: no limit)."""
         self.truncated = False
         """True once the source ended inside a block (no blank line after it)."""
+        self.cut: Any = None
+        """The data of the block the source broke inside (an exception, not its end): the
+        text of its ``data`` lines, or its raw bytes when they do not parse (cut inside a UTF-8
+        character, or before any ``data`` line)."""
         self.bytes_received = 0
         """Body bytes received so far (before any normalisation)."""
         self.head = b""
@@ -155,152 +159,164 @@ class FramedSSEClient(SSEClient):
         at_start = True
         head = b""
         # None marks the end of the body, so the tail goes through the same loop below.
-        for received in chain(self._source, _END):
-            if received is None:
-                if at_start and head:
-                    pending.append(head)  # fewer than three bytes in the whole body
-                tail = b"".join(pending)
-                if not tail.strip(b"\n"):
-                    return
-                self.truncated = True
-                chunk = tail + b"\n\n"
-                pending = []
-                pending_ends_lf = False
-            else:
-                chunk = received
-                if not chunk:
-                    if self._waits:
-                        # Nothing has arrived yet (a non-blocking body, _body.decode_chunked):
-                        # the consumer waits for the socket, then asks again.
-                        yield COMMENT, ""
-                    continue
-                if self.bytes_received < 1024:
-                    self.head += chunk[: 1024 - self.bytes_received]
-                self.bytes_received += len(chunk)
-                if at_start:
-                    # A BOM may itself arrive split; hold bytes until three are known.
-                    head += chunk
-                    if len(head) < 3 and _BOM.startswith(head):
-                        continue
-                    chunk = head[3:] if head.startswith(_BOM) else head
-                    at_start = False
+        try:
+            for received in chain(self._source, _END):
+                if received is None:
+                    if at_start and head:
+                        pending.append(head)  # fewer than three bytes in the whole body
+                    tail = b"".join(pending)
+                    if not tail.strip(b"\n"):
+                        return
+                    self.truncated = True
+                    chunk = tail + b"\n\n"
+                    pending = []
+                    pending_ends_lf = False
+                else:
+                    chunk = received
                     if not chunk:
+                        if self._waits:
+                            # Nothing has arrived yet (a non-blocking body, _body.decode_chunked):
+                            # the consumer waits for the socket, then asks again.
+                            yield COMMENT, ""
                         continue
-                if skip_lf:
-                    skip_lf = False
-                    if chunk[:1] == b"\n":
-                        chunk = chunk[1:]
+                    if self.bytes_received < 1024:
+                        self.head += chunk[: 1024 - self.bytes_received]
+                    self.bytes_received += len(chunk)
+                    if at_start:
+                        # A BOM may itself arrive split; hold bytes until three are known.
+                        head += chunk
+                        if len(head) < 3 and _BOM.startswith(head):
+                            continue
+                        chunk = head[3:] if head.startswith(_BOM) else head
+                        at_start = False
                         if not chunk:
                             continue
-                if chunk.find(b"\r") >= 0:  # a find: `in` costs twice as much on bytes
-                    # Normalise to LF; a trailing CR may be the first half of a CRLF.
-                    skip_lf = chunk.endswith(b"\r")
-                    chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            start = 0
-            end = len(chunk)
-            big = end > limit  # a block inside this chunk may be too large: check each one
-            straddled = None
-            if pending_ends_lf and chunk[:1] == b"\n":
-                # The blank line that ends the block straddles two reads.
-                pending.append(b"\n")
-                straddled = b"".join(pending)
-                pending = []
-                start = 1
-            while True:
-                if straddled is None and not pending and not big:
-                    # The two block shapes every Responses server sends, read in place: two
-                    # one-byte searches (memchr) instead of one for the blank line, which is a
-                    # slow two-byte search over the whole event.
-                    if chunk[start : start + 7] == b"event: ":
-                        # "event: N\ndata: X\n\n"
-                        name_end = chunk.find(b"\n", start + 7)
-                        data_at = name_end + 7
-                        if name_end > 0 and chunk[name_end + 1 : data_at] == b"data: ":
+                    if skip_lf:
+                        skip_lf = False
+                        if chunk[:1] == b"\n":
+                            chunk = chunk[1:]
+                            if not chunk:
+                                continue
+                    if chunk.find(b"\r") >= 0:  # a find: `in` costs twice as much on bytes
+                        # Normalise to LF; a trailing CR may be the first half of a CRLF.
+                        skip_lf = chunk.endswith(b"\r")
+                        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                start = 0
+                end = len(chunk)
+                big = end > limit  # a block inside this chunk may be too large: check each one
+                straddled = None
+                if pending_ends_lf and chunk[:1] == b"\n":
+                    # The blank line that ends the block straddles two reads.
+                    pending.append(b"\n")
+                    straddled = b"".join(pending)
+                    pending = []
+                    start = 1
+                while True:
+                    if straddled is None and not pending and not big:
+                        # The two block shapes every Responses server sends, read in place: two
+                        # one-byte searches (memchr) instead of one for the blank line, which is a
+                        # slow two-byte search over the whole event.
+                        if chunk[start : start + 7] == b"event: ":
+                            # "event: N\ndata: X\n\n"
+                            name_end = chunk.find(b"\n", start + 7)
+                            data_at = name_end + 7
+                            if name_end > 0 and chunk[name_end + 1 : data_at] == b"data: ":
+                                line_end = chunk.find(b"\n", data_at)
+                                if (
+                                    line_end > data_at
+                                    and chunk[line_end + 1 : line_end + 2] == b"\n"
+                                ):
+                                    try:
+                                        name = chunk[start + 7 : name_end].decode() or "message"
+                                        data = chunk[data_at:line_end].decode()
+                                    except UnicodeDecodeError:
+                                        # The full parser below raises it, with the position
+                                        # counted from the block's start, as for a block that
+                                        # came in pieces: the error does not depend on the reads.
+                                        pass
+                                    else:
+                                        start = line_end + 2
+                                        yield name, data
+                                        if start < end:
+                                            continue
+                                        break  # the chunk is used up (one event per read, paced)
+                        elif chunk[start : start + 6] == b"data: ":
+                            # "data: X\n\n"
+                            data_at = start + 6
                             line_end = chunk.find(b"\n", data_at)
                             if line_end > data_at and chunk[line_end + 1 : line_end + 2] == b"\n":
                                 try:
-                                    name = chunk[start + 7 : name_end].decode() or "message"
                                     data = chunk[data_at:line_end].decode()
                                 except UnicodeDecodeError:
-                                    # The full parser below raises it, with the position
-                                    # counted from the block's start, as for a block that
-                                    # came in pieces: the error does not depend on the reads.
-                                    pass
+                                    pass  # as above: the full parser raises it
                                 else:
                                     start = line_end + 2
-                                    yield name, data
+                                    yield "message", data
                                     if start < end:
                                         continue
-                                    break  # the chunk is used up (one event per read, paced)
-                    elif chunk[start : start + 6] == b"data: ":
-                        # "data: X\n\n"
-                        data_at = start + 6
-                        line_end = chunk.find(b"\n", data_at)
-                        if line_end > data_at and chunk[line_end + 1 : line_end + 2] == b"\n":
-                            try:
-                                data = chunk[data_at:line_end].decode()
-                            except UnicodeDecodeError:
-                                pass  # as above: the full parser raises it
-                            else:
-                                start = line_end + 2
-                                yield "message", data
-                                if start < end:
-                                    continue
-                                break
-                if straddled is not None:
-                    block = straddled  # no larger than the pending bytes already checked
-                    straddled = None
-                else:
-                    cut = chunk.find(b"\n\n", start)
-                    if cut < 0:
-                        break
-                    block = chunk[start : cut + 2]
-                    if pending:
-                        pending.append(block)
-                        block = b"".join(pending)
-                        pending = []
-                        if len(block) - 2 > limit:
+                                    break
+                    if straddled is not None:
+                        block = straddled  # no larger than the pending bytes already checked
+                        straddled = None
+                    else:
+                        cut = chunk.find(b"\n\n", start)
+                        if cut < 0:
+                            break
+                        block = chunk[start : cut + 2]
+                        if pending:
+                            pending.append(block)
+                            block = b"".join(pending)
+                            pending = []
+                            if len(block) - 2 > limit:
+                                raise _too_large(limit, block, block.find(b"\n") == len(block) - 2)
+                        elif big and len(block) - 2 > limit:
                             raise _too_large(limit, block, block.find(b"\n") == len(block) - 2)
-                    elif big and len(block) - 2 > limit:
-                        raise _too_large(limit, block, block.find(b"\n") == len(block) - 2)
-                    start = cut + 2
-                # Any other block, or one that came in pieces: the full parser.
-                if block[:1] in (b":", b"\n"):
-                    first = block[:1]
-                    if first == b"\n":
-                        # Blank lines before a block: what follows is the block.
-                        block = block.lstrip(b"\n")
-                        if not block:
+                        start = cut + 2
+                    # Any other block, or one that came in pieces: the full parser.
+                    if block[:1] in (b":", b"\n"):
+                        first = block[:1]
+                        if first == b"\n":
+                            # Blank lines before a block: what follows is the block.
+                            block = block.lstrip(b"\n")
+                            if not block:
+                                continue
+                        comments = _comment_text(block, comment_limit)
+                        if comments is not None:
+                            # sseclient-py drops comments; they are heartbeats worth reporting.
+                            yield COMMENT, comments
                             continue
-                    comments = _comment_text(block, comment_limit)
-                    if comments is not None:
-                        # sseclient-py drops comments; they are heartbeats worth reporting.
-                        yield COMMENT, comments
-                        continue
-                message = _parse_block(block, comment_limit)
-                if message is not None:
-                    yield message
-            if start < end:
-                piece = chunk[start:] if start else chunk
-                if not pending:
-                    pending_size = line_at = 0
-                    line_head = b""
-                pending.append(piece)
-                pending_ends_lf = piece.endswith(b"\n")
-                # Bound the block as it grows: its size, and its last line if a comment.
-                line_end = piece.rfind(b"\n")
-                if line_end >= 0:
-                    line_at = pending_size + line_end + 1
-                    line_head = piece[line_end + 1 : line_end + 9]
-                elif len(line_head) < 8:
-                    line_head += piece[: 8 - len(line_head)]
-                pending_size += len(piece)
-                if pending_size - pending_ends_lf > limit:
-                    raise _too_large(limit, _first_bytes(pending), line_at == 0)
-                if line_head[:1] == b":" and pending_size - line_at > comment_limit:
-                    raise _comment_too_large(comment_limit, line_head)
-            else:
-                pending_ends_lf = False
+                    message = _parse_block(block, comment_limit)
+                    if message is not None:
+                        yield message
+                if start < end:
+                    piece = chunk[start:] if start else chunk
+                    if not pending:
+                        pending_size = line_at = 0
+                        line_head = b""
+                    pending.append(piece)
+                    pending_ends_lf = piece.endswith(b"\n")
+                    # Bound the block as it grows: its size, and its last line if a comment.
+                    line_end = piece.rfind(b"\n")
+                    if line_end >= 0:
+                        line_at = pending_size + line_end + 1
+                        line_head = piece[line_end + 1 : line_end + 9]
+                    elif len(line_head) < 8:
+                        line_head += piece[: 8 - len(line_head)]
+                    pending_size += len(piece)
+                    if pending_size - pending_ends_lf > limit:
+                        raise _too_large(limit, _first_bytes(pending), line_at == 0)
+                    if line_head[:1] == b":" and pending_size - line_at > comment_limit:
+                        raise _comment_too_large(comment_limit, line_head)
+                else:
+                    pending_ends_lf = False
+        except Exception:  # the source broke (a cut chunked body, a reset): keep its tail
+            if at_start and head:
+                pending.append(head)
+            tail = b"".join(pending)
+            if tail.strip(b"\n"):
+                self.truncated = True
+                self.cut = _cut_data(tail, comment_limit)
+            raise
 
     def events(self) -> Generator[Event, None, None]:
         """sseclient-py's API: ``sseclient.Event`` objects (``.event``, ``.data``)."""
@@ -329,6 +345,15 @@ def _comment_text(block: bytes, comment_limit: int) -> Optional[str]:
         raise _comment_too_large(comment_limit, block)
     texts = [line[1:2].lstrip(b" ") + line[2:] for line in block[:-2].split(b"\n")]
     return "#" + b"\n".join(texts).decode()
+
+
+def _cut_data(tail: bytes, comment_limit: int) -> Any:
+    """What :attr:`FramedSSEClient.cut` holds for a block cut short: see there."""
+    try:
+        message = _parse_block(tail.rstrip(b"\n") + b"\n\n", comment_limit)
+    except (UnicodeDecodeError, ProtocolError):
+        message = None
+    return message[1] if message is not None else tail
 
 
 def _parse_block(block: bytes, comment_limit: int) -> Optional[Tuple[str, str]]:

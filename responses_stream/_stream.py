@@ -213,6 +213,13 @@ class StreamCore:
         sse = self._sse
         return sse.truncated if sse is not None else self._truncated
 
+    @property
+    def cut(self) -> Any:
+        """The data of the event the current connection broke inside, if it did (see
+        ``FramedSSEClient.cut``): the ``unparsed`` of the error that reports it."""
+        sse = self._sse
+        return sse.cut if sse is not None else None
+
     def __iter__(self) -> Iterator[Event]:
         if self._events is None:
             self._events = map(_FIRST, self.pairs())  # C-level: no Python frame per event

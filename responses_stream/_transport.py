@@ -307,13 +307,17 @@ def translate(
             error = APIConnectionError(f"could not connect to {where}: {exc}")
     elif isinstance(exc, UnicodeDecodeError):
         if cut:
-            error = StreamInterrupted("the stream ended inside a UTF-8 character")
+            error = StreamInterrupted(
+                "the stream ended inside a UTF-8 character", unparsed=getattr(stream, "cut", None)
+            )
         else:
             error = ProtocolError(f"the stream is not valid UTF-8: {exc}", data=exc.object)
     elif isinstance(exc, _TIMEOUTS):
         error = APITimeoutError(_EXPIRED["read"])  # as stream_many's timer says it (from exc)
     elif isinstance(exc, _CONNECTION):
-        error = StreamInterrupted(f"the connection broke: {exc}")
+        error = StreamInterrupted(
+            f"the connection broke: {exc}", unparsed=getattr(stream, "cut", None)
+        )
     elif isinstance(exc, _DATA):
         error = ProtocolError(f"the stream sent data of the wrong shape: {exc!r}")
     else:

@@ -234,7 +234,8 @@ class StreamInterrupted(ResponsesStreamError):
 
     ``response`` holds everything received; ``last_sequence_number`` and ``response_id`` are what
     a background response needs to be resumed with ``client.resume``; ``unparsed`` is the data
-    of the event that was cut, when the body ended inside one.
+    of the event that was cut, when the body ended inside one (its raw bytes when none of its
+    data had arrived, or the cut split a UTF-8 character), however the body was framed.
     """
 
     last_sequence_number: Optional[int] = None

@@ -161,3 +161,41 @@ def test_exception_in_every_kind_of_callback(server: MockServer, name: str, sign
     assert wait_for_fds(before, timeout=3) <= before
     assert info.value is boom
     assert calls == [("exception", boom), ("end",)]
+
+
+@pytest.mark.parametrize("framing", ["close", "chunked", "length"])
+@pytest.mark.parametrize("consumer", ["stream", "stream_many"])
+def test_a_body_cut_inside_an_event_keeps_that_event_on_the_error(
+    server: MockServer, framing: str, consumer: str
+) -> None:
+    """However the body is framed (OpenAI's is chunked), an event cut short is not lost: its
+    data is the error's ``unparsed``, and the stream says it was truncated."""
+    body = Script(seed=1).text("hello world, this is it", chunk=4).completed().to_bytes()
+    start = body.index(b"data: ", body.index(b"response.output_text.delta")) + len(b"data: ")
+    cut = start + 25
+    server.add(body, close_after=cut, framing=framing)
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=0) as client:
+        if consumer == "stream":
+            with pytest.raises(rs.errors.StreamInterrupted) as caught:
+                client.stream(model="m", input="x")
+            error = caught.value
+        else:
+            [outcome] = client.stream_many([{"model": "m", "input": "x"}])
+            assert isinstance(outcome, rs.errors.StreamInterrupted)
+            error = outcome
+    assert error.unparsed == body[start:cut].decode()
+    assert error.response is not None and error.last_sequence_number is not None
+
+
+def test_an_events_stream_cut_inside_an_event_is_truncated(server: MockServer) -> None:
+    """Cut before the event's data line: what arrived of it is ``unparsed``, as bytes."""
+    body = Script(seed=1).text("hello world", chunk=4).completed().to_bytes()
+    cut = body.index(b"response.completed") + 5
+    block = body.rfind(b"\n\n", 0, cut) + 2
+    server.add(body, close_after=cut, framing="chunked")
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=0) as client:
+        with client.events(model="m", input="x") as events:
+            with pytest.raises(rs.errors.StreamInterrupted) as caught:
+                list(events)
+            assert events.truncated
+    assert caught.value.unparsed == body[block:cut]
