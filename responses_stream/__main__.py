@@ -146,6 +146,17 @@ def _demo_script() -> Any:
     )
 
 
+def _positive_int(text: str) -> int:
+    """An argument that must be a whole number above zero (argparse's ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Stream an OpenAI Responses API answer."
@@ -154,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=os.environ.get("RESPONSES_STREAM_MODEL", "gpt-5-mini"))
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--instructions", default=None)
-    parser.add_argument("--max-output-tokens", type=int, default=None)
+    parser.add_argument("--max-output-tokens", type=_positive_int, default=None)
     parser.add_argument(
         "--reasoning-effort", choices=["minimal", "low", "medium", "high"], default=None
     )
@@ -256,7 +267,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     params: Dict[str, Any] = {"model": args.model, "input": prompt}
     if args.instructions:
         params["instructions"] = args.instructions
-    if args.max_output_tokens:
+    if args.max_output_tokens is not None:
         params["max_output_tokens"] = args.max_output_tokens
     if args.reasoning_effort:
         params["reasoning"] = {"effort": args.reasoning_effort, "summary": "auto"}

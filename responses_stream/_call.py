@@ -9,9 +9,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+    cast,
+)
 
-from ._config import Timeout, check_count
+from ._config import Timeout, check_count, check_flag
 from ._durable import DEFAULT_EVERY, Durable
 from .errors import ConfigurationError
 from .handler import ResponseHandler, StoppedBeforeStart, carrying, overridden
@@ -39,13 +50,13 @@ class Call:
         record_to: Optional[PathLike] = None,
         cancel_on_stop: bool = False,
     ) -> None:
-        self.accumulate = accumulate
+        self.accumulate = check_flag("accumulate", accumulate)
         self.timeout = Timeout.coerce(timeout) if timeout is not None else None
         self.max_retries = None if max_retries is None else check_count("max_retries", max_retries)
         self.extra_headers = extra_headers
         self.max_resumes = check_count("max_resumes", max_resumes)
         self.record_to = record_to
-        self.cancel_on_stop = cancel_on_stop
+        self.cancel_on_stop = check_flag("cancel_on_stop", cancel_on_stop)
         # Called inside the SDK's generators: a StopIteration of theirs is carried out.
         self.on_retry = carrying(overridden(handler, "on_retry")) if handler is not None else None
         self.on_resume = carrying(overridden(handler, "on_resume")) if handler is not None else None
@@ -89,6 +100,16 @@ CALL_OPTIONS = (
 )
 """The SDK keywords of ``stream()`` that :class:`_Call` takes (``stream_many`` reads them
 from each request's dict)."""
+
+
+def check_requests(requests: Any) -> Iterable[Mapping[str, Any]]:
+    """``requests`` of ``stream_many``, if it can be: an iterable (not a single dict)."""
+    if isinstance(requests, (Mapping, str, bytes)) or not isinstance(requests, Iterable):
+        raise ConfigurationError(
+            f"requests must be an iterable of dicts of stream() keywords (a list of them, "
+            f"say), got {type(requests).__name__}"
+        )
+    return cast(Iterable[Mapping[str, Any]], requests)
 
 
 def from_request(

@@ -87,6 +87,13 @@ def check_count(name: str, value: Any, least: int = 0) -> int:
     return int(value)
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` if it is a bool, else a ConfigurationError (``None`` or ``"no"`` is no flag)."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def is_local(url: str) -> bool:
     """True for a server on this machine (no API key needed)."""
     host = (urlsplit(url).hostname or "").lower()
@@ -147,6 +154,11 @@ def resolve(
     ``user:***@``.
     """
     azure_endpoint, api_version, azure_ad_token, azure_ad_token_provider = azure
+    if azure_ad_token_provider is not None and not callable(azure_ad_token_provider):
+        raise ConfigurationError(
+            "azure_ad_token_provider must be a function returning a token (for a token "
+            "itself, pass azure_ad_token=)"
+        )
     openai_configured = base_url or env.get("OPENAI_BASE_URL") or api_key is not None
     if azure_endpoint is None and not openai_configured and not env.get("OPENAI_API_KEY"):
         azure_endpoint = env.get("AZURE_OPENAI_ENDPOINT") or None
@@ -271,6 +283,8 @@ def check_headers(
     is not an HTTP token, or a value holding a control or non-latin-1 character, is a
     ConfigurationError naming the header and never quoting its value. A ``None`` value (the
     header is to be removed, see :func:`merge_headers`) stays ``None``."""
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError(f"{what}s must be a dict of names to values, got {headers!r}")
     out: Dict[str, Optional[str]] = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):

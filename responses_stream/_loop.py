@@ -29,7 +29,7 @@ from typing import (
 )
 
 from .errors import ConfigurationError, InvalidArgumentsError, MaxTurnsExceeded
-from .handler import ResponseHandler
+from .handler import ResponseHandler, handler_or_default
 from .models import FunctionCall, Response
 from .structured import bind_text_format, prepare_text_format
 from .tools import Tool, UnknownToolError, encode_output, tool
@@ -157,9 +157,13 @@ def run(
         raise ConfigurationError(f"tool_workers must be None or an int >= 1, got {tool_workers!r}")
     if params.get("accumulate") is False:
         raise ConfigurationError("run() needs the accumulated response: drop accumulate=False")
-    if isinstance(tools, (str, bytes, Mapping)) or callable(tools):
+    if (
+        isinstance(tools, (str, bytes, Mapping))
+        or callable(tools)
+        or not isinstance(tools, Iterable)
+    ):
         raise ConfigurationError("tools must be a list of tools")
-    handler = handler if handler is not None else ResponseHandler()
+    handler = handler_or_default(handler)
     registry, schemas = _registry(tools)
 
     request: Dict[str, Any] = dict(params)

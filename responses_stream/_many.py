@@ -41,6 +41,7 @@ from typing import (
 )
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
+from ._call import check_requests
 from ._loop_socket import LoopSocket
 from ._many_http import exchange, loop_pool
 from ._metrics import Meter
@@ -143,7 +144,7 @@ class Multiplexer:
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be a positive int, got {concurrency!r}")
-        self._requests = enumerate(requests)
+        self._requests = enumerate(check_requests(requests))
         self._open_stream = open_stream
         self._transport = transport
         self._prepared: dict[Any, Any] = {}  # requests prepared for the selector (_many_http)

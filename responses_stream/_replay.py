@@ -9,11 +9,12 @@ from typing import Iterable, Iterator, List, Optional, Union
 import requests
 
 from ._accumulator import Accumulator
+from ._config import check_flag
 from ._sse import split_blocks
 from ._stream import StreamCore
-from .handler import ResponseHandler, run_handler
+from .handler import ResponseHandler, handler_or_default, run_handler
 from .models import Response
-from .structured import asks_for_json, bind_text_format
+from .structured import asks_for_json, bind_text_format, text_format_schema
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, Iterable[bytes]]
 """A recording: a path to a ``.sse`` file, its bytes, or an iterable of byte chunks."""
@@ -51,6 +52,9 @@ def offline_stream(
     source: Source, *, accumulate: bool = True, text_format: Optional[type] = None
 ) -> StreamCore:
     """An :class:`StreamCore` over a recording (see :data:`Source`)."""
+    check_flag("accumulate", accumulate)
+    if text_format is not None:
+        text_format_schema(text_format)  # TypeError now, as stream() raises it, not at the end
     chunks: List[bytes]
     if isinstance(source, (bytes, bytearray)):
         chunks = [bytes(source)]
@@ -107,7 +111,7 @@ def replay(
     output calls ``handler.on_parsed_delta`` as it did live; ``text_format`` (the dataclass
     the request used) also makes ``output_parsed`` an instance of it.
     """
-    handler = handler if handler is not None else ResponseHandler()
+    handler = handler_or_default(handler)
     return run_handler(
         handler, lambda: offline_stream(source, accumulate=accumulate, text_format=text_format)
     )

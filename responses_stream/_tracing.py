@@ -168,6 +168,15 @@ class Tracing:
         # recording once the application installs real providers.
         tracers = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         meters = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        for name, provider, method in (
+            ("tracer_provider", tracers, "get_tracer"),
+            ("meter_provider", meters, "get_meter"),
+        ):
+            if not callable(getattr(provider, method, None)):
+                raise ConfigurationError(
+                    f"{name} must be an OpenTelemetry {name.replace('_', ' ')} "
+                    f"(with .{method}()), got {provider!r}"
+                )
         return cls(
             tracer=tracers.get_tracer("responses_stream", __version__),
             meter=meters.get_meter("responses_stream", __version__),

@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 
 from . import _loop
 from ._call import Call, PathLike, from_request, request_body
-from ._config import DEFAULT_BASE_URL, Azure, Timeout, resolve
+from ._config import DEFAULT_BASE_URL, Azure, Timeout, check_count, resolve
 from ._durable import DEFAULT_EVERY, Durable, per_turn
 from ._events_stream import EventStream
 from ._keywords import keywords_of
@@ -27,7 +27,7 @@ from ._stream import StreamCore
 from ._transport import Transport
 from ._watchdog import watch_session
 from .errors import BadRequestError, ConfigurationError, ConflictError, ResponsesStreamError
-from .handler import ResponseHandler, run_handler
+from .handler import ResponseHandler, handler_or_default, run_handler
 from .models import TERMINAL_STATUSES, Response
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class Client:
         POST; ``on_resume``) or returns it if it had finished. Events after the last checkpoint
         may come again after a crash (same ``sequence_number``); none is skipped.
         """
-        handler = handler if handler is not None else ResponseHandler()
+        handler = handler_or_default(handler)
         call = Call(
             handler,
             accumulate,
@@ -401,10 +401,12 @@ class Client:
         after the numbered event before it. Breaks are resumed like in :meth:`stream`, and
         ``record_to`` records the stream as there.
         """
-        handler = handler if handler is not None else ResponseHandler()
+        handler = handler_or_default(handler)
         call = Call(
             handler, accumulate, timeout, max_retries, max_resumes, None, record_to, cancel_on_stop
         )
+        if starting_after is not None:
+            check_count("starting_after", starting_after)
 
         def open_stream() -> StreamCore:
             return self._opener.resume(response_id, None, call, starting_after)

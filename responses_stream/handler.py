@@ -21,6 +21,7 @@ from ._json_items import parsed_so_far
 from ._metrics import StreamMetrics
 from ._stream import StreamCore
 from ._wire_callbacks import WireCallbacks
+from .errors import ConfigurationError
 from .events import TERMINAL_TYPES
 from .models import FunctionCall, OutputText, Reasoning, Response
 
@@ -490,6 +491,20 @@ def drive(handler: ResponseHandler, stream: StreamCore) -> Response:
         if handler._stop_requested:
             break
     return stream.response
+
+
+def handler_or_default(handler: Any) -> ResponseHandler:
+    """``handler`` checked before any request: a :class:`ResponseHandler` instance (None is a
+    plain one). A class, say, would be driven as if it were one, and keep the stream's state
+    on itself for every later instance to see."""
+    if handler is None:
+        return ResponseHandler()
+    if not isinstance(handler, ResponseHandler):
+        hint = " (a class: pass an instance)" if isinstance(handler, type) else ""
+        raise ConfigurationError(
+            f"handler must be a ResponseHandler instance, got {handler!r}{hint}"
+        )
+    return handler
 
 
 class StoppedBeforeStart(Exception):

@@ -80,6 +80,8 @@ class Tool(Generic[F]):
                 f"tool name {self.name!r} is not valid for the API (letters, digits, _ and -, "
                 "at most 64 characters): pass @tool(name=...)"
             )
+        if not isinstance(strict, bool):
+            raise TypeError(f"@tool(strict=...) must be True or False, got {strict!r}")
         self.strict = strict
         summary, param_docs = parse_docstring(inspect.getdoc(function))
         self.description: str = description if description is not None else summary
@@ -185,6 +187,11 @@ def tool(
 # ---------------------------------------------------------------------------------- outputs
 
 
+class _Unencodable(TypeError, ValueError):
+    """A value JSON cannot hold: a TypeError as documented, and the ValueError that
+    ``json.dumps`` raised for it before, for code written against that."""
+
+
 def encode_output(value: Any) -> str:
     """A tool result as the string sent to the model: ``str`` as is, anything else as JSON.
 
@@ -193,9 +200,12 @@ def encode_output(value: Any) -> str:
     """
     if isinstance(value, str):
         return value
-    return json.dumps(
-        value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=json_default
-    )
+    try:
+        return json.dumps(
+            value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=json_default
+        )
+    except ValueError as exc:  # NaN, infinity, a circular reference
+        raise _Unencodable(f"the value cannot be sent as JSON: {exc}") from exc
 
 
 def function_call_output(call: Union[FunctionCall, str], output: Any) -> JSONDict:

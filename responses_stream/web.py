@@ -206,7 +206,8 @@ class SSERelay:
             more :class:`SSEMessage`. It is called in the thread that serves the request (not
             the pump), after the event has been applied to the snapshot.
         keepalive: seconds without a byte sent before a ``: keep-alive`` comment is sent;
-            ``None`` sends none (then a browser that left is noticed only at the next event).
+            ``None`` (or infinity) sends none (then a browser that left is noticed only at the
+            next event).
         cancel_on_disconnect: for a background response (``background=True``), cancel it
             (``client.cancel``) when the relay ends before the upstream did: the browser left,
             a write failed, or your mapper raised. Defaults to ``True`` for background
@@ -241,6 +242,8 @@ class SSERelay:
             raise TypeError(f"mode must be 'text', 'events' or a function, got {mode!r}")
         if keepalive is not None and not keepalive > 0:
             raise ValueError(f"keepalive must be a number of seconds > 0 or None, got {keepalive}")
+        if keepalive is not None and keepalive >= threading.TIMEOUT_MAX:
+            keepalive = None  # longer than any wait can be (infinity): never
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
         self.client = client

@@ -176,6 +176,11 @@ def test_conflicting_sources_are_usage_errors() -> None:
         "--demo and --resume cannot be used together": ["--demo", "--resume", "resp_1"],
         "a prompt and --replay cannot be used together": ["--replay", "run.sse", "hello"],
         "a prompt is required (or use --demo)": [],
+        "argument --max-output-tokens: must be a whole number above 0": [
+            "hi",
+            "--max-output-tokens",
+            "0",
+        ],
     }
     procs = {message: start(*argv) for message, argv in cases.items()}
     for message, proc in procs.items():

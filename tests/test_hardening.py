@@ -417,3 +417,109 @@ def test_a_stream_error_is_retryable_for_rate_limits_and_server_errors_however_n
         with pytest.raises(rs.StreamError) as info:
             client.stream(model="m", input="x")
     assert info.value.retryable is retryable
+
+
+# ------------------------------------------------------------- careless arguments, up front
+
+
+class _Counted:
+    """A MockServer with one stream queued; ``sent`` is how many requests reached it."""
+
+    def __init__(self, server: MockServer) -> None:
+        self.server = server
+        server.add(Script(seed=3).text("fine").completed())
+
+    @property
+    def sent(self) -> int:
+        return len(self.server.requests)
+
+
+_CARELESS_CALLS = {
+    "a handler class": lambda c: c.stream(rs.ResponseHandler, model="m", input="x"),
+    "an object as handler": lambda c: c.stream(object(), model="m", input="x"),
+    "run with a handler class": lambda c: c.run(rs.ResponseHandler, tools=[], model="m", input="x"),
+    "resume with a handler class": lambda c: c.resume("resp_1", rs.ResponseHandler),
+    "accumulate=None": lambda c: c.stream(model="m", input="x", accumulate=None),
+    "events(accumulate='no')": lambda c: c.events(model="m", input="x", accumulate="no"),
+    "cancel_on_stop=None": lambda c: c.stream(model="m", input="x", cancel_on_stop=None),
+    "extra_headers as a list": lambda c: c.stream(model="m", input="x", extra_headers=[("a", "b")]),
+    "stream_many(None)": lambda c: c.stream_many(None),
+    "stream_many(one dict)": lambda c: c.stream_many({"model": "m", "input": "x"}),
+    "events_many(None)": lambda c: c.events_many(None),
+    "run(tools=None)": lambda c: c.run(tools=None, model="m", input="x"),
+    "resume(starting_after='3')": lambda c: c.resume("resp_1", starting_after="3"),
+    "resume(starting_after=True)": lambda c: c.resume("resp_1", starting_after=True),
+    "resume(starting_after=-1)": lambda c: c.resume("resp_1", starting_after=-1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CARELESS_CALLS))
+def test_careless_arguments_are_a_configuration_error_before_any_request(
+    server: MockServer, name: str
+) -> None:
+    """Nonsense a caller can pass is refused with a ConfigurationError naming it, before a
+    (billed) request goes out; it used to fail after the request, with a bare error."""
+    counted = _Counted(server)
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        with pytest.raises(errors.ConfigurationError):
+            _CARELESS_CALLS[name](client)
+    assert counted.sent == 0
+
+
+def test_a_handler_class_keeps_no_state_for_later_handlers(server: MockServer) -> None:
+    _Counted(server)
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        with pytest.raises(errors.ConfigurationError, match="pass an instance"):
+            client.stream(rs.ResponseHandler, model="m", input="x")
+    fresh = rs.ResponseHandler()
+    assert fresh.snapshot is None and fresh.metrics is None and not fresh.stopped
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"default_headers": [("a", "b")]},
+        {"tracer_provider": "x"},
+        {"meter_provider": object()},
+        {"azure_endpoint": "https://x.openai.azure.com", "azure_ad_token_provider": "a-token"},
+    ],
+    ids=["default_headers", "tracer_provider", "meter_provider", "azure_ad_token_provider"],
+)
+def test_client_settings_of_the_wrong_kind_are_a_configuration_error(
+    settings: Dict[str, Any],
+) -> None:
+    pytest.importorskip("opentelemetry")
+    with pytest.raises(errors.ConfigurationError):
+        rs.Client(api_key="sk-test", base_url="http://127.0.0.1:9/v1", **settings)
+
+
+def test_replay_refuses_what_stream_refuses_up_front() -> None:
+    body = Script().text('{"a": 1}').completed().to_bytes()
+    with pytest.raises(errors.ConfigurationError):
+        rs.replay(body, accumulate=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="dataclass"):
+        rs.replay(body, text_format=int)
+    with pytest.raises(errors.ConfigurationError, match="pass an instance"):
+        rs.replay(body, rs.ResponseHandler)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, object()])
+def test_tool_results_json_cannot_hold_are_a_type_error(value: Any) -> None:
+    """As encode_output's documentation says: TypeError, whatever json.dumps raised."""
+    with pytest.raises(TypeError):
+        rs.tools.encode_output(value)
+    with pytest.raises(TypeError):
+        rs.function_call_output("call_1", {"score": value})
+
+
+def test_tool_strict_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="strict"):
+        rs.tool(name="t", strict="no")(lambda: 1)  # type: ignore[call-overload]
+
+
+def test_mock_server_match_must_be_a_dict(server: MockServer) -> None:
+    with pytest.raises(TypeError, match="match"):
+        server.add(Script().text("x").completed(), match=["input", "q1"])  # type: ignore[arg-type]
+    _Counted(server)  # the route still serves what is queued after the mistake
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        assert client.stream(model="m", input="x").output_text == "fine"

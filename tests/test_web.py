@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import runpy
 import select
 import socket
@@ -684,6 +685,20 @@ def test_bad_options_are_refused_before_anything_starts(upstream: Upstream) -> N
     with pytest.raises(ValueError):
         web.SSERelay(upstream.client, keepalive=0, model="m", input="x")
     assert upstream.server.requests == []
+
+
+@pytest.mark.parametrize("keepalive", [math.inf, 1e10])
+def test_a_keepalive_longer_than_any_wait_means_never(upstream: Upstream, keepalive: float) -> None:
+    """Infinity (or more seconds than a wait can take) is no keep-alive at all; it used to
+    overflow the wait right after ``: open``, so the page never got its ``done``."""
+    upstream.server.add(Script().text("hello").completed())
+    relay = web.SSERelay(upstream.client, keepalive=keepalive, model="m", input="x")
+    try:
+        sent = b"".join(relay)
+    finally:
+        relay.close()
+    assert relay.keepalive is None
+    assert b"event: done" in sent and b"keep-alive" not in sent
 
 
 def test_a_relay_that_is_never_iterated_starts_nothing(upstream: Upstream) -> None:

@@ -277,6 +277,8 @@ class MockServer:
         return method.upper(), path
 
     def _enqueue(self, method: str, path: Optional[str], reply: _Reply) -> None:
+        if reply.match is not None and not isinstance(reply.match, Mapping):
+            raise TypeError(f"match must be a dict of top-level body values, got {reply.match!r}")
         with self._lock:
             self._queues.setdefault(self._route(method, path), []).append(reply)
 
