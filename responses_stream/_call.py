@@ -24,8 +24,9 @@ from typing import (
 
 from ._config import Timeout, check_count, check_flag
 from ._durable import DEFAULT_EVERY, Durable
+from ._transport import StoppedBeforeStart
 from .errors import ConfigurationError
-from .handler import ResponseHandler, StoppedBeforeStart, carrying, overridden
+from .handler import ResponseHandler, carrying, overridden
 from .structured import prepare_text_format
 
 if TYPE_CHECKING:
@@ -63,27 +64,41 @@ class Call:
         self.on_guard: Optional[Callable[[Guard], None]] = None
         """Told the call's guard as soon as it exists (``stream_many`` cancels it on close)."""
         self.handler = handler
+        self.guard: Optional[Guard] = None
+        """The call's guard once its stream is being opened (``StreamOpener.opening``)."""
 
     def back_off(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
         """The wait before a retry of the request that opens the stream (``sleep`` is the
-        transport's): cut short by ``handler.stop()``, after which it raises
-        :class:`~responses_stream.handler.StoppedBeforeStart` and nothing is sent again."""
+        transport's): cut short by ``handler.stop()`` or the guard's cancel (``stream_many``
+        closed), after which it raises :class:`~responses_stream._transport.StoppedBeforeStart`
+        and nothing is sent again."""
         handler = self.handler
-        if handler is None:
-            return sleep
+
+        def given_up() -> bool:
+            guard = self.guard
+            if guard is not None and guard.expired == "cancelled":
+                return True
+            return handler is not None and handler._stop_requested
 
         def wait(delay: float) -> None:
-            if sleep is time.sleep:  # the real clock: wait on an event that stop() sets
+            guard = self.guard
+            if sleep is time.sleep:  # the real clock: wait on an event that either one sets
                 woken = threading.Event()
-                handler._wake_back_off = woken.set
+                if handler is not None:
+                    handler._wake_back_off = woken.set
+                if guard is not None:
+                    guard.on_cancel = woken.set
                 try:
-                    if not handler._stop_requested:  # a stop() before the line above
+                    if not given_up():  # one that came before the lines above
                         woken.wait(delay)
                 finally:
-                    handler._wake_back_off = None
+                    if handler is not None:
+                        handler._wake_back_off = None
+                    if guard is not None:
+                        guard.on_cancel = None
             else:
                 sleep(delay)  # an injected sleep (tests): keep its timing as given
-            if handler._stop_requested:
+            if given_up():
                 raise StoppedBeforeStart
 
         return wait

@@ -222,6 +222,8 @@ def _turns(
             if _stopped(handler) and responses:
                 return responses[-1]  # stopped between turns: no more requests
             response = stream(handler, **request)
+            if handler.stopped and responses and response.id is None and not response.output:
+                return responses[-1]  # stopped before this turn's response existed: between
             if text_format is not None:
                 bind_text_format(response, text_format)
             responses.append(response)

@@ -50,7 +50,7 @@ from ._stream import WAIT, StreamCore, refused_content_type
 from ._transport import Attempt, Transport
 from .errors import ConfigurationError, ProtocolError
 from .events import Event
-from .handler import ResponseHandler, Step, dispatcher_for, uncarried
+from .handler import ResponseHandler, Step, dispatcher_for, handler_or_default, uncarried
 from .models import Response
 
 if TYPE_CHECKING:
@@ -235,6 +235,7 @@ class Multiplexer:
                 self._fire_timers()
         finally:
             self.close()
+            self._loop_thread = None
 
     def _fire_timers(self) -> None:
         now = self._clock()
@@ -334,16 +335,11 @@ class Multiplexer:
                         f"each request must be a dict of stream() keywords, got {params!r}"
                     )
                 if self._callbacks:
-                    handler = (
-                        self._make_handler(index, params)
-                        if self._make_handler is not None
-                        else ResponseHandler()
+                    make = self._make_handler
+                    handler = handler_or_default(
+                        make(index, params) if make is not None else None,
+                        f"what handler({index}, params) returns",
                     )
-                    if not isinstance(handler, ResponseHandler):
-                        raise ConfigurationError(
-                            f"handler({index}, params) must return a ResponseHandler, "
-                            f"got {handler!r}"
-                        )
                     handler._stop_requested = False
                     handler._snapshot = None
                 slot.handler = handler
@@ -411,11 +407,7 @@ class Multiplexer:
     def _back_off(self, slot: Slot, until: float) -> Generator[tuple[Event, Any], None, bool]:
         """Wait (as a timer) until ``until`` before a retry of ``slot``'s request; False if
         its handler was stopped meanwhile (``stop()`` wakes the slot)."""
-        handler = slot.handler
-        if handler is None:
-            while self._clock() < until:
-                yield WAIT, until
-            return True
+        handler = slot.handler if slot.handler is not None else ResponseHandler()
         handler._wake_back_off = lambda: self.post(lambda: self._wake(slot))
         try:
             while self._clock() < until and not handler._stop_requested:
@@ -559,8 +551,13 @@ class Multiplexer:
         """End every stream now (Ctrl-C, an error, or the caller left the loop).
 
         A stream still running keeps its response so far as its outcome (None if it had not
-        started); its handler's ``on_end`` is called.
+        started); its handler's ``on_end`` is called. From another thread while the loop runs,
+        the loop's thread does it as soon as it runs again: a stream is let go by its reader.
         """
+        loop = self._loop_thread
+        if loop is not None and loop != threading.get_ident():
+            self.post(self.close)
+            return
         with self._lock:
             if self._closed:
                 return
@@ -575,7 +572,9 @@ class Multiplexer:
                 stream.close()
                 self.outcomes[slot.index] = stream.response
             else:
-                cast(Generator[Any, None, None], slot.pairs).close()  # its request: let go
+                close = getattr(slot.pairs, "close", None)  # its request's steps, if any
+                if close is not None:
+                    close()
             if slot.handler is not None:
                 slot.handler._stream = None
                 with contextlib.suppress(Exception):

@@ -107,5 +107,7 @@ class ManyEvents:
         return getattr(outcome, "response", None)
 
     def close(self) -> None:
-        """Close every connection now (safe to call more than once)."""
+        """Close every connection now (safe to call more than once). From another thread (a
+        Stop button) while this one iterates, the iterating thread closes them as soon as it
+        asks for the next event, which ends the iteration; it is woken if it is waiting."""
         self._mux.close()

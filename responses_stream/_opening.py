@@ -104,7 +104,7 @@ class StreamOpener:
         answer: the call's metrics, time limits, recording, tracing span (``request`` is the
         body) and, for a background response, resumer. Steps, as ``Transport.attempts``."""
         meter = Meter(self._transport.clock)
-        guard = self._transport.guard(call.timeout, meter)
+        guard = call.guard = self._transport.guard(call.timeout, meter)
         if call.on_guard is not None:
             call.on_guard(guard)
         # Opened before the request is sent: a bad path costs no request.

@@ -61,6 +61,11 @@ _MAX_ERROR_BODY = 1 << 20
 # ------------------------------------------------------------------------------ retry policy
 
 
+class StoppedBeforeStart(Exception):
+    """The call was given up before its stream opened (``handler.stop()``, or ``stream_many``
+    closed): raised instead of sending its request (again)."""
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: Callable[[], float]) -> Optional[float]:
     """The server's requested delay from ``retry-after-ms`` or ``retry-after``, if any."""
     raw_ms = headers.get("retry-after-ms")
@@ -426,6 +431,8 @@ class Transport:
         policy = RetryPolicy(max_retries=retries, sleep=self.sleep, clock=self.clock)
         attempt = 0
         while True:
+            if guard is not None and guard.expired == "cancelled":
+                raise StoppedBeforeStart  # given up (stream_many closed) before this try
             if provider is not None:  # a fresh token for each try (a back-off may be long)
                 token = {"Authorization": f"Bearer {_token(provider)}"}
                 headers = merge_headers(settings.headers, accept, token, extra)

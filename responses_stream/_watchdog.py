@@ -49,6 +49,8 @@ class Guard:
         self.held: Optional[Callable[[], bool]] = None
         """True while the reader is held up by its consumer rather than waiting for the server
         (a slow callback): the idle and read limits then count from now, not from before."""
+        self.on_cancel: Optional[Callable[[], None]] = None
+        """Ends a back-off in progress between two tries of the call's request."""
         self.expired: Optional[str] = None
         """``"total"``, ``"idle"`` or ``"read"`` once that limit passed (and the wait was
         ended), ``"cancelled"`` after :meth:`cancel`."""
@@ -86,6 +88,9 @@ class Guard:
             shut, self._shut = self._shut, None
         if shut is not None:
             shut()
+        woken = self.on_cancel
+        if woken is not None:
+            woken()
 
     def reading(self, shut: Callable[[], None]) -> None:
         """A connection's body is read from now (``shut`` ends its read): the idle limit

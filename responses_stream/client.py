@@ -279,7 +279,8 @@ class Client:
         ``"reasoning.encrypted_content"``). Returns the first response without function calls
         (or an ``incomplete`` one, whose calls are not run, or the one during which
         ``handler.stop()`` was called; a ``stop()`` between two turns, in ``on_turn_start`` or
-        from another thread while tools run, sends no more requests and returns the last).
+        from another thread while tools run or before the next turn's response exists, sends
+        no more requests and returns the last).
 
         Calls run in order; ``tool_workers=N`` runs a turn's calls on N threads (results are
         still sent, and callbacks fired, in call order). A tool that raises, an unknown tool

@@ -20,6 +20,7 @@ from . import events as ev
 from ._json_items import parsed_so_far
 from ._metrics import StreamMetrics
 from ._stream import StreamCore
+from ._transport import StoppedBeforeStart
 from ._wire_callbacks import WireCallbacks
 from .errors import ConfigurationError
 from .events import TERMINAL_TYPES
@@ -493,7 +494,7 @@ def drive(handler: ResponseHandler, stream: StreamCore) -> Response:
     return stream.response
 
 
-def handler_or_default(handler: Any) -> ResponseHandler:
+def handler_or_default(handler: Any, what: str = "handler") -> ResponseHandler:
     """``handler`` checked before any request: a :class:`ResponseHandler` instance (None is a
     plain one). A class, say, would be driven as if it were one, and keep the stream's state
     on itself for every later instance to see."""
@@ -502,14 +503,9 @@ def handler_or_default(handler: Any) -> ResponseHandler:
     if not isinstance(handler, ResponseHandler):
         hint = " (a class: pass an instance)" if isinstance(handler, type) else ""
         raise ConfigurationError(
-            f"handler must be a ResponseHandler instance, got {handler!r}{hint}"
+            f"{what} must be a ResponseHandler instance, got {handler!r}{hint}"
         )
     return handler
-
-
-class StoppedBeforeStart(Exception):
-    """Raised by a call's back-off (:meth:`~responses_stream._call.Call.back_off`) when the
-    handler was stopped before its stream opened: the request is not sent again."""
 
 
 def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore]) -> Response:

@@ -4,6 +4,7 @@ each request its own reply, whatever order they arrive in)."""
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
@@ -23,6 +24,7 @@ from responses_stream._accumulator import Accumulator
 from responses_stream._many import OPEN_BATCH, OPEN_WORKERS, Multiplexer, Slot
 from responses_stream._many_run import run_callbacks
 from responses_stream._stream import StreamCore
+from responses_stream.checkpoints import SQLiteStore
 from responses_stream.testing import MockServer, Script
 
 from .scripts import requests_on, tls_server_context
@@ -384,6 +386,105 @@ def test_fail_fast_raises_an_error_of_on_end_or_on_exception_too(
             client.stream_many(requests, handlers, fail_fast=True)
     for handler in handlers.made.values():
         assert handler.ended == 1
+
+
+class _SlowStore(SQLiteStore):
+    """A checkpoint store whose load() takes a while: its request opens on the pool late."""
+
+    def load(self, key: str) -> Any:
+        time.sleep(0.5)
+        return super().load(key)
+
+
+@pytest.mark.parametrize("how", ["slow store", "back-off"])
+def test_closing_while_a_checkpointed_request_opens_sends_it_never(
+    server: MockServer, tmp_path: Path, how: str
+) -> None:
+    """A checkpointed request opens on the pool (its store first). Leaving events_many while
+    it is still opening (its store is slow, or it waits 30 s to retry a 429) raises nothing
+    and sends nothing after: a response nobody will read is never created."""
+    if how == "back-off":
+        server.add_error(429, "slow down", headers={"retry-after": "30"}, match={"input": "d"})
+    server.add(Script(seed=4).text("durable").completed(), match={"input": "d"})
+    queue(server, 1, delay=0.02)
+    store_class = _SlowStore if how == "slow store" else SQLiteStore
+    before = {thread.ident for thread in threading.enumerate()}
+    with store_class(str(tmp_path / "cp.db")) as store:
+        durable = {"model": "m", "input": "d", "background": True, "checkpoint": store}
+        durable["key"] = "job"
+        with rs.Client(api_key="sk-test", base_url=server.url, max_retries=3) as client:
+            with client.events_many([durable, request(1)]) as streams:
+                for index, event in streams:
+                    if index == 1 and event.type == "response.output_text.delta":
+                        break
+            sent = [r.json.get("input") for r in server.requests]
+            time.sleep(1.0)  # long enough for the slow store, far less than the back-off
+            assert [r.json.get("input") for r in server.requests] == sent
+    assert sent.count("d") == (1 if how == "back-off" else 0)
+    left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert not [t for t in left if t.name.startswith("responses_stream-many")]
+
+
+def test_a_callback_ctrl_c_while_a_checkpointed_request_backs_off(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """KeyboardInterrupt (from a callback, as Ctrl-C arrives) while another stream's request
+    waits 30 s to be retried: raised at once, every handler ended once, nothing sent after."""
+    server.add_error(429, "slow down", headers={"retry-after": "30"}, match={"input": "d"})
+    queue(server, 1, delay=0.02)
+    made: Dict[int, Recorder] = {}
+
+    def make(index: int, params: Mapping[str, Any]) -> Any:
+        made[index] = raising_at(1, KeyboardInterrupt)(index)
+        return made[index]
+
+    with SQLiteStore(str(tmp_path / "cp.db")) as store:
+        durable = {"model": "m", "input": "d", "background": True, "checkpoint": store}
+        durable["key"] = "job"
+        with rs.Client(api_key="sk-test", base_url=server.url, max_retries=3) as client:
+            started = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                client.stream_many([durable, request(1)], make)
+            assert time.monotonic() - started < 5
+            sent = len(server.requests)
+            time.sleep(0.5)
+            assert len(server.requests) == sent
+    assert {i: h.ended for i, h in made.items()} == {0: 1, 1: 1}
+
+
+def _open_sockets_to(port: int) -> List[socket.socket]:
+    found = []
+    for thing in gc.get_objects():
+        if isinstance(thing, socket.socket) and thing.fileno() != -1:
+            try:
+                peer = thing.getpeername()
+            except OSError:
+                continue
+            if peer[1] == port:
+                found.append(thing)
+    return found
+
+
+def test_events_many_closed_from_another_thread_closes_every_connection(
+    server: MockServer,
+) -> None:
+    """A Stop button: close() from another thread while this one iterates ends the
+    iteration, and every stream's connection is closed (they stayed open, unreachable)."""
+    for i in range(3):
+        server.add(Script(seed=i).text("hello " * 200, chunk=3).completed(), delay=0.01)
+    port = int(server.url.split(":")[2].split("/")[0])
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        with client.events_many([request(i) for i in range(3)]) as streams:
+            closer = threading.Timer(0.2, streams.close)
+            closer.start()
+            seen = sum(1 for _ in streams)
+            closer.join()
+        outcomes = streams.outcomes
+        assert 0 < seen and all(isinstance(outcome, rs.Response) for outcome in outcomes)
+        assert not any(outcome.status == "completed" for outcome in outcomes)  # type: ignore[union-attr]
+    del streams
+    gc.collect()
+    assert _open_sockets_to(port) == []
 
 
 def test_idle_and_total_limits_hold_per_stream(server: MockServer, client: rs.Client) -> None:

@@ -676,3 +676,26 @@ def test_closing_from_another_thread_after_its_reader_ended_closes_at_once(
         core = stream._core
         assert core._pairs is None and core._http is None  # closed here, not at collection
         gc.collect()  # -W error: an unclosed socket found by the collector would fail the test
+
+
+def test_a_run_stopped_before_the_next_turn_exists_returns_the_last_turn(
+    server: MockServer,
+) -> None:
+    """stop() while turn 2's request waits to be sent again: no turn 2, and run() returns
+    turn 1's response (the last one there is), not an empty one."""
+
+    @rs.tool
+    def lookup(x: int) -> str:
+        """Look up."""
+        return "42"
+
+    server.add(Script(seed=2).function_call("lookup", {"x": 1}).completed())
+    server.add_error(429, "slow down", code="rate_limit_exceeded", headers={"retry-after": "30"})
+    handler = Backing(stop_in_callback=True)
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=3) as client:
+        started = time.monotonic()
+        final = client.run(handler, tools=[lookup], model="m", input="q")
+    assert time.monotonic() - started < BOUND
+    assert final.id is not None and final.status == "completed"
+    assert [call.name for call in final.function_calls] == ["lookup"]
+    assert len(server.requests) == 2 and handler.retries == [30.0]
