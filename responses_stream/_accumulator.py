@@ -34,7 +34,7 @@ from ._snapshot_writes import (
     text_of,
     update_in_place,
 )
-from .errors import StreamInterrupted
+from .errors import ProtocolError, StreamInterrupted
 from .events import LIFECYCLE_STATUS, TERMINAL_TYPES
 from .models import (
     ITEM_TYPES,
@@ -75,6 +75,8 @@ _STREAMED_FIELDS: Dict[str, Any] = {
 }
 _STREAMED_DONE = {kind[: -len("delta")] + "done": spec for kind, spec in _STREAMED_FIELDS.items()}
 _FINAL_ITEM_STATUSES = ("completed", "incomplete", "failed")
+MAX_PART_GAP = 256
+"""How many parts an index may skip (placeholders fill them): past that, a ProtocolError."""
 
 
 Step = Callable[["Accumulator", Any], Any]
@@ -114,6 +116,7 @@ class Accumulator:
         # The part the last text delta went to: deltas come in runs for one part.
         self._text_key: Any = None
         self._text_part: Any = None
+        self._moved: Dict[Any, Any] = {}  # (id(parts), index, class) -> part: see _beside
         output = self.response.output
         for index, item in enumerate(output):
             self._register(index, item)
@@ -427,16 +430,31 @@ class Accumulator:
             part = parts[index]
             if isinstance(part, cls):
                 return part
-        part = cls.from_wire({"type": cls.TYPE})
-        if 0 <= index < len(parts):
-            parts[index] = part
-            self._text_key = None  # it may have been the cached text part
-            return part
+            return self._beside(parts, index, cls)
+        if index - len(parts) > MAX_PART_GAP:
+            raise ProtocolError(
+                f"{cls.TYPE} part index {index} is far past the {len(parts)} so far"
+            )
         # Parts before it that were not announced yet get their place, so their deltas,
         # when they come, do not land in this one.
         parts.extend(cls.from_wire({"type": cls.TYPE}) for _ in range(len(parts), index))
+        part = cls.from_wire({"type": cls.TYPE})
         parts.append(part)
         return part
+
+    def _beside(self, parts: List[Any], index: int, cls: Type[Any]) -> Any:
+        """The ``cls`` part for ``index``, which holds a part of another type: an empty one (a
+        placeholder) gives way; one with content stays, and a new part goes after the others,
+        where every later event of its type for ``index`` finds it."""
+        self._text_key = None  # it may have been the cached text part
+        if not any(value for key, value in vars(parts[index]).items() if key != "type"):
+            part = parts[index] = cls.from_wire({"type": cls.TYPE})
+            return part
+        key = (id(parts), index, cls)
+        if key not in self._moved:
+            self._moved[key] = cls.from_wire({"type": cls.TYPE})
+            parts.append(self._moved[key])
+        return self._moved[key]
 
     def _content_part(self, event: Any) -> Any:
         part = fresh(event, "part", part_from_dict)
@@ -455,8 +473,10 @@ class Accumulator:
             index = len(parts) if event.type.endswith(".added") else len(parts) - 1
         if 0 <= index < len(parts):
             old = parts[index]
-            parts[index] = update_in_place(old, part)
-            part = parts[index]
+            if type(old) is type(part) or isinstance(old, dict) or isinstance(part, dict):
+                part = parts[index] = update_in_place(old, part)
+            else:  # a part of another type there: see _beside
+                part = update_in_place(self._beside(parts, index, type(part)), part)
         else:
             parts.append(part)
         self._text_key = None

@@ -109,6 +109,14 @@ def _field_values(obj: Any) -> Tuple[Any, ...]:
     return tuple(getattr(obj, f.name) for f in _fields(obj) if f.compare)
 
 
+def text_field(value: Any) -> str:
+    """A ``_CONVERT`` step for a field the SDK joins, appends to or parses as text: a string
+    (null never reaches it), else a TypeError, which makes the event a ProtocolError."""
+    if type(value) is not str:
+        raise TypeError(f"a text field must be a string, got {type(value).__name__}: {value!r:.80}")
+    return value
+
+
 class Record:  # noqa: PLW1641 - Model is unhashable, Event hashes its fields
     """Base of every event and model: wire construction, repr, equality, JSON conversions."""
 
@@ -223,6 +231,10 @@ class Model(Record):
                 extra = self.__dict__.get("_extra")
                 if extra is not None and name in extra:
                     return extra[name]
+            found = getattr(type(self), name, None)
+            if isinstance(found, property) and found.fget is not None:
+                # The property raised AttributeError: raise that one, not "no attribute".
+                return found.fget(self)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 

@@ -57,6 +57,13 @@ _KINDS.update(
 )
 
 
+TEXT_FIELDS: Dict[str, Tuple[str, ...]] = {
+    "mcp_call": ("arguments",),
+    "custom_tool_call": ("input",),
+    "code_interpreter_call": ("code",),
+}
+"""Item fields of kind ``str`` that the SDK streams into and parses: checked like ``text``."""
+
 _MODEL_NAMES = ("ContentPart", "OutputItem", "Response", "output_item_from_dict", "part_from_dict")
 
 
@@ -100,6 +107,8 @@ def _class(
         field_name, kind = spec.split(":")
         annotation, default, convert = _KINDS[kind]
         lines.append(f"    {field_name}: {annotation} = {default}")
+        if kind == "text" or field_name in TEXT_FIELDS.get(entry.get("type", ""), ()):
+            convert = "text_field"
         if convert:
             converts.append(f'("{field_name}", {convert})')
         if kind == "list!":
@@ -180,7 +189,7 @@ def model_types(data: Dict[str, Any]) -> str:
         "from dataclasses import field",
         _imports(text, "typing", _TYPING),
         "",
-        "from ._base import Model, OutputItemBase",
+        "from ._base import Model, OutputItemBase, text_field",
         "from ._records import dataclass",
     ]
     return "\n".join(head) + "\n" + text + "\n" + "\n".join(_all(names + parts + items))

@@ -9,6 +9,7 @@ them into durations whenever the metrics are read, live during the stream
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -136,7 +137,8 @@ class Meter:
         tokens = getattr(usage, "output_tokens", None)
         first, last = self.first_token_at, self.last_token_at
         if isinstance(tokens, int) and first is not None and last is not None and last > first:
-            rate = tokens / (last - first)
+            with contextlib.suppress(OverflowError):  # a count no float holds: no rate
+                rate = tokens / (last - first)
         return StreamMetrics(
             request_id=self.request_id,
             started_at=self.started_at,

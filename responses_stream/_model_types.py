@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type, Union
 
-from ._base import Model, OutputItemBase
+from ._base import Model, OutputItemBase, text_field
 from ._records import dataclass
 
 
@@ -53,6 +53,7 @@ class OutputText(Model):
     text: str = ""
     annotations: List[Any] = field(default_factory=list)
     logprobs: Optional[List[Any]] = None
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("text", text_field),)
     _LISTS: ClassVar[Tuple[str, ...]] = ("annotations",)
 
 
@@ -63,6 +64,7 @@ class Refusal(Model):
     TYPE: ClassVar[str] = "refusal"
     type: str = "refusal"
     refusal: str = ""
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("refusal", text_field),)
 
 
 @dataclass(repr=False, eq=False)
@@ -72,6 +74,7 @@ class ReasoningText(Model):
     TYPE: ClassVar[str] = "reasoning_text"
     type: str = "reasoning_text"
     text: str = ""
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("text", text_field),)
 
 
 @dataclass(repr=False, eq=False)
@@ -81,6 +84,7 @@ class SummaryText(Model):
     TYPE: ClassVar[str] = "summary_text"
     type: str = "summary_text"
     text: str = ""
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("text", text_field),)
 
 
 @dataclass(repr=False, eq=False)
@@ -268,6 +272,7 @@ class CodeInterpreterCall(OutputItemBase):
     container_id: Optional[str] = None
     outputs: Optional[List[Any]] = None
     status: Optional[str] = None
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("code", text_field),)
 
 
 @dataclass(repr=False, eq=False)
@@ -369,6 +374,7 @@ class McpCall(OutputItemBase):
     error: Any = None
     output: Optional[str] = None
     status: Optional[str] = None
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("arguments", text_field),)
 
 
 @dataclass(repr=False, eq=False)
@@ -419,6 +425,7 @@ class CustomToolCall(OutputItemBase):
     id: Optional[str] = None
     caller: Any = None
     namespace: Optional[str] = None
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("input", text_field),)
 
 
 @dataclass(repr=False, eq=False)

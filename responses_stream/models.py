@@ -30,7 +30,7 @@ from typing import (
 )
 
 from . import _model_types
-from ._base import Model, OutputItemBase, dump, loads_strict
+from ._base import Model, OutputItemBase, dump, loads_strict, text_field
 from ._json_items import CustomToolCall, McpCall, parsed_so_far
 from ._metrics import StreamMetrics
 
@@ -120,7 +120,7 @@ class Message(OutputItemBase):
     @property
     def text(self) -> str:
         """The text of every ``output_text`` part, joined."""
-        return "".join(p.text for p in self.content if isinstance(p, OutputText))
+        return "".join(p.text or "" for p in self.content if isinstance(p, OutputText))
 
     @property
     def refusal(self) -> Optional[str]:
@@ -146,6 +146,7 @@ class FunctionCall(OutputItemBase):
     status: Optional[str] = None
     namespace: Optional[str] = None
     caller: Any = None
+    _CONVERT: ClassVar[Tuple[Tuple[str, Any], ...]] = (("arguments", text_field),)
 
     @property
     def parsed_arguments(self) -> Dict[str, Any]:
@@ -155,6 +156,13 @@ class FunctionCall(OutputItemBase):
         the raw string when it is not valid JSON or not an object.
         """
         raw = self.arguments
+        if not isinstance(raw, str) and raw is not None:  # set by hand: the wire's are checked
+            raise InvalidArgumentsError(
+                f"function call {self.name!r} ({self.call_id}) has arguments that are not a "
+                f"JSON string: {raw!r:.200}",
+                name=self.name,
+                arguments=raw,
+            )
         if raw is None or not raw.strip():
             return {}
         try:
@@ -213,12 +221,12 @@ class Reasoning(OutputItemBase):
     @property
     def summary_text(self) -> str:
         """Every summary part's text, joined with a blank line."""
-        return "\n\n".join(p.text for p in self.summary if isinstance(p, SummaryText))
+        return "\n\n".join(p.text or "" for p in self.summary if isinstance(p, SummaryText))
 
     @property
     def reasoning_text(self) -> str:
         """Every raw ``reasoning_text`` content part, joined (empty for OpenAI models)."""
-        return "".join(p.text for p in (self.content or []) if isinstance(p, ReasoningText))
+        return "".join(p.text or "" for p in (self.content or []) if isinstance(p, ReasoningText))
 
 
 OutputItem = Union[Message, FunctionCall, Reasoning, CatalogueItem, Dict[str, Any]]

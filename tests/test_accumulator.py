@@ -806,9 +806,10 @@ def test_a_new_item_at_the_same_index_takes_the_deltas_after_it() -> None:
     assert acc.response.output_text == "new"
 
 
-def test_a_part_of_another_type_at_the_cached_index_ends_the_cache() -> None:
-    """A refusal delta that takes the text part's place, then text again: each lands in the
-    part in the snapshot."""
+def test_a_part_of_another_type_at_the_cached_index_keeps_both() -> None:
+    """A refusal delta at the text part's index, then text again: the text part keeps its
+    place and every text delta, the refusal gets a part of its own after it (it replaced
+    the text part, which lost "a")."""
     acc = Accumulator()
     refusal = {
         "type": "response.refusal.delta",
@@ -818,8 +819,36 @@ def test_a_part_of_another_type_at_the_cached_index_ends_the_cache() -> None:
         "delta": "no",
     }
     feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("a"), refusal, text_delta("b"))
-    (part,) = acc.response.output[0].content  # type: ignore[union-attr]
-    assert isinstance(part, OutputText) and part.text == "b"
+    text, refused = acc.response.output[0].content  # type: ignore[union-attr]
+    assert isinstance(text, OutputText) and text.text == "ab"
+    assert isinstance(refused, Refusal) and refused.refusal == "no"
+    assert acc.response.output_text == "ab" and acc.response.refusal == "no"
+
+
+def test_an_empty_placeholder_of_another_type_gives_way() -> None:
+    """A delta for index 2 makes placeholders at 0 and 1; a refusal for index 0 then takes
+    the empty placeholder's place rather than going after it."""
+    acc = Accumulator()
+    refusal = {
+        "type": "response.refusal.delta",
+        "output_index": 0,
+        "content_index": 0,
+        "item_id": "msg_0",
+        "delta": "no",
+    }
+    feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("c", part=2), refusal)
+    parts = acc.response.output[0].content  # type: ignore[union-attr]
+    assert [type(p).__name__ for p in parts] == ["Refusal", "OutputText", "OutputText"]
+    assert acc.response.output_text == "c" and acc.response.refusal == "no"
+
+
+def test_a_part_index_far_past_the_parts_is_a_protocol_error() -> None:
+    """A hostile index would make that many placeholder parts: refused instead."""
+    acc = Accumulator()
+    with pytest.raises(rs.errors.ProtocolError, match="far past"):
+        feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("x", part=100_000))
+    feed(acc, text_delta("y", part=200))  # a gap within bounds is filled
+    assert len(acc.response.output[0].content) == 201  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

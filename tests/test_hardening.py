@@ -523,3 +523,112 @@ def test_mock_server_match_must_be_a_dict(server: MockServer) -> None:
     _Counted(server)  # the route still serves what is queued after the mistake
     with rs.Client(api_key="sk-test", base_url=server.url) as client:
         assert client.stream(model="m", input="x").output_text == "fine"
+
+
+# ------------------------------------------------------- text of the wrong type, huge numbers
+
+
+def _sse(events: List[Dict[str, Any]]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+
+
+_CREATED = {"type": "response.created", "response": {"id": "r1", "status": "in_progress"}}
+
+
+def _completed(output: List[Any], **response: Any) -> Dict[str, Any]:
+    payload = {"id": "r1", "status": "completed", "output": output, **response}
+    return {"type": "response.completed", "response": payload}
+
+
+_CALL = {
+    "type": "function_call",
+    "id": "fc1",
+    "call_id": "c1",
+    "name": "add",
+    "status": "completed",
+}
+_WRONG_TEXT = {
+    "function_call arguments as an object": [
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": {**_CALL, "arguments": {"a": 1}},
+        },
+    ],
+    "a part's text as a number": [
+        {
+            "type": "response.content_part.added",
+            "output_index": 0,
+            "content_index": 0,
+            "item_id": "m1",
+            "part": {"type": "output_text", "text": 5, "annotations": []},
+        },
+    ],
+    "a refusal as a number, in the final output": [
+        _completed(
+            [{"type": "message", "id": "m1", "content": [{"type": "refusal", "refusal": 5}]}]
+        )
+    ],
+    "mcp_call arguments as a list": [
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {"type": "mcp_call", "arguments": [1]},
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WRONG_TEXT))
+def test_text_of_the_wrong_type_in_an_item_or_part_is_a_protocol_error(
+    server: MockServer, name: str
+) -> None:
+    """A number where text belongs is a ProtocolError with the response so far, as the README
+    says; it used to be accepted, then break output_text or parsed_arguments later."""
+    events = [_CREATED, *_WRONG_TEXT[name]]
+    if events[-1]["type"] != "response.completed":
+        events.append(_completed([]))
+    server.add(_sse(events))
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        with pytest.raises(errors.ProtocolError) as caught:
+            client.stream(model="m", input="x")
+    assert "must be a string" in str(caught.value) and caught.value.response is not None
+
+
+def test_null_text_in_a_part_reads_as_empty(server: MockServer) -> None:
+    message = {"type": "message", "id": "m1", "content": [{"type": "output_text", "text": None}]}
+    server.add(_sse([_CREATED, _completed([message])]))
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        final = client.stream(model="m", input="x")
+    assert final.output_text == "" and final.status == "completed"
+
+
+def test_arguments_set_by_hand_to_a_non_string_are_invalid_arguments() -> None:
+    call = rs.FunctionCall(name="add", call_id="c1", arguments=5)  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidArgumentsError, match="not a JSON string"):
+        call.parsed_arguments
+
+
+def test_a_token_count_too_large_for_a_float_leaves_the_rate_out(server: MockServer) -> None:
+    """usage.output_tokens of 10**400 (valid JSON) raised a bare OverflowError at the end of
+    every stream; the response completes and the rate is simply not known."""
+    events = [
+        _CREATED,
+        {
+            "type": "response.output_text.delta",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "Hi",
+        },
+        {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "!"},
+    ]
+    usage = {"input_tokens": 1, "output_tokens": 10**400, "total_tokens": 10**400}
+    events.append(_completed([], usage=usage))
+    server.add(_sse(events))
+    server.add(_sse(events))
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        final = client.stream(model="m", input="x")
+        [many] = client.stream_many([{"model": "m", "input": "x"}])
+    for response in (final, many):
+        assert isinstance(response, rs.Response) and response.status == "completed"
+        assert response.metrics is not None and response.metrics.output_tokens_per_second is None
