@@ -155,8 +155,8 @@ class FunctionCall(OutputItemBase):
         Raises :class:`~responses_stream.errors.InvalidArgumentsError` (a ``ValueError``) with
         the raw string when it is not valid JSON or not an object.
         """
-        raw = self.arguments
-        if not isinstance(raw, str) and raw is not None:  # set by hand: the wire's are checked
+        raw: Any = self.arguments  # a str from the wire (checked); by hand, anything
+        if not isinstance(raw, str) and raw is not None:
             raise InvalidArgumentsError(
                 f"function call {self.name!r} ({self.call_id}) has arguments that are not a "
                 f"JSON string: {raw!r:.200}",
