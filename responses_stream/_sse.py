@@ -124,9 +124,9 @@ class FramedSSEClient(SSEClient):
         self.truncated = False
         """True once the source ended inside a block (no blank line after it)."""
         self.cut: Any = None
-        """The data of the block the source broke inside (an exception, not its end): the
-        text of its ``data`` lines, or its raw bytes when they do not parse (cut inside a UTF-8
-        character, or before any ``data`` line)."""
+        """The data of the block the source ended or broke inside: the text of its ``data``
+        lines, or its raw bytes when they do not parse (cut inside a UTF-8 character, or
+        before any ``data`` line)."""
         self.bytes_received = 0
         """Body bytes received so far (before any normalisation)."""
         self.head = b""
@@ -168,6 +168,7 @@ class FramedSSEClient(SSEClient):
                     if not tail.strip(b"\n"):
                         return
                     self.truncated = True
+                    self.cut = _cut_data(tail, comment_limit)
                     chunk = tail + b"\n\n"
                     pending = []
                     pending_ends_lf = False
@@ -309,6 +310,8 @@ class FramedSSEClient(SSEClient):
                         raise _comment_too_large(comment_limit, line_head)
                 else:
                     pending_ends_lf = False
+        except (ProtocolError, UnicodeDecodeError):  # this framer's own: the block is whole
+            raise
         except Exception:  # the source broke (a cut chunked body, a reset): keep its tail
             if at_start and head:
                 pending.append(head)

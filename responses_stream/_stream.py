@@ -561,4 +561,6 @@ class StreamCore:
             reason = (detail.message or detail.code) if detail is not None else None
             raise ResponseFailedError(f"the response failed: {reason or 'no reason given'}")
         why = "data: [DONE]" if self.done_sentinel else "the end of the body"
-        raise attach(StreamInterrupted(f"{why} came before a terminal event"), self)
+        raise attach(
+            StreamInterrupted(f"{why} came before a terminal event", unparsed=self.cut), self
+        )

@@ -199,3 +199,18 @@ def test_an_events_stream_cut_inside_an_event_is_truncated(server: MockServer) -
                 list(events)
             assert events.truncated
     assert caught.value.unparsed == body[block:cut]
+
+
+def test_a_close_delimited_body_cut_before_an_events_data_keeps_its_bytes(
+    server: MockServer,
+) -> None:
+    """Cut after ``event:`` and before ``data:``: nothing parses, and the bytes that arrived
+    are ``unparsed``, for a body ended by the close as for a chunked one."""
+    body = Script(seed=1).text("hello world", chunk=4).completed().to_bytes()
+    cut = body.index(b"response.completed") + 5
+    block = body.rfind(b"\n\n", 0, cut) + 2
+    server.add(body, close_after=cut, framing="close")
+    with rs.Client(api_key="sk-test", base_url=server.url, max_retries=0) as client:
+        with pytest.raises(rs.errors.StreamInterrupted) as caught:
+            client.stream(model="m", input="x")
+    assert caught.value.unparsed == body[block:cut]
