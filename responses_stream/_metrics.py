@@ -63,7 +63,7 @@ class StreamMetrics:
     max_gap: Optional[float] = None
     """The longest wait between two consecutive events (from headers to the first one too)."""
     retries: int = 0
-    """Requests sent again before the stream started."""
+    """Requests sent again after a try failed: before the stream started, or to resume it."""
     resumes: int = 0
     """Times a broken background stream was continued on a new connection."""
 
@@ -118,8 +118,10 @@ class Meter:
         now = self.clock()
         if self.headers_at is None:
             self.headers_at = now
-        # Gaps and the idle and read limits count from here.
-        self.last_event_at = self.progress_at = self.data_at = now
+            self.last_event_at = now  # the first gap counts from here
+        # The idle and read limits too; a resumed connection's first gap counts from the last
+        # event before the break: the caller waited all that time.
+        self.progress_at = self.data_at = now
         self.request_id = request_id or self.request_id
 
     def snapshot(

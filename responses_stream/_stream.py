@@ -395,7 +395,12 @@ class StreamCore:
         """End the tracing span with the outcome so far (only the first call counts)."""
         span = self._span
         if span is not None and not span.ended:
-            span.finish(response=self.response, metrics=self.metrics, error=error)
+            response = self.response
+            terminal = self.accumulator.terminal
+            if not self.accumulator.keep_output and terminal is not None:
+                # accumulate=False kept no output: the terminal payload says how it finished.
+                response = getattr(terminal, "response", None) or response
+            span.finish(response=response, metrics=self.metrics, error=error)
 
     def _connection(self, http: requests.Response) -> Iterator[Pair]:
         """The events of one HTTP response; raises how it ended unless it completed.

@@ -222,10 +222,24 @@ def _error_type(error: Optional[BaseException], response: Any) -> Optional[str]:
     return None
 
 
-def _error_message(error: Optional[BaseException], response: Any) -> str:
+def _error_message(error: Optional[BaseException], response: Any, content: bool) -> str:
+    """The ERROR status's description. Without ``content`` no message is quoted: a tool's
+    exception, bad arguments or a malformed event may carry prompts, answers or arguments.
+    What is left: the error's type, HTTP status and error code."""
     if error is not None:
-        return str(error) or type(error).__qualname__
-    message = _get(_get(response, "error"), "message")
+        if content:
+            return str(error) or type(error).__qualname__
+        details = [
+            f"{name} {value}"
+            for name, value in (
+                ("HTTP", getattr(error, "status_code", None)),
+                ("code", getattr(error, "code", None)),
+            )
+            if isinstance(value, (int, str)) and not isinstance(value, bool)
+        ]
+        return type(error).__qualname__ + (f" ({', '.join(details)})" if details else "")
+    failure = _get(response, "error")
+    message = _get(failure, "message") if content else _get(failure, "code")
     return message if isinstance(message, str) else "response.failed"
 
 

@@ -89,8 +89,11 @@ def _set_outcome(
     error_type: Optional[str],
     error: Optional[BaseException],
     response: Any,
+    *,
+    content: bool,
 ) -> None:
-    """Set ``attributes``, with ``error.type`` and an ``ERROR`` status when the call failed."""
+    """Set ``attributes``, with ``error.type`` and an ``ERROR`` status when the call failed
+    (its description quotes the error's message only with ``content``: see _error_message)."""
     if error_type is not None:
         attributes[_ERROR_TYPE] = error_type
     if attributes:
@@ -98,7 +101,7 @@ def _set_outcome(
     if error_type is not None:
         from opentelemetry.trace import Status, StatusCode
 
-        span.set_status(Status(StatusCode.ERROR, _error_message(error, response)))
+        span.set_status(Status(StatusCode.ERROR, _error_message(error, response, content)))
 
 
 class StreamSpan:
@@ -194,7 +197,9 @@ class StreamSpan:
         if first_chunk is not None:
             attributes[_TIME_TO_FIRST_CHUNK] = first_chunk
         attributes.update(_stream_extras(metrics))
-        _set_outcome(self.span, attributes, error_type, error, response)
+        _set_outcome(
+            self.span, attributes, error_type, error, response, content=tracing.trace_content
+        )
         if tracing._instruments is not None:
             tracing._instruments.record_stream(elapsed, metric_base, error_type, usage, first_chunk)
         if self._run is not None:
@@ -327,7 +332,7 @@ class RunSpan(_Scope):
                 attributes[_OUTPUT_MESSAGES] = _dumps(_output_messages(response, reason))
         if reason is not None:
             attributes[_FINISH_REASONS] = (reason,)
-        _set_outcome(self.span, attributes, error_type, error, None)
+        _set_outcome(self.span, attributes, error_type, error, None, content=tracing.trace_content)
         if tracing._instruments is not None:
             tracing._instruments.record_run(elapsed, self._model, self._agent_name, error_type)
 
@@ -397,6 +402,6 @@ class ToolSpan(_Scope):
 
     def _record(self, span: Span, error: Optional[BaseException], elapsed: float) -> None:
         error_type = _error_type(error, None)
-        _set_outcome(span, {}, error_type, error, None)
+        _set_outcome(span, {}, error_type, error, None, content=self._tracing.trace_content)
         if self._tracing._instruments is not None:
             self._tracing._instruments.record_tool(elapsed, self._name, error_type)

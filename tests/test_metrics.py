@@ -151,3 +151,19 @@ def test_bytes_count_the_whole_body_however_it_is_split(server: MockServer, verb
             assert isinstance(final, rs.Response) and final.metrics is not None
             counts.append(final.metrics.bytes)
     assert counts == [len(body)] * 3
+
+
+def test_the_longest_gap_spans_a_resume(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A background stream cut, then resumed after a 0.4 s back-off: the caller waited that
+    long between two events, and max_gap says so (each connection restarted it)."""
+    monkeypatch.setattr("responses_stream._resume.backoff_delay", lambda attempt: 0.4)
+    script = Script(background=True, seed=8).text("resumed after a wait", chunk=4).completed()
+    body = script.to_bytes()
+    server.add(script, close_after=body.index(b"\n\n", len(body) // 2) + 2)
+    with rs.Client(api_key="sk-test", base_url=server.url) as client:
+        final = client.stream(model="m", input="x", background=True)
+    assert final.output_text == "resumed after a wait"
+    assert final.metrics is not None and final.metrics.resumes == 1
+    assert final.metrics.max_gap >= 0.4

@@ -690,3 +690,21 @@ def test_a_request_id_given_in_headers_is_the_one_sent() -> None:
     assert first.headers["x-request-id"] == "req_a"
     assert second.headers["x-request-id"] == "req_b"
     assert third.headers["x-request-id"].startswith("req_0")
+
+
+def test_a_tool_called_twice_is_listed_once_in_the_response() -> None:
+    """As on the real wire (a parallel call to one function lists it once)."""
+    script = (
+        Script(seed=3)
+        .function_call("get_weather", {"city": "Paris"})
+        .function_call("get_weather", {"city": "Rome"})
+        .web_search("news")
+        .web_search("more news")
+        .completed()
+    )
+    final = script.events()[-1]["response"]
+    assert [tool.get("name", tool["type"]) for tool in final["tools"]] == [
+        "get_weather",
+        "web_search",
+    ]
+    assert final["usage"]["input_tokens"] == 11 + 40 * 2

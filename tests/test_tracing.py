@@ -386,27 +386,46 @@ def failed_response(code: str = "server_error") -> rs.Response:
     return response("failed", output=[], error={"code": code, "message": "The model crashed"})
 
 
+@pytest.mark.parametrize("content", [False, True])
 @pytest.mark.parametrize(
-    ("error", "error_type"),
+    ("error", "error_type", "safe"),
     [
-        (errors.StreamError("Rate limited", code="rate_limit_exceeded"), "rate_limit_exceeded"),
-        (errors.ResponseFailedError("failed", response=failed_response()), "server_error"),
-        (errors.APITimeoutError("no byte within 600 s"), "APITimeoutError"),
-        (errors.RateLimitError("slow down", status_code=429), "RateLimitError"),
-        (ValueError("handler callback broke"), "ValueError"),
-        (KeyboardInterrupt(), "KeyboardInterrupt"),
-        (errors.StreamInterrupted("EOF before a terminal event"), "StreamInterrupted"),
+        (
+            errors.StreamError("Rate limited", code="rate_limit_exceeded"),
+            "rate_limit_exceeded",
+            "StreamError (code rate_limit_exceeded)",
+        ),
+        (
+            errors.ResponseFailedError("failed", response=failed_response()),
+            "server_error",
+            "ResponseFailedError",
+        ),
+        (errors.APITimeoutError("no byte within 600 s"), "APITimeoutError", "APITimeoutError"),
+        (
+            errors.RateLimitError("slow down", status_code=429),
+            "RateLimitError",
+            "RateLimitError (HTTP 429)",
+        ),
+        (ValueError("handler callback broke"), "ValueError", "ValueError"),
+        (KeyboardInterrupt(), "KeyboardInterrupt", "KeyboardInterrupt"),
+        (
+            errors.StreamInterrupted("EOF before a terminal event"),
+            "StreamInterrupted",
+            "StreamInterrupted",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
 )
 def test_an_error_sets_status_error_and_error_type(
-    otel: Otel, error: BaseException, error_type: str
+    otel: Otel, error: BaseException, error_type: str, safe: str, content: bool
 ) -> None:
-    stream = start(otel.tracing())
+    """The status quotes the error's message only with trace_content (it may hold prompts,
+    answers or arguments); without, its type, HTTP status and error code."""
+    stream = start(otel.tracing(trace_content=content))
     stream.finish(response=response("in_progress", output=[]), error=error)
     (span,) = otel.spans()
     assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == (str(error) or type(error).__name__)
+    assert span.status.description == ((str(error) or type(error).__name__) if content else safe)
     attributes = span.attributes or {}
     assert attributes["error.type"] == error_type
     assert attributes["gen_ai.response.finish_reasons"] == ("error",)
@@ -414,11 +433,12 @@ def test_an_error_sets_status_error_and_error_type(
     assert point.attributes is not None and point.attributes["error.type"] == error_type
 
 
-def test_a_failed_response_without_an_exception_is_an_error(otel: Otel) -> None:
-    start(otel.tracing()).finish(response=failed_response("invalid_prompt"))
+@pytest.mark.parametrize("content", [False, True])
+def test_a_failed_response_without_an_exception_is_an_error(otel: Otel, content: bool) -> None:
+    start(otel.tracing(trace_content=content)).finish(response=failed_response("invalid_prompt"))
     (span,) = otel.spans()
     assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == "The model crashed"
+    assert span.status.description == ("The model crashed" if content else "invalid_prompt")
     attributes = span.attributes or {}
     assert attributes["error.type"] == "invalid_prompt"
     assert attributes["gen_ai.response.finish_reasons"] == ("error",)
@@ -668,8 +688,11 @@ def test_an_error_that_leaves_the_run_is_recorded(otel: Otel) -> None:
     }
 
 
-def test_a_tool_that_raises_is_recorded_and_the_exception_propagates(otel: Otel) -> None:
-    tracing = otel.tracing()
+@pytest.mark.parametrize("content", [False, True])
+def test_a_tool_that_raises_is_recorded_and_the_exception_propagates(
+    otel: Otel, content: bool
+) -> None:
+    tracing = otel.tracing(trace_content=content)
     with (
         pytest.raises(ZeroDivisionError),
         tracing.tool_span(name="divide", call_id="call_9", arguments='{"a": 1, "b": 0}'),
@@ -677,7 +700,7 @@ def test_a_tool_that_raises_is_recorded_and_the_exception_propagates(otel: Otel)
         _ = 1 / 0
     span = otel.span("execute_tool divide")
     assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == "division by zero"
+    assert span.status.description == ("division by zero" if content else "ZeroDivisionError")
     assert (span.attributes or {})["error.type"] == "ZeroDivisionError"
 
 

@@ -450,3 +450,50 @@ def test_on_by_default_with_a_global_tracer_provider() -> None:
         + "print([span.name for span in exporter.get_finished_spans()])\n"
     )
     assert lines == ["Hi", "['chat m']"]
+
+
+SECRET = "4111-1111-1111-1111"
+
+
+def test_without_trace_content_no_argument_or_text_reaches_a_span(
+    server: MockServer, traced: rs.Client, otel: Otel
+) -> None:
+    """Bad tool arguments (their error quotes them), a tool whose error quotes them, and a
+    malformed event (its error quotes the data): no span holds the secret they carry."""
+
+    @rs.tool
+    def lookup(card_number: str) -> str:
+        """Look a card up."""
+        raise ValueError(f"no card {card_number}")
+
+    server.add(Script(seed=1).function_call("lookup", '{"card_number": "' + SECRET).completed())
+    server.add(answer())
+    server.add(Script(seed=2).function_call("lookup", {"card_number": SECRET}).completed())
+    server.add(answer())
+    server.add(
+        b'data: {"type": "response.output_text.delta", "delta": ["' + SECRET.encode() + b'"]}\n\n'
+    )
+    traced.run(tools=[lookup], model=MODEL, input="x")
+    traced.run(tools=[lookup], model=MODEL, input="x")
+    with pytest.raises(errors.ProtocolError):
+        traced.stream(model=MODEL, input="x")
+    spans = otel.spans()
+    assert {s.status.status_code for s in spans} >= {StatusCode.ERROR}
+    for span in spans:
+        assert SECRET not in (span.status.description or ""), span.name
+        assert SECRET not in repr(dict(span.attributes or {})), span.name
+        for event in span.events:
+            assert SECRET not in repr(dict(event.attributes or {})), span.name
+
+
+@pytest.mark.parametrize("accumulate", [True, False])
+def test_a_call_ends_a_stream_as_tool_call_whether_or_not_output_is_kept(
+    server: MockServer, traced: rs.Client, otel: Otel, accumulate: bool
+) -> None:
+    """accumulate=False keeps no output in the snapshot: the finish reason comes from the
+    terminal event's response, which has it (it read "stop")."""
+    server.add(
+        Script(model=MODEL, seed=1).function_call("get_weather", {"city": "Paris"}).completed()
+    )
+    traced.stream(model=MODEL, input="x", accumulate=accumulate)
+    assert_no_error(only_span(otel), "tool_call")

@@ -283,8 +283,17 @@ class Script:
 
     # -- rendering ----------------------------------------------------------------------------
 
+    def _tools(self) -> List[JSONDict]:
+        """The request's tools as the response echoes them: each one once, however many
+        times the model called it (as the real wire does)."""
+        tools: List[JSONDict] = []
+        for item in self._items:
+            if item.tool is not None and item.tool not in tools:
+                tools.append(copy.deepcopy(item.tool))
+        return tools
+
     def _usage(self, override: Optional[Mapping[str, Any]]) -> JSONDict:
-        tools = [item.tool for item in self._items if item.tool is not None]
+        tools = self._tools()
         reasoning = sum(item.reasoning_tokens for item in self._items)
         visible = sum(item.tokens for item in self._items)
         over = dict(override or {})
@@ -302,7 +311,7 @@ class Script:
 
     def _response(self, status: str, output: List[JSONDict], **final: Any) -> JSONDict:
         has_reasoning = any(isinstance(item, ReasoningItem) for item in self._items)
-        tools = [copy.deepcopy(item.tool) for item in self._items if item.tool is not None]
+        tools = self._tools()
         return {
             "id": self.response_id,
             "object": "response",
