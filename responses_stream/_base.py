@@ -19,6 +19,7 @@ import datetime
 import decimal
 import enum
 import json
+import math
 import uuid
 from dataclasses import field, fields
 from typing import (
@@ -59,12 +60,20 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"the number {text[:40]} is too large for a float")
+    return value
+
+
 def loads_strict(text: str) -> Any:
     """``json.loads`` for JSON a model wrote (arguments, structured output): ``NaN`` and
-    ``Infinity``, which JSON does not have, are refused, and nesting too deep for Python is a
+    ``Infinity``, which JSON does not have, are refused (so is a number too large for a
+    float, ``1e400``, which would read as infinity), and nesting too deep for Python is a
     ``ValueError`` like any other invalid JSON (not a ``RecursionError``)."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError("it nests too deeply") from None
 

@@ -29,6 +29,14 @@ def _join(lines: List[str]) -> str:
     return " ".join(line.strip() for line in lines if line.strip())
 
 
+def _numpy_entry_at(lines: List[str], i: int) -> bool:
+    """Line ``i`` starts another NumPy parameter (entries may be apart by a blank line), not
+    the next section (a title underlined with dashes)."""
+    if i >= len(lines) or not _NUMPY_ENTRY.match(lines[i].strip()):
+        return False
+    return not (i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"})
+
+
 def parse_docstring(
     doc: Optional[str], sections: Tuple[str, ...] = ARG_SECTIONS
 ) -> Tuple[str, Dict[str, str]]:
@@ -77,7 +85,8 @@ def parse_docstring(
         while i < len(lines):
             line = lines[i]
             if not line.strip():
-                if i + 1 < len(lines) and lines[i + 1].startswith(" "):
+                after = lines[i + 1] if i + 1 < len(lines) else ""
+                if after.startswith(" ") or (numpy and _numpy_entry_at(lines, i + 1)):
                     i += 1
                     continue
                 break

@@ -213,7 +213,8 @@ def _turns(
 ) -> Response:
     """The turns of :func:`run`, from the first request on."""
     stateless = request.get("store") is False
-    conversation = _as_items(request.get("input"))
+    conversation: List[Any] = []  # every item sent and received so far
+    whole = True  # this turn's input is the whole conversation (not just the tools' outputs)
     responses: List[Response] = []
     executor: Optional[Executor] = None
     try:
@@ -221,6 +222,9 @@ def _turns(
             handler.on_turn_start(turn, request)
             if _stopped(handler) and responses:
                 return responses[-1]  # stopped between turns: no more requests
+            # What is sent, with what on_turn_start changed, is what later turns replay.
+            sent = _as_items(request.get("input"))
+            conversation = sent if whole else conversation + sent
             response = stream(handler, **request)
             if handler.stopped and responses and response.id is None and not response.output:
                 return responses[-1]  # stopped before this turn's response existed: between
@@ -244,11 +248,11 @@ def _turns(
             )
             if _stopped(handler):  # stop() from on_tool_result / on_tool_error
                 return response
-            conversation.extend(response.to_input_items())
-            conversation.extend(outputs)
+            conversation = conversation + response.to_input_items()
             request = dict(request)
-            if stateless or not response.id:
-                request["input"] = list(conversation)
+            whole = stateless or not response.id
+            if whole:
+                request["input"] = conversation + outputs
             else:
                 request["input"] = outputs
                 if "conversation" not in request:

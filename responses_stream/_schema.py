@@ -19,6 +19,7 @@ import dataclasses
 import enum
 import inspect
 import json
+import sys
 import types
 import typing
 from collections import abc
@@ -192,7 +193,7 @@ class SchemaBuilder:
             return {"type": "string"}, _check_str
         if origin is Union or (_UnionType is not None and isinstance(tp, _UnionType)):
             return self.union(args, path)
-        if origin is typing.Literal:
+        if origin is typing.Literal or _is_backported_literal(origin):
             return self.literal(args, path)
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             return self.enum(tp, path)
@@ -528,10 +529,20 @@ def _check_int(value: Any, path: str) -> Any:
     return value
 
 
+def _is_backported_literal(origin: Any) -> bool:
+    """``typing_extensions.Literal``, another object than ``typing.Literal`` before 3.10
+    (looked up only if the caller imported it)."""
+    backport = sys.modules.get("typing_extensions")
+    return backport is not None and origin is getattr(backport, "Literal", None)
+
+
 def _check_float(value: Any, path: str) -> Any:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _fail(path, "a number", value)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise _fail(path, "a number a float can hold", value) from None
 
 
 def _check_str(value: Any, path: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import sys
 import typing
 from typing import Any, Dict, List, Optional, Union
@@ -51,6 +52,10 @@ def _lost_module_globals(cls: type) -> Optional[Dict[str, Any]]:
     return None
 
 
+_CLASS_VAR = re.compile(r"\s*(?:typing\.|t\.)?ClassVar\b")
+"""A ``ClassVar[...]`` annotation, by its text: a class constant, not a field."""
+
+
 def type_hints(obj: Any, owner: str) -> Dict[str, Any]:
     """``get_type_hints`` with extras, falling back to rewriting ``X | Y`` on old Pythons."""
     lost = _lost_module_globals(obj) if isinstance(obj, type) else None
@@ -78,6 +83,8 @@ def type_hints(obj: Any, owner: str) -> Dict[str, Any]:
         try:
             hints[name] = _eval_annotation(value, namespace)
         except Exception as exc:
+            if name == "return" or _CLASS_VAR.match(value):
+                continue  # no schema needs it (a type imported only for type checkers, say)
             raise TypeError(
                 f"{owner}: cannot evaluate the annotation of {name!r} ({value!r}): "
                 f"{exc} (first error: {first_error})"

@@ -752,3 +752,41 @@ def test_stop_in_on_turn_start_sends_no_more_requests(
     # the next call on the same handler starts afresh
     server.add(Script(seed=74).text("hello").completed())
     assert client.run(rs.ResponseHandler(), tools=[get_time], input="y").output_text == "hello"
+
+
+@pytest.mark.parametrize("store", [False, None])
+def test_what_on_turn_start_adds_is_part_of_the_conversation(
+    server: MockServer, client: rs.Client, store: Optional[bool]
+) -> None:
+    """A developer message put in front by on_turn_start in turn 1, and a note appended in
+    turn 2: with store=False every later turn re-sends both (they were lost); with a
+    stored conversation, turn 2 sends the outputs and the note."""
+    developer = {"role": "developer", "content": "be terse"}
+    note = {"role": "user", "content": "and in Lima?"}
+
+    class Injecting(rs.ResponseHandler):
+        def on_turn_start(self, turn: int, params: Dict[str, Any]) -> None:
+            if turn == 1:
+                params["input"] = [developer, *params["input"]]
+            if turn == 2:
+                params["input"] = [*params["input"], note]
+
+    turn1 = Script(seed=31).function_call("get_time", {"city": "Cairo"}, call_id="t1").completed()
+    turn2 = Script(seed=32).function_call("get_time", {"city": "Lima"}, call_id="t2").completed()
+    server.add(turn1)
+    server.add(turn2)
+    server.add(Script(seed=33).text("Noon twice.").completed())
+    user = {"role": "user", "content": "Time in Cairo?"}
+    extra = {"store": False} if store is False else {}
+    client.run(Injecting(), tools=[get_time], model="m", input=[user], **extra)
+
+    first, second, third = bodies(server)
+    assert first["input"] == [developer, user]
+    out1 = [*final_output(turn1), fco("t1", "12:00 in Cairo")]
+    out2 = [*final_output(turn2), fco("t2", "12:00 in Lima")]
+    if store is False:
+        assert second["input"] == [developer, user, *out1, note]
+        assert third["input"] == [developer, user, *out1, note, *out2]
+    else:
+        assert second["input"] == [fco("t1", "12:00 in Cairo"), note]
+        assert third["input"] == [fco("t2", "12:00 in Lima")]

@@ -3,10 +3,12 @@ argument validation, decoration-time errors, and ``function_call_output``."""
 
 import dataclasses
 import enum
+import importlib
 import json
 import re
 import sys
 import typing
+from pathlib import Path
 from typing import (
     Annotated,
     Any,
@@ -872,3 +874,91 @@ def test_function_call_output() -> None:
 def test_unknown_tool_error() -> None:
     exc = UnknownToolError("unknown tool 'x'", name="x")
     assert isinstance(exc, LookupError) and exc.name == "x"
+
+
+def test_an_integer_too_large_for_a_float_parameter_is_invalid_arguments() -> None:
+    """A model's 401-digit integer for a float raised OverflowError out of validate() (and
+    out of client.run); it is an InvalidArgumentsError, answered to the model."""
+
+    @tool
+    def area(side: float) -> float:
+        """Square area."""
+        return side * side
+
+    with pytest.raises(rs.errors.InvalidArgumentsError, match="side"):
+        area.validate({"side": 10**400})
+
+
+def test_a_number_too_large_for_a_float_in_arguments_is_not_infinity() -> None:
+    call = rs.FunctionCall.from_wire({"type": "function_call", "arguments": '{"x": 1e400}'})
+    with pytest.raises(rs.errors.InvalidArgumentsError, match="too large"):
+        call.parsed_arguments
+
+
+def test_a_return_or_class_constant_annotation_only_type_checkers_can_read_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``from __future__ import annotations`` and a type imported under TYPE_CHECKING: the
+    return type and a ClassVar need no evaluation (they made @tool and text_format fail)."""
+    (tmp_path / "checked_only_module.py").write_text(
+        "from __future__ import annotations\n"
+        "import dataclasses\n"
+        "from typing import TYPE_CHECKING, ClassVar\n"
+        "if TYPE_CHECKING:\n"
+        "    from decimal import Decimal\n"
+        "def price(sku: str) -> Decimal:\n"
+        "    '''Price of a product.'''\n"
+        "    return 0\n"
+        "@dataclasses.dataclass\n"
+        "class Out:\n"
+        "    LIMIT: ClassVar[Decimal]\n"
+        "    a: int\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    namespace = vars(importlib.import_module("checked_only_module"))
+    assert tool(namespace["price"]).parameters["properties"] == {"sku": {"type": "string"}}
+    schema = rs.structured.text_format_schema(namespace["Out"])["schema"]
+    assert list(schema["properties"]) == ["a"]
+
+
+def test_typing_extensions_literal_is_a_literal() -> None:
+    """On Python 3.9 it is another object than typing.Literal (it was refused there)."""
+    typing_extensions = pytest.importorskip("typing_extensions")
+
+    @tool
+    def convert(unit: typing_extensions.Literal["c", "f"]) -> str:  # noqa: F821
+        """Convert."""
+        return unit
+
+    assert convert.parameters["properties"]["unit"] == {"type": "string", "enum": ["c", "f"]}
+
+
+def test_numpy_parameters_apart_by_blank_lines_keep_their_descriptions() -> None:
+    @tool
+    def weather(city: str, unit: str, days: int) -> str:
+        """Weather forecast.
+
+        Parameters
+        ----------
+        city : str
+            The city name.
+
+        unit : str
+            Temperature unit, c or f.
+
+        days : int
+            How many days ahead.
+
+        Returns
+        -------
+        str
+            The forecast.
+        """
+        return ""
+
+    properties = weather.parameters["properties"]
+    assert {name: spec.get("description") for name, spec in properties.items()} == {
+        "city": "The city name.",
+        "unit": "Temperature unit, c or f.",
+        "days": "How many days ahead.",
+    }
