@@ -25,11 +25,13 @@ from typing import Any, Callable, Dict, List, Optional, Type
 from . import events as ev
 from ._snapshot_writes import (
     append,
+    beside,
     final_text,
     fresh,
     fresh_items,
     id_of,
     merge_output,
+    padded,
     replace_text,
     text_of,
     update_in_place,
@@ -75,8 +77,6 @@ _STREAMED_FIELDS: Dict[str, Any] = {
 }
 _STREAMED_DONE = {kind[: -len("delta")] + "done": spec for kind, spec in _STREAMED_FIELDS.items()}
 _FINAL_ITEM_STATUSES = ("completed", "incomplete", "failed")
-MAX_PART_GAP = 256
-"""How many parts an index may skip (placeholders fill them): past that, a ProtocolError."""
 
 
 Step = Callable[["Accumulator", Any], Any]
@@ -101,6 +101,8 @@ class Accumulator:
         self.response = response if response is not None else Response.from_wire({})
         self.last_sequence_number: Optional[int] = None
         """The highest integer ``sequence_number`` applied so far (the resume cursor)."""
+        self.cursor_exact = True
+        """False once an event came unnumbered, or not above the last: no exact resume."""
         self.error_event: Optional[ev.ErrorEvent] = None
         self.terminal: Optional[ev.Event] = None
         self.saw_output = False
@@ -116,7 +118,7 @@ class Accumulator:
         # The part the last text delta went to: deltas come in runs for one part.
         self._text_key: Any = None
         self._text_part: Any = None
-        self._moved: Dict[Any, Any] = {}  # (id(parts), index, class) -> part: see _beside
+        self._moved: Dict[Any, Any] = {}  # (id(parts), index, class) -> part: see beside()
         output = self.response.output
         for index, item in enumerate(output):
             self._register(index, item)
@@ -161,8 +163,23 @@ class Accumulator:
                     )
             if last is None or seq > last:
                 self.last_sequence_number = seq
+            else:
+                self.cursor_exact = False  # numbers that do not grow (all 0, say)
+        elif self.last_sequence_number is not None and not isinstance(event, ev.KeepAlive):
+            self._unnumbered()
         step = self.steps.get(event.type)
         return None if step is None else step(self, event)
+
+    def _unnumbered(self) -> None:
+        """An event without a number after numbered ones: the cursor no longer says what was
+        delivered, so a resume would deliver some of it again."""
+        self.cursor_exact = False
+        if self._resumed_after is not None:
+            raise StreamInterrupted(
+                "the resumed stream sent an event without a sequence_number: what it sends "
+                "again cannot be told from what is new",
+                last_sequence_number=self.last_sequence_number,
+            )
 
     def open_items(self) -> List[int]:
         """The positions of the output items whose end (``output_item.done``) is to come."""
@@ -294,6 +311,11 @@ class Accumulator:
         payload: Optional[Response] = event.response
         snapshot = self.response
         attrs = snapshot.__dict__
+        theirs = payload.__dict__.get("id") if payload is not None else None
+        if self._resumed_after is not None and attrs.get("id") not in (None, theirs or None):
+            raise ProtocolError(
+                f"the resumed stream is of response {theirs!r}, not {attrs['id']!r}"
+            )
         self._copy_fields(payload)
         terminal = event.type in TERMINAL_TYPES
         # Items whose end the server never sent: their *_done callbacks fire at the terminal.
@@ -430,31 +452,9 @@ class Accumulator:
             part = parts[index]
             if isinstance(part, cls):
                 return part
-            return self._beside(parts, index, cls)
-        if index - len(parts) > MAX_PART_GAP:
-            raise ProtocolError(
-                f"{cls.TYPE} part index {index} is far past the {len(parts)} so far"
-            )
-        # Parts before it that were not announced yet get their place, so their deltas,
-        # when they come, do not land in this one.
-        parts.extend(cls.from_wire({"type": cls.TYPE}) for _ in range(len(parts), index))
-        part = cls.from_wire({"type": cls.TYPE})
-        parts.append(part)
-        return part
-
-    def _beside(self, parts: List[Any], index: int, cls: Type[Any]) -> Any:
-        """The ``cls`` part for ``index``, which holds a part of another type: an empty one (a
-        placeholder) gives way; one with content stays, and a new part goes after the others,
-        where every later event of its type for ``index`` finds it."""
-        self._text_key = None  # it may have been the cached text part
-        if not any(value for key, value in vars(parts[index]).items() if key != "type"):
-            part = parts[index] = cls.from_wire({"type": cls.TYPE})
-            return part
-        key = (id(parts), index, cls)
-        if key not in self._moved:
-            self._moved[key] = cls.from_wire({"type": cls.TYPE})
-            parts.append(self._moved[key])
-        return self._moved[key]
+            self._text_key = None  # it may have been the cached text part
+            return beside(parts, index, cls, self._moved)
+        return padded(parts, index, cls)
 
     def _content_part(self, event: Any) -> Any:
         part = fresh(event, "part", part_from_dict)
@@ -475,8 +475,9 @@ class Accumulator:
             old = parts[index]
             if type(old) is type(part) or isinstance(old, dict) or isinstance(part, dict):
                 part = parts[index] = update_in_place(old, part)
-            else:  # a part of another type there: see _beside
-                part = update_in_place(self._beside(parts, index, type(part)), part)
+            else:  # a part of another type there: see beside()
+                self._text_key = None
+                part = update_in_place(beside(parts, index, type(part), self._moved), part)
         else:
             parts.append(part)
         self._text_key = None

@@ -129,6 +129,7 @@ class StreamOpener:
                 clock=self._transport.clock,
                 deadline=guard.deadline if guard is not None else None,
                 recording=recording,
+                guard=guard,
             )
         try:
             return StreamCore(

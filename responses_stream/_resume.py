@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from typing import IO, Any, Callable, Iterator, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
 
 import requests
 
@@ -24,6 +24,9 @@ from ._accumulator import Accumulator
 from ._sse import block_ends
 from ._transport import attach, backoff_delay
 from .errors import APITimeoutError, ConfigurationError, ResponsesStreamError
+
+if TYPE_CHECKING:
+    from ._watchdog import Guard
 
 logger = logging.getLogger("responses_stream")
 
@@ -54,8 +57,10 @@ class Resumer:
         clock: Callable[[], float],
         deadline: Optional[float],
         recording: Optional[Recording] = None,
+        guard: Optional[Guard] = None,
     ) -> None:
         self._reopen = reopen
+        self._guard = guard
         self._recording = recording
         self._max_resumes = max_resumes
         self._on_resume = on_resume
@@ -67,8 +72,11 @@ class Resumer:
         self._cancelled = threading.Event()
 
     def cancel(self) -> None:
-        """The stream was closed on purpose (any thread): resume nothing, end a back-off now."""
+        """The stream was closed on purpose (any thread): resume nothing, end a back-off now,
+        and a resume request waiting for its headers (the call's guard ends that wait)."""
         self._cancelled.set()
+        if self._guard is not None:
+            self._guard.cancel()
 
     def next_connection(
         self, exc: ResponsesStreamError, accumulator: Accumulator, stream: Any
@@ -85,10 +93,10 @@ class Resumer:
         after = accumulator.last_sequence_number
         if response_id is None or self.resumes >= self._max_resumes:
             return None
-        if after is None:
-            # Without sequence numbers the server would send everything again: events already
-            # delivered would be delivered twice.
-            logger.info("not resuming %s: the stream carries no sequence numbers", response_id)
+        if after is None or not accumulator.cursor_exact:
+            # Without sequence numbers (on every event, growing) the server would send events
+            # that were delivered already, and nothing tells them apart.
+            logger.info("not resuming %s: its events are not all numbered in order", response_id)
             return None
         delay = backoff_delay(self.resumes)
         if self._deadline is not None and self._clock() + delay >= self._deadline:

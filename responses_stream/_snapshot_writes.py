@@ -4,11 +4,41 @@ replace them."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
+from .errors import ProtocolError
 from .models import Model, OutputItem, output_item_from_dict
 
 P = TypeVar("P", bound=Model)
+
+
+MAX_PART_GAP = 256
+"""How many parts an index may skip (placeholders fill them): past that, a ProtocolError."""
+
+
+def padded(parts: List[Any], index: int, cls: Type[Any]) -> Any:
+    """A new ``cls`` part at ``index``, past the end of ``parts``: the parts before it that
+    were not announced get their places, so their deltas, when they come, land there."""
+    if index - len(parts) > MAX_PART_GAP:
+        raise ProtocolError(f"{cls.TYPE} part index {index} is far past the {len(parts)} so far")
+    parts.extend(cls.from_wire({"type": cls.TYPE}) for _ in range(len(parts), index))
+    part = cls.from_wire({"type": cls.TYPE})
+    parts.append(part)
+    return part
+
+
+def beside(parts: List[Any], index: int, cls: Type[Any], moved: Dict[Any, Any]) -> Any:
+    """The ``cls`` part for ``index``, which holds a part of another type: an empty one (a
+    placeholder) gives way; one with content stays, and a new part goes after the others,
+    where every later event of its type for ``index`` finds it (``moved`` keeps it)."""
+    if not any(value for key, value in vars(parts[index]).items() if key != "type"):
+        part = parts[index] = cls.from_wire({"type": cls.TYPE})
+        return part
+    key = (id(parts), index, cls)
+    if key not in moved:
+        moved[key] = cls.from_wire({"type": cls.TYPE})
+        parts.append(moved[key])
+    return moved[key]
 
 
 def fresh(event: Any, key: str, build: Callable[[Any], Any]) -> Any:
@@ -121,12 +151,15 @@ def text_of(event: Any, key: str) -> Optional[str]:
 
 
 __all__ = [
+    "MAX_PART_GAP",
     "append",
+    "beside",
     "final_text",
     "fresh",
     "fresh_items",
     "id_of",
     "merge_output",
+    "padded",
     "replace_text",
     "text_of",
     "update_in_place",

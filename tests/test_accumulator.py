@@ -577,25 +577,28 @@ def test_a_gap_after_resuming_raises_stream_interrupted() -> None:
 
 
 def test_every_event_of_a_resumed_connection_is_checked() -> None:
-    """Events without a number (keep-alives) pass; every numbered event of the resumed
-    connection, not only its first, must follow the last one applied: one sent again later
-    in the connection is a REPEAT, and one that skips an event is StreamInterrupted."""
+    """Keep-alives pass; every numbered event of the resumed connection, not only its first,
+    must follow the last one applied: one sent again later in the connection is a REPEAT,
+    one that skips an event is StreamInterrupted, and so is one without a number (nothing
+    tells it from one delivered before the break)."""
     acc = Accumulator()
     feed(acc, numbered(4, "a"))
     acc.resuming()
-    feed(acc, {"type": "keepalive"}, numbered(None, "-"))
-    assert acc.response.output_text == "a-"
+    feed(acc, {"type": "keepalive"})
     assert feed(acc, numbered(5, "b"), numbered(6, "c"), numbered(6, "c"), numbered(5, "b"))[
         2:
     ] == [REPEAT, REPEAT]
-    assert acc.response.output_text == "a-bc"
+    assert acc.response.output_text == "abc"
     with pytest.raises(rs.StreamInterrupted) as info:
         feed(acc, numbered(8, "e"))
     assert "the resumed stream skipped events: 8 came after 6" in str(info.value)
     assert info.value.last_sequence_number == 6
-    assert acc.response.output_text == "a-bc" and acc.last_sequence_number == 6
+    assert acc.response.output_text == "abc" and acc.last_sequence_number == 6
     (part,) = feed(acc, numbered(7, "d"))
-    assert part.text == "a-bcd"
+    assert part.text == "abcd" and acc.cursor_exact
+    with pytest.raises(rs.StreamInterrupted, match="without a sequence_number"):
+        feed(acc, numbered(None, "-"))
+    assert acc.response.output_text == "abcd" and not acc.cursor_exact
 
 
 def test_a_stream_that_was_not_resumed_is_not_checked() -> None:

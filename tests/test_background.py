@@ -538,3 +538,63 @@ def test_unknown_response_id_is_not_found(server: MockServer) -> None:
     """Resuming an id the server does not know raises NotFoundError."""
     with _client(server) as client, pytest.raises(rs.errors.NotFoundError):
         client.resume("resp_missing")
+
+
+def _numbered(events: List[Dict[str, Any]], number: Any) -> bytes:
+    """``events`` as an SSE body, each with ``number(i, event)`` as its sequence_number (left
+    out when it gives None)."""
+    blocks = []
+    for i, event in enumerate(events):
+        changed = {k: v for k, v in event.items() if k != "sequence_number"}
+        seq = number(i, event)
+        if seq is not None:
+            changed["sequence_number"] = seq
+        blocks.append(b"data: " + json.dumps(changed).encode() + b"\n\n")
+    return b"".join(blocks)
+
+
+_CUT_AFTER = 8  # events delivered before the first connection breaks
+
+
+@pytest.mark.parametrize(
+    "case", ["resumed without numbers", "unnumbered before the cut", "all numbered 0"]
+)
+def test_a_stream_whose_numbers_do_not_track_what_was_delivered_is_never_replayed_twice(
+    server: MockServer, case: str
+) -> None:
+    """Resuming is exact only when every event carries a growing sequence number: a resumed
+    connection without numbers, unnumbered events after numbered ones (the cursor then
+    misses them), or numbers that do not grow (all 0) would deliver events twice. The
+    stream ends with StreamInterrupted and its partial response instead; no event twice."""
+    script = _script()
+    events = script.events()
+    if case == "unnumbered before the cut":
+        first = _numbered(events, lambda i, e: i if i < 5 else None)
+    elif case == "all numbered 0":
+        first = _numbered(events, lambda i, e: 0)
+    else:
+        first = _numbered(events, lambda i, e: i)
+    cut = first.index(b"\n\n", sum(len(b) for b in first.split(b"\n\n")[:_CUT_AFTER])) + 2
+    server.add(first, close_after=cut)
+    path = f"responses/{script.response_id}"
+    server.add(_numbered(events, lambda i, e: None), method="GET", path=path)
+    handler = Seen()
+    with _client(server) as client, pytest.raises(rs.StreamInterrupted) as caught:
+        client.stream(handler, model="m", input="x", background=True)
+    assert TEXT.startswith(handler.text)  # every delta once, in order
+    assert caught.value.response is not None
+    assert TEXT.startswith(caught.value.response.output_text)
+    resumed = [r for r in server.requests if r.method == "GET"]
+    assert len(resumed) == (1 if case == "resumed without numbers" else 0)
+
+
+def test_a_resume_answered_with_another_response_is_refused(server: MockServer) -> None:
+    """The resumed connection's lifecycle events carry another response's id: an error
+    with the partial response, not that response spliced into this one."""
+    script = _script()
+    other = Script(model="gpt-5-mini", background=True, seed=99).text("Someone else's.").completed()
+    body = script.to_bytes()
+    server.add(body, close_after=_event_boundaries(script)[3])
+    server.add(other, method="GET", path=f"responses/{script.response_id}")
+    with _client(server) as client, pytest.raises(rs.errors.ProtocolError, match="is of response"):
+        client.stream(Seen(), model="m", input="x", background=True)

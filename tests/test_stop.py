@@ -80,10 +80,12 @@ class SilentServer:
         header_delay: float = 0.0,
         cut: bool = False,
         tls: Optional[ssl.SSLContext] = None,
+        later_header_delay: Optional[float] = None,
     ) -> None:
         self.events = events
         self.framing = framing
         self.header_delay = header_delay
+        self.later_header_delay = later_header_delay  # for every connection after the first
         self.cut = cut
         self.tls = tls
         self.connections: List[Connection] = []
@@ -134,7 +136,10 @@ class SilentServer:
                 sock = self.tls.wrap_socket(plain, server_side=True)
             head = request_head(sock)
             conn.request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-            if self._wait_for_client_close(sock, conn, self.header_delay):
+            delay = self.header_delay
+            if self.later_header_delay is not None and conn is not self.connections[0]:
+                delay = self.later_header_delay
+            if self._wait_for_client_close(sock, conn, delay):
                 return
             sock.sendall(self._head())
             for event in self.events:
@@ -518,6 +523,33 @@ def test_stop_during_the_back_off_ends_that_stream_of_stream_many_only(server: M
         done = results[index]
         assert isinstance(done, rs.Response) and done.output_text == TEXT
     assert sum(r.json.get("input") == "limited" for r in server.requests) == 1
+
+
+@pytest.mark.parametrize("verb", ["stream", "stream_many"])
+def test_stop_while_the_resume_request_waits_for_headers_ends_at_once(
+    silent: Callable[..., SilentServer], verb: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background stream is cut and its resume request gets no headers (for 30 s): a
+    stop() from another thread ends that wait at once, as it ends a blocked read."""
+    monkeypatch.setattr("responses_stream._resume.backoff_delay", lambda attempt: 0.0)
+    events = _events_before_silence(_script(background=True))
+    server = silent(events, cut=True, later_header_delay=STALL)
+    handler = Texts()
+    with _client(server) as client:
+        closer = Closer(handler.stop, lambda: bool(handler.resumes), delay=0.3)
+        if verb == "stream":
+            final = client.stream(handler, model="m", input="x", background=True)
+        else:
+            [outcome] = client.stream_many(
+                [{"model": "m", "input": "x", "background": True}], lambda i, p: handler
+            )
+            assert isinstance(outcome, rs.Response)
+            final = outcome
+        returned = time.monotonic()
+        called = closer.check()
+    assert returned - called < BOUND
+    assert final.output_text == _partial_text(events) and handler.errors == []
+    assert len(server.request_lines) == 2  # the POST, then the resume that never answered
 
 
 # ------------------------------------------------------------ repeated, late and racing
