@@ -547,16 +547,16 @@ class Multiplexer:
         if failed is not None and self.fail_fast and not self._closed:
             raise failed  # out of events(), as an event callback's is out of run_callbacks
 
-    def close(self) -> None:
-        """End every stream now (Ctrl-C, an error, or the caller left the loop).
+    def close(self, error: Optional[BaseException] = None) -> None:
+        """End every stream now (Ctrl-C, an error, or the caller left the loop); ``error``,
+        what ended the loop, ends their tracing spans as it would end ``stream()``'s.
 
         A stream still running keeps its response so far as its outcome (None if it had not
         started); its handler's ``on_end`` is called. From another thread while the loop runs,
-        the loop's thread does it as soon as it runs again: a stream is let go by its reader.
-        """
+        the loop's thread does it when it runs again (a stream is let go by its reader)."""
         loop = self._loop_thread
         if loop is not None and loop != threading.get_ident():
-            self.post(self.close)
+            self.post(lambda: self.close(error))
             return
         with self._lock:
             if self._closed:
@@ -569,12 +569,13 @@ class Multiplexer:
                 slot.guard.cancel()  # a request waiting for its headers ends now
             stream = slot.stream
             if stream is not None:
-                stream.close()
+                stream.__exit__(type(error), error, None)  # closes it
                 self.outcomes[slot.index] = stream.response
-            else:
-                close = getattr(slot.pairs, "close", None)  # its request's steps, if any
-                if close is not None:
-                    close()
+            elif isinstance(slot.pairs, GeneratorType):  # its request's steps (not the pool's)
+                if error is not None:
+                    with contextlib.suppress(BaseException):  # it comes back out: done
+                        slot.pairs.throw(error)  # the steps end their span with it too
+                slot.pairs.close()
             if slot.handler is not None:
                 slot.handler._stream = None
                 with contextlib.suppress(Exception):

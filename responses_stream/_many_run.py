@@ -22,8 +22,9 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
     with ``fail_fast`` it ends every stream and is raised.
     """
     mux.fail_fast = fail_fast  # for the callbacks it runs itself (on_retry, on_resume)
+    events = mux.events()  # held: dropped, it would close the streams before the except
     try:
-        for slot, event, touched in mux.events():
+        for slot, event, touched in events:
             cls = type(event)
             plans = slot.plans
             step = plans[cls] if cls in plans else slot.plan(cls)
@@ -38,13 +39,15 @@ def run_callbacks(mux: Multiplexer, *, fail_fast: bool) -> list[Outcome]:
             handler = slot.handler
             if handler is not None and handler._stop_requested:
                 mux.end(slot, None)  # stop(): the partial response is its outcome
-    except Exception as exc:  # fail_fast
-        original = uncarried(exc)
+    except BaseException as exc:  # fail_fast, Ctrl-C: every stream ends with it
+        original = uncarried(exc) if isinstance(exc, Exception) else exc
+        mux.close(original)
         if original is exc:
             raise
         raise original from None
     finally:
         mux.close()
+        events.close()
     outcomes = [outcome for outcome in mux.outcomes if outcome is not None]
     if len(outcomes) != len(mux.outcomes):  # pragma: no cover - every stream has ended here
         raise RuntimeError("stream_many ended with a stream still running")
@@ -82,7 +85,7 @@ class ManyEvents:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        self._mux.close(exc_info[1])  # an exception in the block ends every stream with it
 
     @property
     def outcomes(self) -> list[Optional[Outcome]]:

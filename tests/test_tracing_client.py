@@ -22,7 +22,7 @@ import responses_stream as rs
 from responses_stream import errors
 from responses_stream.testing import MockServer, Script
 
-from .scripts import closed_port_url
+from .scripts import Boom, closed_port_url
 from .test_tracing import GLOBAL_PROVIDER, Otel, run_python
 
 MODEL = "gpt-5-mini"
@@ -497,3 +497,32 @@ def test_a_call_ends_a_stream_as_tool_call_whether_or_not_output_is_kept(
     )
     traced.stream(model=MODEL, input="x", accumulate=accumulate)
     assert_no_error(only_span(otel), "tool_call")
+
+
+@pytest.mark.parametrize("how", ["stream_many, Ctrl-C in a callback", "events_many, an error"])
+def test_what_ends_a_loop_of_many_streams_ends_their_spans_as_in_stream(
+    server: MockServer, traced: rs.Client, otel: Otel, how: str
+) -> None:
+    """Every open stream's span ends with what ended the loop (as stream() ends its span
+    with a Ctrl-C, or an error in an events() block), not as a quiet close."""
+    for _ in range(3):
+        server.add(Script(model=MODEL).text("word " * 50, chunk=5).completed(), delay=0.01)
+    requests = [{"model": MODEL, "input": "x"} for _ in range(3)]
+    expected = "KeyboardInterrupt" if how.startswith("stream_many") else "Boom"
+    if how.startswith("stream_many"):
+
+        class Interrupting(rs.ResponseHandler):
+            def on_text_delta(self, delta: str, snapshot: str) -> None:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            traced.stream_many(requests, lambda index, params: Interrupting())
+    else:
+        with pytest.raises(Boom), traced.events_many(requests) as streams:
+            for _, event in streams:
+                if event.type == "response.output_text.delta":
+                    raise Boom
+    spans = otel.spans()
+    assert len(spans) == 3
+    for span in spans:
+        assert_error(span, expected)
