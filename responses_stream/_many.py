@@ -177,7 +177,7 @@ class Multiplexer:
 
     # ------------------------------------------------------------------------ the loop
 
-    def events(self) -> Iterator[tuple[Slot, Event, Any]]:
+    def events(self) -> Generator[tuple[Slot, Event, Any], None, None]:
         """Every event of every stream as it arrives, with its slot and what it touched."""
         self._loop_thread = threading.get_ident()
         try:
