@@ -24,6 +24,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Set,
     Tuple,
     Union,
 )
@@ -104,15 +105,19 @@ def _registry(tools: Iterable[ToolSpec]) -> Tuple[Dict[str, Tool[Any]], List[Any
     """The runnable tools by name, and the request's ``tools`` list."""
     registry: Dict[str, Tool[Any]] = {}
     schemas: List[Any] = []
+    named: Set[Any] = set()  # function names, of Tools and of raw function dicts alike
     for spec in tools:
         if isinstance(spec, Mapping):
-            schemas.append(dict(spec))
-            continue
-        item = spec if isinstance(spec, Tool) else tool(spec)
-        if item.name in registry:
-            raise ConfigurationError(f"two tools are named {item.name!r}")
-        registry[item.name] = item
-        schemas.append(item.schema)
+            schema, name = dict(spec), spec.get("name") if spec.get("type") == "function" else None
+        else:
+            item = spec if isinstance(spec, Tool) else tool(spec)
+            registry[item.name] = item
+            schema, name = item.schema, item.name
+        if name is not None:
+            if name in named:  # the API refuses the request, after the tools are sent
+                raise ConfigurationError(f"two tools are named {name!r}")
+            named.add(name)
+        schemas.append(schema)
     return registry, schemas
 
 

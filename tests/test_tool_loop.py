@@ -790,3 +790,15 @@ def test_what_on_turn_start_adds_is_part_of_the_conversation(
     else:
         assert second["input"] == [fco("t1", "12:00 in Cairo"), note]
         assert third["input"] == [fco("t2", "12:00 in Lima")]
+
+
+def test_a_raw_function_tool_named_like_a_tool_is_refused_before_any_request(
+    server: MockServer, client: rs.Client
+) -> None:
+    """The API refuses two tools of one name, after the request went out: refused here."""
+    raw = {"type": "function", "name": "get_time", "parameters": {"type": "object"}}
+    with pytest.raises(rs.errors.ConfigurationError, match="get_time"):
+        client.run(tools=[get_time, raw], model="m", input="x")
+    with pytest.raises(rs.errors.ConfigurationError, match="get_time"):
+        client.run(tools=[raw, dict(raw)], model="m", input="x")
+    assert server.requests == []
