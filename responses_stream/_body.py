@@ -64,11 +64,14 @@ class Interrupter:
         self._raw: Any = None
         self.interrupted = False
         """True once :meth:`interrupt` was called: an end of the body is then not an error."""
+        self.limited = False
+        """True once :meth:`shut` ended the current response's read: its end is an error."""
 
     def watch(self, raw: Any) -> None:
         """``raw`` (a urllib3 response) is now the one read; if already interrupted, end it."""
         with self._lock:
             self._raw = raw
+            self.limited = False
             if self.interrupted:
                 shut_response(raw)
 
@@ -85,6 +88,7 @@ class Interrupter:
     def shut(self) -> None:
         """End the read in progress now (a time limit passed), as an error, not a close."""
         with self._lock:
+            self.limited = True
             if self._raw is not None:
                 shut_response(self._raw)
 
@@ -218,10 +222,13 @@ def socket_body(
     def closed() -> bool:
         return bool(sock_file.closed) or (interrupter is not None and interrupter.interrupted)
 
+    def limited() -> bool:
+        return interrupter is not None and interrupter.limited
+
     if fp.chunked:
         body = decode_chunked(read, read_size, finish, closed)
     elif fp.length is None:
-        body = _until_close(read, read_size, finish, closed)
+        body = _until_close(read, read_size, finish, closed, limited)
     else:
         body = _exactly(read, read_size, fp.length, finish, closed)
     for coding in reversed(codings):  # the last coding applied is the first removed
@@ -298,14 +305,18 @@ def _until_close(
     read_size: int,
     finish: Callable[[], None],
     closed: Callable[[], bool] = lambda: False,
+    limited: Callable[[], bool] = lambda: False,
 ) -> Iterator[bytes]:
-    """A close-delimited body: everything until the server closes the connection."""
+    """A close-delimited body: everything until the server closes the connection (an end
+    that a time limit made, ``limited()``, is an error: the last event may be cut short)."""
     while True:
         block = read(read_size)
         if not block:
             if block is None:
                 yield b""  # nothing there yet: see decode_chunked
                 continue
+            if limited() and not closed():
+                raise ChunkedBodyError("Connection broken: a time limit ended the body")
             if not closed():  # else the caller closed it: the response is closed with it
                 finish()
             return

@@ -284,3 +284,40 @@ def test_every_transcript_starting_in_one_byte_pieces_ends_the_same_way(
     assert many == [reference]
     # The whole body came: it ends as it was recorded, not with a transport error.
     assert reference[0][0] not in ("StreamInterrupted", "ProtocolError", "APITimeoutError")
+
+
+@pytest.mark.parametrize("run", [run_both, run_pull], ids=["stream_many", "events_many"])
+def test_a_time_limit_never_completes_an_event_cut_short(
+    delivery_server: DeliveryServer, run: Callable[..., Any]
+) -> None:
+    """A close-delimited body whose last event has no blank line after it yet, then silence:
+    the read limit ends it, and that event, incomplete, is not applied (it was, in
+    stream_many, whose limit shuts the socket: the end of the body looked like a close).
+    Found by the test above."""
+    from responses_stream.testing import Script
+
+    body = Script(seed=4).text("nearly done").completed().to_bytes()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    delivery_server.delivery = Delivery(head, [body.rstrip(b"\n")], "keep")
+    reference, many = run(delivery_server.url, read=0.3)
+    assert reference[0][0] == "APITimeoutError"
+    assert reference[0][2]["status"] == "in_progress"  # response.completed never ended
+    for outcome, seen in many:
+        assert outcome == reference[0]
+        assert seen == reference[1]
+
+
+def test_an_idle_limit_never_completes_an_event_cut_short(delivery_server: DeliveryServer) -> None:
+    """The same with stream() and its idle limit, which the watchdog enforces by shutting
+    the socket down: the end it makes is an error, not the body's end."""
+    from responses_stream.testing import Script
+
+    body = Script(seed=4).text("nearly done").completed().to_bytes()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    delivery_server.delivery = Delivery(head, [body.rstrip(b"\n")], "keep")
+    timeout = rs.Timeout(connect=5, read=30, idle=0.3)
+    with rs.Client(api_key="sk-test", base_url=delivery_server.url, timeout=timeout) as client:
+        with pytest.raises(rs.errors.APITimeoutError, match="idle") as caught:
+            client.stream(model=MODEL, input="hi")
+    assert caught.value.response is not None
+    assert caught.value.response.status == "in_progress"
