@@ -109,6 +109,8 @@ class StreamOpener:
             call.on_guard(guard)
         # Opened before the request is sent: a bad path costs no request.
         recording = Recording(call.record_to) if call.record_to is not None else None
+        if recording is not None and deliver_after is not None:
+            recording.delivering_after(deliver_after)
         span = self._start_span(request)
         try:
             http = yield from send(guard)

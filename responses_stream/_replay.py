@@ -12,7 +12,7 @@ from ._accumulator import Accumulator
 from ._config import check_flag
 from ._sse import split_blocks
 from ._stream import StreamCore
-from .handler import ResponseHandler, handler_or_default, run_handler
+from .handler import ResponseHandler, carrying, handler_or_default, overridden, run_handler
 from .models import Response
 from .structured import asks_for_json, bind_text_format, text_format_schema
 
@@ -112,9 +112,13 @@ def replay(
     the request used) also makes ``output_parsed`` an instance of it.
     """
     handler = handler_or_default(handler)
-    return run_handler(
-        handler, lambda: offline_stream(source, accumulate=accumulate, text_format=text_format)
-    )
+
+    def open_stream() -> StreamCore:
+        stream = offline_stream(source, accumulate=accumulate, text_format=text_format)
+        stream.on_replayed_resume = carrying(overridden(handler, "on_resume"))  # as live
+        return stream
+
+    return run_handler(handler, open_stream)
 
 
 __all__ = ["offline_response", "offline_stream", "replay"]

@@ -69,6 +69,7 @@ class Resumer:
         self._deadline = deadline
         self.resumes = 0
         """How many times the stream was resumed so far."""
+        self._asked_after: Optional[int] = None  # the cursor the last resume asked from
         self._cancelled = threading.Event()
 
     def cancel(self) -> None:
@@ -112,7 +113,9 @@ class Resumer:
         if self._cancelled.is_set():
             return None
         if self._recording is not None:
-            self._recording.trim()
+            # A resumed connection that applied nothing (it skipped ahead, say) goes whole.
+            self._recording.trim(whole=self._asked_after is not None and after == self._asked_after)
+        self._asked_after = after
         accumulator.resuming()
         try:
             following = self._reopen(response_id, after, self._wait_or_stop)
@@ -147,6 +150,9 @@ RESUMED_MARK = b": responses_stream resumed\n\n"
 (other readers skip it) that makes a replay treat what follows as a resumed connection."""
 RESUMED_COMMENT = "#responses_stream resumed"
 """The mark as the framer hands it on (a comment block's text)."""
+AFTER_MARK = b": responses_stream after %d\n\n"
+"""The first bytes of a recording whose caller saw only events after a sequence number."""
+AFTER_COMMENT = "#responses_stream after "
 
 
 class Recording:
@@ -178,8 +184,9 @@ class Recording:
             record.flush()
             yield chunk
 
-    def trim(self) -> None:
-        """Before a resumed connection's bytes: drop the cut event's partial bytes, and mark
+    def trim(self, *, whole: bool = False) -> None:
+        """Before a resumed connection's bytes: drop the cut event's partial bytes (``whole``:
+        every byte of the last connection, which the live stream did not use), and mark
         where the resumed connection begins (:data:`RESUMED_MARK`).
 
         The resumed stream sends that event again, whole; left in place, its partial bytes
@@ -193,11 +200,17 @@ class Recording:
         end = record.tell()
         record.seek(self._start)
         tail = record.read(end - self._start)
-        whole = max(block_ends(tail), default=0)
-        record.truncate(self._start + whole)
-        record.seek(self._start + whole)
+        kept = 0 if whole else max(block_ends(tail), default=0)
+        record.truncate(self._start + kept)
+        record.seek(self._start + kept)
         record.write(RESUMED_MARK)
         record.flush()
+
+    def delivering_after(self, after: int) -> None:
+        """The caller sees only the events after ``after`` (``resume(starting_after=)``): said
+        first in the file (:data:`AFTER_MARK`), so that a replay delivers the same events."""
+        if self._file is not None:
+            self._file.write(AFTER_MARK % after)
 
     def close(self) -> None:
         """Close the file (safe to call more than once)."""

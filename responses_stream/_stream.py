@@ -24,7 +24,7 @@ import requests
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
-from ._resume import RESUMED_COMMENT, Recording, Resumer
+from ._resume import AFTER_COMMENT, RESUMED_COMMENT, Recording, Resumer
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, scrub, scrub_bytes, sent_secrets, translate
 from ._watchdog import Guard
@@ -137,6 +137,8 @@ class StreamCore:
         self.replaying = False
         """True for a recording played offline (``rs.replay``): a resume mark in it
         (``_resume.RESUMED_MARK``) is then a resumed connection's start, not a keep-alive."""
+        self.on_replayed_resume: Optional[Callable[[str, Optional[int]], None]] = None
+        """``on_resume``, called where the recorded stream was resumed (``rs.replay``)."""
         self.meter = meter if meter is not None else Meter()
         """The stream's timings and counts (read them as :attr:`metrics`)."""
         self.meter.headers(self.request_id)
@@ -438,8 +440,8 @@ class StreamCore:
                     if not text:  # nothing has arrived yet: a non-blocking body (open_body)
                         yield WAITING
                         continue
-                    if self.replaying and text == RESUMED_COMMENT:
-                        self.accumulator.resuming()  # as the live stream did at this point
+                    if self.replaying and text[:18] == "#responses_stream ":
+                        deliver_after = self._replayed_mark(text, deliver_after)
                         continue
                     seen_any = True
                     event = KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]})
@@ -536,6 +538,17 @@ class StreamCore:
     def _drained(self, received: int) -> None:
         """Body bytes read after the terminal event: received too (``metrics.bytes``)."""
         self.meter.bytes += received
+
+    def _replayed_mark(self, text: str, deliver_after: Optional[int]) -> Optional[int]:
+        """A mark the recording wrote (``_resume``): a resume, where the live stream resumed
+        (``on_resume`` again), or the caller's ``starting_after``. Returns the cursor."""
+        if text == RESUMED_COMMENT:
+            after = self.accumulator.resuming()  # as the live stream did at this point
+            if self.on_replayed_resume is not None and self.response.id is not None:
+                self.on_replayed_resume(self.response.id, after)
+        elif text.startswith(AFTER_COMMENT) and text[len(AFTER_COMMENT) :].isdigit():
+            deliver_after = self._deliver_after = int(text[len(AFTER_COMMENT) :])
+        return deliver_after
 
     def _end_closed(self) -> None:
         """The reading thread's share of a close() from another thread: what it left to us."""

@@ -121,3 +121,54 @@ def test_the_resume_mark_is_a_plain_keep_alive_in_a_live_stream(server: MockServ
     with rs.Client(base_url=server.url, max_retries=0) as client:
         final = client.stream(handler, model="m", input="x")
     assert handler.count == 1 and final.output_text == "hi"
+
+
+class Resumes(Collect):
+    def __init__(self, into: List[Any]) -> None:
+        super().__init__(into)
+        self.resumes: List[Tuple[str, Any]] = []
+
+    def on_resume(self, response_id: str, starting_after: Any) -> None:
+        self.resumes.append((response_id, starting_after))
+
+
+def _quick_client(server: MockServer) -> rs.Client:
+    client = rs.Client(base_url=server.url, max_retries=0)
+    client._transport.sleep = lambda seconds: None
+    return client
+
+
+@pytest.mark.parametrize("skipping", [False, True], ids=["resumed", "resumed-after-a-skip"])
+def test_a_replay_resumes_where_and_as_the_live_stream_did(
+    server: MockServer, tmp_path: Path, skipping: bool
+) -> None:
+    """The replay calls on_resume where the live stream resumed, with the same arguments.
+    With a first resume that skipped an event (rejected live, then resumed again), the
+    recording leaves out what the live stream did not use, and replays whole (it failed)."""
+    script = Script(background=True, seed=5).text("Hello wonderful world").completed()
+    chunks = script.to_sse_chunks()
+    server.add(script, close_after=len(b"".join(chunks[:6])))  # events 0..5 arrive
+    path = f"responses/{script.response_id}"
+    if skipping:
+        server.add(b"".join(chunks[7:]), method="GET", path=path)  # no event 6
+    server.add(b"".join(chunks), method="GET", path=path)
+    live, replayed = Resumes([]), Resumes([])
+    with _quick_client(server) as client:
+        final = client.stream(live, model="m", input="x", background=True, record_to=tmp_path / "r")
+    assert rs.replay(tmp_path / "r", replayed).to_dict() == final.to_dict()
+    assert replayed.into == live.into == script.events()
+    assert replayed.resumes == live.resumes == [(script.response_id, 5)] * (2 if skipping else 1)
+
+
+def test_a_recording_of_resume_starting_after_replays_the_same_events(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """resume(starting_after=4) delivers the events after 4 (the rest rebuilds the snapshot):
+    its recording says so, and replays to those same events."""
+    script = Script(background=True, seed=9).text("Once more, from the top").completed()
+    response_id = server.store(script)
+    live, replayed = Collect([]), Collect([])
+    with _quick_client(server) as client:
+        final = client.resume(response_id, live, starting_after=4, record_to=tmp_path / "r")
+    assert rs.replay(tmp_path / "r", replayed).to_dict() == final.to_dict()
+    assert replayed.into == live.into == script.events()[5:]
