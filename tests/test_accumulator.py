@@ -809,19 +809,21 @@ def test_a_new_item_at_the_same_index_takes_the_deltas_after_it() -> None:
     assert acc.response.output_text == "new"
 
 
+REFUSAL_0 = {
+    "type": "response.refusal.delta",
+    "output_index": 0,
+    "content_index": 0,
+    "item_id": "msg_0",
+    "delta": "no",
+}
+
+
 def test_a_part_of_another_type_at_the_cached_index_keeps_both() -> None:
     """A refusal delta at the text part's index, then text again: the text part keeps its
     place and every text delta, the refusal gets a part of its own after it (it replaced
     the text part, which lost "a")."""
     acc = Accumulator()
-    refusal = {
-        "type": "response.refusal.delta",
-        "output_index": 0,
-        "content_index": 0,
-        "item_id": "msg_0",
-        "delta": "no",
-    }
-    feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("a"), refusal, text_delta("b"))
+    feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("a"), REFUSAL_0, text_delta("b"))
     text, refused = acc.response.output[0].content  # type: ignore[union-attr]
     assert isinstance(text, OutputText) and text.text == "ab"
     assert isinstance(refused, Refusal) and refused.refusal == "no"
@@ -832,14 +834,7 @@ def test_an_empty_placeholder_of_another_type_gives_way() -> None:
     """A delta for index 2 makes placeholders at 0 and 1; a refusal for index 0 then takes
     the empty placeholder's place rather than going after it."""
     acc = Accumulator()
-    refusal = {
-        "type": "response.refusal.delta",
-        "output_index": 0,
-        "content_index": 0,
-        "item_id": "msg_0",
-        "delta": "no",
-    }
-    feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("c", part=2), refusal)
+    feed(acc, added(0, {**MESSAGE, "content": []}), text_delta("c", part=2), REFUSAL_0)
     parts = acc.response.output[0].content  # type: ignore[union-attr]
     assert [type(p).__name__ for p in parts] == ["Refusal", "OutputText", "OutputText"]
     assert acc.response.output_text == "c" and acc.response.refusal == "no"
