@@ -474,11 +474,13 @@ class Client:
         The partial output stays as it was received; the status is the server's now."""
         if final.id and final.status not in TERMINAL_STATUSES:
             try:
-                final.status = self.cancel(final.id).status
+                status = self.cancel(final.id).status
             except ResponsesStreamError as error:
                 if error.response is None:
                     error.response = final  # what was received is not lost with the cancel
                 raise
+            if isinstance(status, str):  # an answer without one says nothing of it
+                final.status = status
 
 
 def stream(handler: Optional[ResponseHandler] = None, **params: Any) -> Response:

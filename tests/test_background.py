@@ -365,6 +365,28 @@ def test_stop_with_cancel_on_stop_cancels(server: MockServer) -> None:
     assert final.output_text and TEXT.startswith(final.output_text) and final.output_text != TEXT
 
 
+def test_a_cancel_answer_without_a_status_leaves_the_status_as_it_was(
+    server: MockServer,
+) -> None:
+    """A server whose cancel answers 200 with a body that has no status: the stopped
+    response keeps the status it had (it became None)."""
+
+    class StopEarly(Seen):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            self.stop()
+
+    script = _script()
+    server.add(script, delay=0.01)
+    path = f"responses/{script.response_id}/cancel"
+    server.add_json({"id": script.response_id}, method="POST", path=path)
+    with _client(server) as client:
+        final = client.stream(
+            StopEarly(), model="m", input="x", background=True, cancel_on_stop=True
+        )
+    assert final.status == "in_progress"
+    assert [r.path for r in server.requests if r.path.endswith("/cancel")] == ["/v1/" + path]
+
+
 def test_stream_many_stop_with_cancel_on_stop_cancels_that_stream_only(
     server: MockServer,
 ) -> None:
