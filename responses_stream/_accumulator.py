@@ -312,7 +312,7 @@ class Accumulator:
         snapshot = self.response
         attrs = snapshot.__dict__
         theirs = payload.__dict__.get("id") if payload is not None else None
-        if self._resumed_after is not None and attrs.get("id") not in (None, theirs or None):
+        if self._resumed_after is not None and theirs and attrs.get("id") not in (None, theirs):
             raise ProtocolError(
                 f"the resumed stream is of response {theirs!r}, not {attrs['id']!r}"
             )

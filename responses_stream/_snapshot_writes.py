@@ -31,7 +31,9 @@ def beside(parts: List[Any], index: int, cls: Type[Any], moved: Dict[Any, Any]) 
     """The ``cls`` part for ``index``, which holds a part of another type: an empty one (a
     placeholder) gives way; one with content stays, and a new part goes after the others,
     where every later event of its type for ``index`` finds it (``moved`` keeps it)."""
-    if not any(value for key, value in vars(parts[index]).items() if key != "type"):
+    there = parts[index]
+    fields = there if isinstance(there, dict) else vars(there)  # a part of an unknown type
+    if not any(value for key, value in fields.items() if key != "type"):
         part = parts[index] = cls.from_wire({"type": cls.TYPE})
         return part
     key = (id(parts), index, cls)

@@ -896,3 +896,23 @@ def test_text_fields_of_the_wrong_type_are_refused(event: Dict[str, Any]) -> Non
     with pytest.raises(TypeError):
         feed(acc, event)
     assert acc.response.to_dict() == before
+
+
+def test_a_resumed_lifecycle_event_without_an_id_continues_the_response() -> None:
+    """Only another id refuses a resumed connection: a payload with none (servers leave
+    fields out) continues the response it resumes."""
+    acc = Accumulator()
+    feed(acc, {"type": "response.created", "sequence_number": 0, "response": {"id": "r1"}})
+    acc.resuming()
+    completed = {"status": "completed", "output": []}
+    feed(acc, {"type": "response.completed", "sequence_number": 1, "response": completed})
+    assert acc.response.id == "r1" and acc.response.status == "completed"
+
+
+def test_a_delta_at_the_index_of_a_part_of_an_unknown_type_keeps_both() -> None:
+    """The unknown part (a raw dict) stays, and the text gets a part of its own."""
+    future = {"type": "future_part", "x": 1}
+    acc = Accumulator()
+    feed(acc, added(0, {**MESSAGE, "content": [future]}), text_delta("hi"), text_delta("!"))
+    first, text = acc.response.output[0].content  # type: ignore[union-attr]
+    assert first == future and isinstance(text, OutputText) and text.text == "hi!"
