@@ -22,7 +22,7 @@ from typing import (
     cast,
 )
 
-from ._config import Timeout, check_count, check_flag
+from ._config import Timeout, check_count, check_flag, is_one_value
 from ._durable import DEFAULT_EVERY, Durable
 from ._transport import StoppedBeforeStart
 from .errors import ConfigurationError
@@ -119,7 +119,7 @@ from each request's dict)."""
 
 def check_requests(requests: Any) -> Iterable[Mapping[str, Any]]:
     """``requests`` of ``stream_many``, if it can be: an iterable (not a single dict)."""
-    if isinstance(requests, (Mapping, str, bytes)) or not isinstance(requests, Iterable):
+    if is_one_value(requests):
         raise ConfigurationError(
             f"requests must be an iterable of dicts of stream() keywords (a list of them, "
             f"say), got {type(requests).__name__}"

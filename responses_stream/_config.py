@@ -14,7 +14,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Optional, Tuple, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .__version__ import __version__
@@ -85,6 +85,12 @@ def check_count(name: str, value: Any, least: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigurationError(f"{name} must be an int >= {least}, got {value!r}")
     return int(value)
+
+
+def is_one_value(value: Any) -> bool:
+    """True for what is no collection of values: not iterable, or a string or a mapping,
+    which are (a single request dict, a tool's name, say)."""
+    return isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable)
 
 
 def check_flag(name: str, value: Any) -> bool:

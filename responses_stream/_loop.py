@@ -29,6 +29,7 @@ from typing import (
     Union,
 )
 
+from ._config import is_one_value
 from .errors import ConfigurationError, InvalidArgumentsError, MaxTurnsExceeded
 from .handler import ResponseHandler, handler_or_default
 from .models import FunctionCall, Response
@@ -162,11 +163,7 @@ def run(
         raise ConfigurationError(f"tool_workers must be None or an int >= 1, got {tool_workers!r}")
     if params.get("accumulate") is False:
         raise ConfigurationError("run() needs the accumulated response: drop accumulate=False")
-    if (
-        isinstance(tools, (str, bytes, Mapping))
-        or callable(tools)
-        or not isinstance(tools, Iterable)
-    ):
+    if is_one_value(tools) or callable(tools):
         raise ConfigurationError("tools must be a list of tools")
     handler = handler_or_default(handler)
     registry, schemas = _registry(tools)

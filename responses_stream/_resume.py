@@ -145,14 +145,17 @@ class Resumer:
             self._sleep(delay)  # an injected sleep (tests): keep its timing as given
 
 
+MARK_COMMENT = "#responses_stream "
+"""How every mark a recording writes starts, as the framer hands it on (a comment's text)."""
 RESUMED_MARK = b": responses_stream resumed\n\n"
 """What :meth:`Recording.trim` writes where a resumed connection's bytes begin: an SSE comment
 (other readers skip it) that makes a replay treat what follows as a resumed connection."""
-RESUMED_COMMENT = "#responses_stream resumed"
+RESUMED_COMMENT = MARK_COMMENT + "resumed"
 """The mark as the framer hands it on (a comment block's text)."""
 AFTER_MARK = b": responses_stream after %d\n\n"
 """The first bytes of a recording whose caller saw only events after a sequence number."""
-AFTER_COMMENT = "#responses_stream after "
+AFTER_COMMENT = MARK_COMMENT + "after "
+"""That mark as the framer hands it on, before the number."""
 
 
 class Recording:

@@ -24,7 +24,7 @@ import requests
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
-from ._resume import AFTER_COMMENT, RESUMED_COMMENT, Recording, Resumer
+from ._resume import AFTER_COMMENT, MARK_COMMENT, RESUMED_COMMENT, Recording, Resumer
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, scrub, scrub_bytes, sent_secrets, translate
 from ._watchdog import Guard
@@ -440,7 +440,7 @@ class StreamCore:
                     if not text:  # nothing has arrived yet: a non-blocking body (open_body)
                         yield WAITING
                         continue
-                    if self.replaying and text[:18] == "#responses_stream ":
+                    if self.replaying and text.startswith(MARK_COMMENT):
                         deliver_after = self._replayed_mark(text, deliver_after)
                         continue
                     seen_any = True
@@ -546,8 +546,10 @@ class StreamCore:
             after = self.accumulator.resuming()  # as the live stream did at this point
             if self.on_replayed_resume is not None and self.response.id is not None:
                 self.on_replayed_resume(self.response.id, after)
-        elif text.startswith(AFTER_COMMENT) and text[len(AFTER_COMMENT) :].isdigit():
-            deliver_after = self._deliver_after = int(text[len(AFTER_COMMENT) :])
+        elif text.startswith(AFTER_COMMENT):
+            number = text[len(AFTER_COMMENT) :]
+            if number.isdigit():
+                deliver_after = self._deliver_after = int(number)
         return deliver_after
 
     def _end_closed(self) -> None:
