@@ -67,18 +67,22 @@ class Call:
         self.guard: Optional[Guard] = None
         """The call's guard once its stream is being opened (``StreamOpener.opening``)."""
 
+    def given_up(self) -> bool:
+        """True once the call was given up: ``handler.stop()``, or its guard cancelled
+        (``stream_many`` closed)."""
+        guard = self.guard
+        if guard is not None and guard.expired == "cancelled":
+            return True
+        handler = self.handler
+        return handler is not None and handler._stop_requested
+
     def back_off(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
         """The wait before a retry of the request that opens the stream (``sleep`` is the
         transport's): cut short by ``handler.stop()`` or the guard's cancel (``stream_many``
         closed), after which it raises :class:`~responses_stream._transport.StoppedBeforeStart`
         and nothing is sent again."""
         handler = self.handler
-
-        def given_up() -> bool:
-            guard = self.guard
-            if guard is not None and guard.expired == "cancelled":
-                return True
-            return handler is not None and handler._stop_requested
+        given_up = self.given_up
 
         def wait(delay: float) -> None:
             guard = self.guard

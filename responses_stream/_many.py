@@ -512,7 +512,7 @@ class Multiplexer:
         elif error is not None:
             outcome = error
         else:
-            outcome = Response()
+            outcome = Response.from_wire({})  # as a stream that read nothing
         self._finish(slot, outcome)
 
     def _cancel_then_finish(self, slot: Slot, final: Response) -> None:

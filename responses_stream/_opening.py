@@ -116,7 +116,8 @@ class StreamOpener:
             http = yield from send(guard)
         except BaseException as exc:
             if recording is not None:
-                recording.close()
+                # Stopped during a retry's back-off: the call returns an empty response.
+                recording.close(stopped_after=0 if call.given_up() else None)
             _end_span(span, exc)
             raise
         resumer = None

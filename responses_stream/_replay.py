@@ -107,7 +107,9 @@ def replay(
 
     ``source`` is a path to a ``.sse`` file, the raw bytes, or an iterable of byte chunks. The
     same pipeline as a live stream runs (framing, events, snapshot, callbacks, errors), so a
-    recording of a failed or cut stream raises exactly as it did live. A recording of JSON
+    recording of a failed or cut stream raises exactly as it did live, and one of a stream its
+    caller stopped (``stop()``, leaving ``events()``) calls ``handler.stop()`` where that
+    happened and returns the partial response without an error. A recording of JSON
     output calls ``handler.on_parsed_delta`` as it did live; ``text_format`` (the dataclass
     the request used) also makes ``output_parsed`` an instance of it.
     """
@@ -116,6 +118,7 @@ def replay(
     def open_stream() -> StreamCore:
         stream = offline_stream(source, accumulate=accumulate, text_format=text_format)
         stream.on_replayed_resume = carrying(overridden(handler, "on_resume"))  # as live
+        stream.on_replayed_stop = handler.stop
         return stream
 
     return run_handler(handler, open_stream)

@@ -7,7 +7,8 @@ waits the back-off and opens the next connection; the accumulator then drops wha
 sends again and checks that nothing was skipped (:meth:`Accumulator.resuming`).
 
 :class:`Recording` writes every body byte as it arrives; before a resumed connection's bytes it
-drops the cut event's partial bytes, so the file replays as the stream the caller saw.
+drops the cut event's partial bytes, and a stream the caller stopped ends with the last event
+the caller saw and a mark saying so, so the file replays as the stream the caller saw.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
 import requests
 
 from ._accumulator import Accumulator
-from ._sse import block_ends
+from ._sse import COMMENT, FramedSSEClient, block_ends, split_blocks
 from ._transport import attach, backoff_delay
 from .errors import APITimeoutError, ConfigurationError, ResponsesStreamError
 
@@ -156,6 +157,11 @@ AFTER_MARK = b": responses_stream after %d\n\n"
 """The first bytes of a recording whose caller saw only events after a sequence number."""
 AFTER_COMMENT = MARK_COMMENT + "after "
 """That mark as the framer hands it on, before the number."""
+STOPPED_MARK = b": responses_stream stopped\n\n"
+"""The last bytes of a recording of a stream the caller ended early (``stop()``, leaving
+``events()``): a replay ends there as the live stream did, without an error."""
+STOPPED_COMMENT = MARK_COMMENT + "stopped"
+"""That mark as the framer hands it on."""
 
 
 class Recording:
@@ -215,8 +221,50 @@ class Recording:
         if self._file is not None:
             self._file.write(AFTER_MARK % after)
 
-    def close(self) -> None:
-        """Close the file (safe to call more than once)."""
+    def close(self, *, stopped_after: Optional[int] = None) -> None:
+        """Close the file (safe to call more than once).
+
+        ``stopped_after``: the stream was ended early by its caller, after that many messages
+        (events and keep-alives, as ``Meter.events`` counts them). What arrived after them (the
+        rest of a read, part of an event) goes, and :data:`STOPPED_MARK` ends the file.
+        """
         record, self._file = self._file, None
-        if record is not None:
+        if record is None:
+            return
+        try:
+            if stopped_after is not None:
+                record.flush()
+                record.seek(0)
+                data = record.read()
+                end = _end_of_messages(data, stopped_after)
+                record.truncate(end)
+                record.seek(end)
+                record.write(STOPPED_MARK)
+        finally:
             record.close()
+
+
+def _end_of_messages(data: bytes, count: int) -> int:
+    """Where the first ``count`` messages of ``data`` end, marks not counted (the end of its
+    last whole block if it holds fewer): the framer's own rules, over one block at a time."""
+    pulled = 0
+
+    def blocks() -> Iterator[bytes]:
+        nonlocal pulled
+        for block in split_blocks(data):
+            pulled += len(block)
+            yield block
+
+    seen = 0
+    whole = max(block_ends(data), default=0)
+    if count > 0:
+        try:
+            for name, text in FramedSSEClient(blocks(), None).messages():
+                if name == COMMENT and text.startswith(MARK_COMMENT):
+                    continue
+                seen += 1
+                if seen >= count:
+                    return min(pulled, whole)
+        except (ResponsesStreamError, ValueError):  # bytes the live stream did not frame either
+            logger.debug("recording: cannot frame the stopped stream's bytes", exc_info=True)
+    return whole if count > 0 else 0

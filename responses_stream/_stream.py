@@ -24,7 +24,14 @@ import requests
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
-from ._resume import AFTER_COMMENT, MARK_COMMENT, RESUMED_COMMENT, Recording, Resumer
+from ._resume import (
+    AFTER_COMMENT,
+    MARK_COMMENT,
+    RESUMED_COMMENT,
+    STOPPED_COMMENT,
+    Recording,
+    Resumer,
+)
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, scrub, scrub_bytes, sent_secrets, translate
 from ._watchdog import Guard
@@ -139,6 +146,9 @@ class StreamCore:
         (``_resume.RESUMED_MARK``) is then a resumed connection's start, not a keep-alive."""
         self.on_replayed_resume: Optional[Callable[[str, Optional[int]], None]] = None
         """``on_resume``, called where the recorded stream was resumed (``rs.replay``)."""
+        self.on_replayed_stop: Optional[Callable[[], None]] = None
+        """The handler's ``stop``, called where the recorded stream was stopped (``rs.replay``;
+        without it the stream closes itself there)."""
         self.meter = meter if meter is not None else Meter()
         """The stream's timings and counts (read them as :attr:`metrics`)."""
         self.meter.headers(self.request_id)
@@ -289,7 +299,12 @@ class StreamCore:
             if http is not None:
                 http.close()
             if self._recording is not None:
-                self._recording.close()
+                # Closed before reading began (a stop() before the headers): a stop too.
+                unread = pairs is None or (
+                    isinstance(pairs, GeneratorType)
+                    and inspect.getgeneratorstate(pairs) == inspect.GEN_CREATED
+                )
+                self._recording.close(stopped_after=self._stopped_after() if unread else None)
             if self._span is not None:
                 self._end_span(None)  # closed before the end, or never read
 
@@ -541,11 +556,14 @@ class StreamCore:
 
     def _replayed_mark(self, text: str, deliver_after: Optional[int]) -> Optional[int]:
         """A mark the recording wrote (``_resume``): a resume, where the live stream resumed
-        (``on_resume`` again), or the caller's ``starting_after``. Returns the cursor."""
+        (``on_resume`` again), a stop, or the caller's ``starting_after``. Returns the cursor."""
         if text == RESUMED_COMMENT:
             after = self.accumulator.resuming()  # as the live stream did at this point
             if self.on_replayed_resume is not None and self.response.id is not None:
                 self.on_replayed_resume(self.response.id, after)
+        elif text == STOPPED_COMMENT:
+            stop = self.on_replayed_stop  # the live stream was stopped here: so is this one
+            (stop if stop is not None else self.close)()
         elif text.startswith(AFTER_COMMENT):
             number = text[len(AFTER_COMMENT) :]
             if number.isdigit():
@@ -553,9 +571,15 @@ class StreamCore:
         return deliver_after
 
     def _end_closed(self) -> None:
-        """The reading thread's share of a close() from another thread: what it left to us."""
+        """The reading thread's share of a close(): what a close from another thread left to
+        it, and the end of a close from a callback or an ``events()`` caller."""
         if self._recording is not None:
-            self._recording.close()
+            self._recording.close(stopped_after=self._stopped_after())
+
+    def _stopped_after(self) -> Optional[int]:
+        """For the recording of a stream closed on purpose: how many messages the stream had
+        read (``None`` once its terminal event came: then it was not cut short)."""
+        return None if self.accumulator.terminal is not None else self.meter.events
 
     def raise_end(self, kind: Optional[str]) -> None:
         """Raise what the end of the stream means (``kind``: its terminal event's type, None

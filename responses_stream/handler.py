@@ -522,7 +522,9 @@ def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore])
                 events.close()  # stop() came while the request was sent: read nothing
             return drive(handler, events)
     except StoppedBeforeStart:
-        handler._snapshot = Response()  # nothing was sent since, so there is nothing more
+        handler._snapshot = Response.from_wire(
+            {}
+        )  # as a stream that read nothing: nothing was sent since
         return handler._snapshot
     except GeneratorExit:
         raise

@@ -8,6 +8,7 @@ from typing import Any, List, Tuple
 import pytest
 
 import responses_stream as rs
+from responses_stream._sse import split_blocks
 from responses_stream.testing import MockServer, Script
 
 
@@ -172,3 +173,112 @@ def test_a_recording_of_resume_starting_after_replays_the_same_events(
         final = client.resume(response_id, live, starting_after=4, record_to=tmp_path / "r")
     assert rs.replay(tmp_path / "r", replayed).to_dict() == final.to_dict()
     assert replayed.into == live.into == script.events()[5:]
+
+
+class StopAfter(Collect):
+    """Collects events and stops the stream after ``deltas`` text deltas."""
+
+    def __init__(self, into: List[Any], deltas: int) -> None:
+        super().__init__(into)
+        self.deltas = deltas
+
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        self.deltas -= 1
+        if self.deltas == 0:
+            self.stop()
+
+
+@pytest.mark.parametrize("line_ending", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+@pytest.mark.parametrize("chunk_size", [None, 5, 100_000], ids=["by-event", "5-bytes", "whole"])
+@pytest.mark.parametrize("many", [False, True], ids=["stream", "stream_many"])
+def test_a_recording_of_a_stopped_stream_replays_as_stopped(
+    server: MockServer, tmp_path: Path, chunk_size: Any, line_ending: str, many: bool
+) -> None:
+    """stop() in a callback: the live call returns the partial response without an error, and
+    so does the replay of its recording, with the same events, whatever else had arrived."""
+    script = Script(seed=41).text("one two three four five six").completed()
+    body = script.to_bytes(line_ending=line_ending)
+    server.add(body, chunk_size=chunk_size)
+    path = tmp_path / "stopped.sse"
+    live_events: List[Any] = []
+    handler = StopAfter(live_events, 3)
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        params = {"model": "m", "input": "x", "record_to": path}
+        if many:
+            [live] = client.stream_many([params], lambda index, params: handler)
+        else:
+            live = client.stream(handler, **params)
+    assert isinstance(live, rs.Response)
+    assert live.status == "in_progress" and live.output_text == "one two three"
+    replayed: List[Any] = []
+    replaying = Collect(replayed)
+    assert rs.replay(path, replaying).to_dict() == live.to_dict()
+    assert replayed == live_events and replaying.stopped
+    # The recording ends where the caller stopped: after it, only the mark (a comment).
+    data = path.read_bytes()
+    assert data.endswith(line_ending.encode() * 2 + b": responses_stream stopped\n\n")
+    assert body.startswith(data[: -len(b": responses_stream stopped\n\n")])
+    assert b"four" not in data
+
+
+def test_a_stream_stopped_from_another_thread_during_a_stall_replays_as_stopped(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """A Stop button while the server is silent, after part of an event arrived: the
+    recording keeps the events the caller saw, and its replay returns without an error."""
+    import threading
+
+    script = Script(seed=42).text("alpha beta gamma").completed()
+    body = script.to_bytes()
+    mid_event = body.index(b"beta") + 2
+    pieces = split_blocks(body[:mid_event])
+    server.add(body[:mid_event], stall=30, stall_after_events=len(pieces))
+    path = tmp_path / "stalled.sse"
+    live_events: List[Any] = []
+    handler = Collect(live_events)
+    timer = threading.Timer(0.5, handler.stop)
+    timer.start()
+    try:
+        with rs.Client(base_url=server.url, max_retries=0) as client:
+            live = client.stream(handler, model="m", input="x", record_to=path)
+    finally:
+        timer.cancel()
+    assert live.output_text == "alpha"
+    replayed: List[Any] = []
+    assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict()
+    assert replayed == live_events
+
+
+def test_events_left_early_replay_as_stopped(server: MockServer, tmp_path: Path) -> None:
+    """Pull style: leaving events() after the second delta is a stop too."""
+    server.add(Script(seed=43).text("red green blue").completed())
+    path = tmp_path / "pulled.sse"
+    seen = []
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        with client.events(model="m", input="x", record_to=path) as events:
+            for event in events:
+                seen.append(event.to_dict())
+                if event.type == "response.output_text.delta" and len(seen) > 5:
+                    break
+            live = events.response
+    replayed: List[Any] = []
+    assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict()
+    assert replayed == seen
+
+
+def test_a_stream_stopped_during_a_retry_back_off_replays_as_an_empty_response(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """stop() while a 429 waits to be sent again: nothing more is sent, live or replayed."""
+
+    class StopOnRetry(rs.ResponseHandler):
+        def on_retry(self, error: Exception, attempt: int, delay: float) -> None:
+            self.stop()
+
+    server.add_json({"error": {"message": "slow down"}}, status=429, headers={"retry-after": "30"})
+    path = tmp_path / "early.sse"
+    with rs.Client(base_url=server.url, max_retries=2) as client:
+        live = client.stream(StopOnRetry(), model="m", input="x", record_to=path)
+    assert live.output == [] and live.id is None and len(server.requests) == 1
+    handler = rs.ResponseHandler()
+    assert rs.replay(path, handler).to_dict() == live.to_dict() and handler.stopped

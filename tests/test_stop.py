@@ -358,7 +358,8 @@ def test_stop_from_another_thread_closes_the_recording(
     silent: Callable[..., SilentServer], tmp_path: Path
 ) -> None:
     """With record_to, the reading thread closes the file on its way out (an unclosed file
-    would fail this run under -W error) and the file replays as the partial stream."""
+    would fail this run under -W error) and the file replays as the stopped stream: the same
+    partial response, without an error."""
     events = _events_before_silence(_script())
     server = silent(events)
     handler = Texts()
@@ -368,10 +369,7 @@ def test_stop_from_another_thread_closes_the_recording(
         final = client.stream(handler, model="m", input="x", record_to=path)
         closer.check()
     assert final.output_text == _partial_text(events) and handler.errors == []
-    with pytest.raises(rs.StreamInterrupted) as info:
-        rs.replay(path)
-    assert info.value.response is not None
-    assert info.value.response.output_text == _partial_text(events)
+    assert rs.replay(path).to_dict() == final.to_dict()
 
 
 # ---------------------------------------------------------------------- before any event
@@ -392,11 +390,13 @@ def test_close_before_the_first_body_byte(silent: Callable[..., SilentServer]) -
     assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
 
 
-def test_stop_before_the_headers_reads_nothing(silent: Callable[..., SilentServer]) -> None:
+def test_stop_before_the_headers_reads_nothing(
+    silent: Callable[..., SilentServer], tmp_path: Path
+) -> None:
     """stop() while the request waits for its headers: the call returns as soon as they
     arrive (the wait for headers happens inside requests, out of the stream's reach),
     without reading an event, and closes the connection. A background response is not
-    resumed."""
+    resumed. Its recording replays to the same empty response."""
     header_delay = 1.0
     events = _events_before_silence(_script(background=True))
     server = silent(events, header_delay=header_delay)
@@ -404,7 +404,8 @@ def test_stop_before_the_headers_reads_nothing(silent: Callable[..., SilentServe
     with _client(server) as client:
         start = time.monotonic()
         closer = Closer(handler.stop, lambda: True, delay=0.2)
-        final = client.stream(handler, model="m", input="x", background=True)
+        path = tmp_path / "early.sse"
+        final = client.stream(handler, model="m", input="x", background=True, record_to=path)
         took = time.monotonic() - start
         called = closer.check()
         assert took < header_delay + BOUND
@@ -413,6 +414,7 @@ def test_stop_before_the_headers_reads_nothing(silent: Callable[..., SilentServe
         _assert_connection_ended(server, called)
         time.sleep(0.3)
     assert server.request_lines == ["POST /v1/responses HTTP/1.1"]
+    assert rs.replay(path).to_dict() == final.to_dict()
 
 
 def test_close_during_the_resume_back_off_resumes_nothing(
