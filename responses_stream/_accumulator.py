@@ -26,12 +26,14 @@ from . import events as ev
 from ._snapshot_writes import (
     append,
     beside,
+    fill_missing,
     final_text,
     fresh,
     fresh_items,
     id_of,
     merge_output,
     padded,
+    put_part,
     replace_text,
     text_of,
     update_in_place,
@@ -279,17 +281,25 @@ class Accumulator:
         return None
 
     def _item(self, event: Any, cls: Type[Any]) -> Any:
-        """The item ``event`` refers to, created as ``cls`` if it was never announced."""
+        """The item ``event`` refers to, created as ``cls`` if it was never announced.
+
+        When it points at an item of another type (one this SDK does not know, say), that one
+        stays and a ``cls`` item goes after the others, where every later such event finds it.
+        """
         item = self._lookup(event)
         if isinstance(item, cls):
             return item
+        key = (id(item), None, cls)  # in _moved, beside the parts' keys (see beside())
+        if item is not None and key in self._moved:
+            return self._moved[key]
         seed: Dict[str, Any] = {"type": cls.TYPE}
         item_id = getattr(event, "item_id", None)
         if item_id is not None:
             seed["id"] = item_id
         seed["status"] = "in_progress"
         created = cls.from_wire(seed)
-        # When the event points at an item of another type, keep that one and append.
+        if item is not None:
+            self._moved[key] = created
         self._place(None if item is not None else getattr(event, "output_index", None), created)
         return created
 
@@ -391,7 +401,8 @@ class Accumulator:
         index, else id) is updated in place, so objects the caller holds stay current.
 
         ``announced`` (``output_item.added``): the same item announced again keeps what its
-        deltas built, as an announcement carries only the item's empty start.
+        deltas built, as an announcement carries only the item's empty start; it adds what
+        the item lacks (the name of a call its deltas announced first).
         """
         item = fresh(event, "item", output_item_from_dict)
         if item is None:
@@ -403,8 +414,8 @@ class Accumulator:
         same_model = type(existing) is type(item) and not isinstance(item, dict)
         item_id = id_of(item)
         if announced and same_model and item_id is not None and id_of(existing) == item_id:
-            return existing
-        index = self._index_of(existing)
+            return fill_missing(existing, item)
+        index = next((k for k, there in self._by_index.items() if there is existing), None)
         item = update_in_place(existing, item)
         self._place(index, item)
         return item
@@ -415,12 +426,6 @@ class Accumulator:
             return self._by_index.get(index)
         item_id = id_of(item)
         return None if item_id is None else self._by_id.get(item_id)
-
-    def _index_of(self, item: OutputItem) -> Optional[int]:
-        for index, existing in self._by_index.items():
-            if existing is item:
-                return index
-        return None
 
     def _item_status(self, event: Any) -> Any:
         item = self._item(event, _STATUS_ITEM_CLASSES[event.type])
@@ -464,22 +469,13 @@ class Accumulator:
         item = self._lookup(event)
         if item is None or isinstance(item, dict):
             item = self._item(event, target_cls)
-        attr = "content"
-        parts = item.__dict__.get(attr)
+        parts = item.__dict__.get("content")
         if parts is None:
-            parts = item.__dict__[attr] = []
+            parts = item.__dict__["content"] = []
         index = event.content_index
         if index is None:
             index = len(parts) if event.type.endswith(".added") else len(parts) - 1
-        if 0 <= index < len(parts):
-            old = parts[index]
-            if type(old) is type(part) or isinstance(old, dict) or isinstance(part, dict):
-                part = parts[index] = update_in_place(old, part)
-            else:  # a part of another type there: see beside()
-                self._text_key = None
-                part = update_in_place(beside(parts, index, type(part), self._moved), part)
-        else:
-            parts.append(part)
+        part = put_part(parts, index, part, self._moved)
         self._text_key = None
         self.saw_output = True
         return part

@@ -78,6 +78,47 @@ def update_in_place(old: Any, new: Any) -> Any:
     return new
 
 
+def fill_missing(old: Any, new: Any) -> Any:
+    """``old`` with every field it lacks (or holds as None) taken from ``new``; ``old``."""
+    fields = old.__dict__
+    for key, value in new.__dict__.items():
+        if fields.get(key) is None:
+            fields[key] = value
+    return old
+
+
+_KEPT_WHEN_EMPTIED = ("text", "refusal", "logprobs")
+
+
+def updated_part(old: Any, new: Any) -> Any:
+    """``old`` made ``new`` (:func:`update_in_place`), but streamed text, refusal and logprobs
+    that ``new`` gives as empty stay: OpenAI's ``content_part.done`` carries ``"logprobs": []``
+    after an ``output_text.done`` that carried them, and some proxies send empty finals."""
+    kept = {}
+    if not isinstance(old, dict) and not isinstance(new, dict):
+        fields = old.__dict__
+        kept = {key: fields[key] for key in _KEPT_WHEN_EMPTIED if fields.get(key)}
+    part = update_in_place(old, new)
+    for key, value in kept.items():
+        if part.__dict__.get(key) in ("", []):
+            part.__dict__[key] = value
+    return part
+
+
+def put_part(parts: List[Any], index: int, part: Any, moved: Dict[Any, Any]) -> Any:
+    """A whole ``part`` (``content_part.added``/``.done``) put at ``index`` of ``parts``:
+    onto the part there (:func:`updated_part`), beside one of another type
+    (:func:`beside`), or after the others; the part now in the snapshot."""
+    if not 0 <= index < len(parts):
+        parts.append(part)
+        return part
+    old = parts[index]
+    if type(old) is type(part) or isinstance(old, dict) or isinstance(part, dict):
+        parts[index] = part = updated_part(old, part)
+        return part
+    return update_in_place(beside(parts, index, type(part), moved), part)
+
+
 def merge_output(
     new_output: List[OutputItem], by_id: Dict[str, Any], by_index: Dict[int, Any]
 ) -> Tuple[List[OutputItem], List[OutputItem]]:
@@ -134,12 +175,14 @@ def final_text(part: P, event: Any, key: str) -> P:
 def replace_text(obj: Model, attr: str, text: Optional[str]) -> None:
     """``obj.<attr> = text`` (unless None): a final value in place of what the deltas built.
 
-    The partial parse kept for the old string (``_json_items.parsed_so_far``) goes with it:
-    that parser only checks that a string grew, and a replacement may share its end.
+    An empty final leaves what the deltas built: no server streams text and then means none
+    (some proxies send ``""`` in every ``.done``). The partial parse kept for the old string
+    (``_json_items.parsed_so_far``) goes with a replaced one: that parser only checks that a
+    string grew, and a replacement may share its end.
     """
     if text is not None:
         attrs = obj.__dict__
-        if attrs.get(attr) != text:
+        if attrs.get(attr) != text and (text or not attrs.get(attr)):
             attrs[attr] = text
             attrs.pop("_partial_" + attr, None)
 
@@ -156,13 +199,16 @@ __all__ = [
     "MAX_PART_GAP",
     "append",
     "beside",
+    "fill_missing",
     "final_text",
     "fresh",
     "fresh_items",
     "id_of",
     "merge_output",
     "padded",
+    "put_part",
     "replace_text",
     "text_of",
     "update_in_place",
+    "updated_part",
 ]

@@ -89,7 +89,9 @@ class ResponseHandler(WireCallbacks):
         """The model refused; ``refusal`` is the full refusal text."""
 
     def on_function_call_created(self, call: FunctionCall) -> None:
-        """The model started a function call (``name`` and ``call_id`` are known)."""
+        """The model started a function call: ``name`` and ``call_id`` are known, unless the
+        server sent its first arguments delta before announcing it (LiteLLM never announces
+        calls): then they may be ``None`` here, and are set by ``on_function_call_done``."""
 
     def on_function_call_delta(self, delta: str, snapshot: str, call: FunctionCall) -> None:
         """A piece of a call's JSON arguments arrived; ``snapshot`` is the arguments so far."""

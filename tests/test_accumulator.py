@@ -916,3 +916,125 @@ def test_a_delta_at_the_index_of_a_part_of_an_unknown_type_keeps_both() -> None:
     feed(acc, added(0, {**MESSAGE, "content": [future]}), text_delta("hi"), text_delta("!"))
     first, text = acc.response.output[0].content  # type: ignore[union-attr]
     assert first == future and isinstance(text, OutputText) and text.text == "hi!"
+
+
+def test_events_for_an_item_of_an_unknown_type_go_to_one_typed_item_beside_it() -> None:
+    """Text events for an item of a type this SDK does not know: that item stays as it came,
+    and one typed message beside it takes every event (not a new one per event)."""
+    acc = Accumulator()
+    where = {"output_index": 0, "item_id": "fut_1", "content_index": 0}
+    part = {"type": "output_text", "annotations": [], "text": ""}
+    feed(
+        acc,
+        created(),
+        added(0, {"id": "fut_1", "type": "future_message", "content": []}),
+        {"type": "response.content_part.added", **where, "part": part},
+        {"type": "response.output_text.delta", **where, "delta": "h"},
+        {"type": "response.output_text.delta", **where, "delta": "i"},
+        {"type": "response.output_text.done", **where, "text": "hi"},
+        {"type": "response.content_part.done", **where, "part": dict(part, text="hi")},
+    )
+    output = acc.response.to_dict()["output"]
+    assert [item["type"] for item in output] == ["future_message", "message"]
+    assert acc.response.output_text == "hi"
+
+
+def test_argument_deltas_for_an_unknown_item_type_build_one_call() -> None:
+    acc = Accumulator()
+    where = {"output_index": 0, "item_id": "fx_1"}
+    touched = feed(
+        acc,
+        created(),
+        added(0, {"id": "fx_1", "type": "function_call_v2", "arguments": ""}),
+        {"type": "response.function_call_arguments.delta", **where, "delta": '{"a":'},
+        {"type": "response.function_call_arguments.delta", **where, "delta": "1}"},
+    )
+    assert touched[2] is touched[3]
+    output = acc.response.to_dict()["output"]
+    assert [(item["type"], item["arguments"]) for item in output] == [
+        ("function_call_v2", ""),
+        ("function_call", '{"a":1}'),
+    ]
+
+
+def test_an_announcement_after_the_deltas_adds_what_the_call_lacked() -> None:
+    """Arguments first (a placeholder call), then output_item.added with the name and call_id:
+    the call keeps its arguments and gains the name and call_id a tool loop dispatches on."""
+    acc = Accumulator()
+    call = {"id": "fc_1", "type": "function_call", "name": "get_weather", "call_id": "call_1"}
+    feed(
+        acc,
+        created(),
+        {
+            "type": "response.function_call_arguments.delta",
+            "output_index": 0,
+            "item_id": "fc_1",
+            "delta": '{"city":"Paris"}',
+        },
+        added(0, dict(call, arguments="", status="in_progress")),
+    )
+    [item] = acc.response.output
+    assert isinstance(item, rs.FunctionCall)
+    assert (item.name, item.call_id, item.arguments) == (
+        "get_weather",
+        "call_1",
+        '{"city":"Paris"}',
+    )
+
+
+def test_a_part_done_with_empty_logprobs_keeps_the_ones_the_text_done_gave() -> None:
+    """OpenAI sends content_part.done with "logprobs": [] right after an output_text.done that
+    carried them (openai-dotnet__text-logprobs-top-logprobs.sse)."""
+    acc = Accumulator()
+    where = {"output_index": 0, "item_id": "msg_1", "content_index": 0}
+    logprobs = [{"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": []}]
+    part = {"type": "output_text", "annotations": [], "text": "", "logprobs": []}
+    feed(
+        acc,
+        created(),
+        added(0, {"id": "msg_1", "type": "message", "role": "assistant", "content": []}),
+        {"type": "response.content_part.added", **where, "part": part},
+        {"type": "response.output_text.delta", **where, "delta": "Hi"},
+        {"type": "response.output_text.done", **where, "text": "Hi", "logprobs": logprobs},
+        {"type": "response.content_part.done", **where, "part": dict(part, text="Hi")},
+    )
+    [text] = acc.response.output[0].content
+    assert text.text == "Hi" and text.to_dict()["logprobs"] == logprobs
+
+
+@pytest.mark.parametrize(
+    "done",
+    [
+        {"type": "response.output_text.done", "content_index": 0, "text": ""},
+        {
+            "type": "response.content_part.done",
+            "content_index": 0,
+            "part": {"type": "output_text", "text": ""},
+        },
+    ],
+    ids=["text-done", "part-done"],
+)
+def test_an_empty_final_text_leaves_the_streamed_text(done: Dict[str, Any]) -> None:
+    """A proxy that sends "" in every .done (opencode-llm-proxy#48): the text stays."""
+    acc = Accumulator()
+    where = {"output_index": 0, "item_id": "msg_1", "content_index": 0}
+    feed(
+        acc,
+        created(),
+        {"type": "response.output_text.delta", **where, "delta": "kept"},
+        {**done, "output_index": 0, "item_id": "msg_1"},
+    )
+    assert acc.response.output_text == "kept"
+
+
+def test_empty_final_arguments_leave_the_streamed_arguments() -> None:
+    acc = Accumulator()
+    where = {"output_index": 0, "item_id": "fc_1"}
+    feed(
+        acc,
+        created(),
+        added(0, {"id": "fc_1", "type": "function_call", "name": "f", "call_id": "c"}),
+        {"type": "response.function_call_arguments.delta", **where, "delta": '{"a": 1}'},
+        {"type": "response.function_call_arguments.done", **where, "arguments": ""},
+    )
+    assert acc.response.output[0].arguments == '{"a": 1}'
