@@ -46,6 +46,7 @@ from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool
 
 from ._body import READ_SIZE, shut_down
+from ._interim import after_interim
 from ._loop_socket import WOULD_BLOCK
 from ._stream import refused_content_type
 from ._transport import Attempt
@@ -195,7 +196,8 @@ def exchange(
                 if guard is not None:
                     guard.arm(lambda: shut_down(sock))
         else:
-            sock = conn.sock
+            sock = conn.sock  # kept alive: it blocks, with the last request's read limit
+            sock.setblocking(False)
             if guard is not None:
                 guard.arm(lambda: shut_down(sock))
         connected = True
@@ -219,6 +221,7 @@ def exchange(
                 yield wait, until
         watch(selectors.EVENT_READ)
         received = b""
+        head_bytes = 0  # interim heads (1xx) included: a server may not send them forever
         complete = False
         while not complete:
             yield wait, until  # the answer comes after the selector says so: no read in vain
@@ -229,8 +232,11 @@ def exchange(
                     break
                 if guard is not None and guard.expired is not None:
                     return _connection_error(pool, prepared, OSError("the wait was ended"))
-                received += piece
-                if not piece or len(received) > MAX_HEAD or _END_OF_HEAD.search(received):
+                if piece and read_limit is not None:
+                    until = clock() + read_limit  # the limit is on each wait for a byte
+                received = after_interim(received + piece)
+                head_bytes += len(piece)
+                if not piece or head_bytes > MAX_HEAD or _END_OF_HEAD.search(received):
                     complete = True  # whole (or cut, or too long: http.client says so)
                     break
             if not complete and until is not None and clock() >= until:
@@ -284,8 +290,14 @@ def _serialize(prepared: requests.PreparedRequest, pool: HTTPConnectionPool) -> 
     line that ends it: the body follows it in the same write, which spares a delayed ACK."""
     port = pool.port
     default = 443 if pool.scheme == "https" else 80
-    host = pool.host if port in (None, default) else f"{pool.host}:{port}"
-    lines = [f"{prepared.method} {prepared.path_url} HTTP/1.1", f"Host: {host}"]
+    host = pool.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address, bracketed as in a URL (urllib3 strips them)
+    if port not in (None, default):
+        host = f"{host}:{port}"
+    lines = [f"{prepared.method} {prepared.path_url} HTTP/1.1"]
+    if "host" not in prepared.headers:  # a caller's Host goes in its place, as http.client does
+        lines.append(f"Host: {host}")
     for name, value in prepared.headers.items():
         if _FORBIDDEN.search(name) or _FORBIDDEN.search(value) or not name:
             raise requests.exceptions.InvalidHeader(
@@ -400,6 +412,8 @@ def _answer(
 
 _END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
 _BARE_EOL = re.compile(rb"[\r\n]")  # one search (`in` on bytes costs more, twice)
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
+"""A field name http.client's parser takes as one (any other line ends its fields)."""
 _STATUS_LINE = re.compile(rb"HTTP/1\.[1-9] ([2-5][0-9][0-9])(?: (.*))?")
 MAX_FIELDS = 100
 """http.client's limit on a head's fields."""
@@ -416,8 +430,8 @@ def split_head(head: bytes) -> Optional[Tuple[int, str, list[Tuple[str, str]]]]:
     fields = []
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or _BARE_EOL.search(line):
-            return None  # a folded line, no name, spaces before the colon: not plain
+        if not colon or _BARE_EOL.search(line) or not _FIELD_NAME.fullmatch(name):
+            return None  # a folded line, no name, a space or 8-bit byte in it: not plain
         fields.append((name.decode("iso-8859-1"), value.lstrip(b" \t").decode("iso-8859-1")))
     reason = (status_line.group(2) or b"").decode("iso-8859-1")
     return int(status_line.group(1)), reason, fields

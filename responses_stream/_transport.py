@@ -36,6 +36,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ._body import shut_response
 from ._config import Settings, Timeout, check_headers, merge_headers, redact_url, secret
+from ._interim import final_answer, is_interim
 from ._metrics import Meter
 from ._session import CREDENTIAL_HEADERS, METHOD_CHANGING
 from ._watchdog import Guard, guarding
@@ -504,7 +505,7 @@ class Transport:
         """Send one try through the session (blocking): its response, or what it raised."""
         try:
             with guarding(attempt.guard):
-                return self.session.request(
+                resp = self.session.request(
                     attempt.method,
                     attempt.url,
                     data=attempt.payload,
@@ -513,6 +514,7 @@ class Transport:
                     stream=attempt.stream,
                     timeout=attempt.timeouts,
                 )
+                return final_answer(resp, self.session) if is_interim(resp.status_code) else resp
         except (requests.RequestException, UnicodeEncodeError) as exc:
             return exc
 

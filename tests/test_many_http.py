@@ -312,6 +312,8 @@ _NAMES = st.sampled_from(
         "Set-Cookie",
         "Keep-Alive",
         "X-Odd_Name-1",
+        "X Bad",  # a space: http.client ends the fields there
+        "X-Nämé",  # an 8-bit byte: the same
     ]
 )
 _VALUES = st.one_of(
@@ -433,3 +435,154 @@ def test_a_connection_that_is_not_accepted_is_a_connect_timeout(no_blocking_send
     assert isinstance(outcomes[0], errors.APITimeoutError), outcomes[0]
     assert "connect timeout" in str(outcomes[0])
     assert 0.25 < elapsed < 2
+
+
+def _both_ways(url: str, **params: Any) -> List[Any]:
+    """The outcome of one request sent by ``client.stream()`` and one by ``stream_many``, on
+    one client (so the second may take the first's kept-alive connection)."""
+    request = {"model": MODEL, "input": "x", **params}
+    with client_for(url) as client:
+        try:
+            first: Any = client.stream(**request)
+        except rs.ResponsesStreamError as exc:
+            first = exc
+        return [first, *client.stream_many([request, request])]
+
+
+@pytest.mark.parametrize(
+    "interim",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+    ],
+    ids=["100", "103", "100-103"],
+)
+@pytest.mark.parametrize("apart", [False, True], ids=["one-write", "answer-later"])
+def test_informational_answers_before_the_answer_are_passed_over(
+    raw: List[RawServer], interim: bytes, apart: bool
+) -> None:
+    """A 1xx head (the request was accepted, the answer follows): every way of sending reads
+    the answer after it, sends the request once, and reuses the connection after it."""
+    posts: List[bytes] = []
+
+    def serve(sock: socket.socket) -> None:
+        for head, _ in requests_on(sock):
+            posts.append(head.split(b"\r\n")[0])
+            if apart:
+                sock.sendall(interim)
+                time.sleep(0.1)
+                sock.sendall(HEAD + body_of("after hints"))
+            else:
+                sock.sendall(interim + HEAD + body_of("after hints"))
+
+    raw.append(RawServer(serve))
+    outcomes = _both_ways(raw[0].url)
+    for outcome in outcomes:
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "after hints"
+        assert outcome.metrics is not None and outcome.metrics.request_id == "req_loop"
+    assert len(posts) == 3
+    assert raw[0].connections <= 2  # kept alive after the interim answers
+
+
+def test_the_read_limit_is_on_each_wait_for_the_head_not_on_all_of_it(
+    raw: List[RawServer],
+) -> None:
+    """A head that trickles in for longer than the read limit, each piece well within it."""
+
+    def serve(sock: socket.socket) -> None:
+        for _ in requests_on(sock):
+            for k in range(0, len(HEAD), 12):
+                sock.sendall(HEAD[k : k + 12])
+                time.sleep(0.06)  # about 0.7 s in all
+            sock.sendall(body_of("slow but steady"))
+
+    raw.append(RawServer(serve))
+    request = {"model": MODEL, "input": "x", "timeout": rs.Timeout(connect=2, read=0.4)}
+    with client_for(raw[0].url) as client:  # new connections: the selector's own sockets
+        outcomes = client.stream_many([request, request])
+    outcomes += _both_ways(raw[0].url, **request)  # and kept-alive ones
+    for outcome in outcomes:
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "slow but steady"
+
+
+def test_a_kept_alive_connection_never_blocks_the_loop(raw: List[RawServer]) -> None:
+    """The connection a stream() left in the pool, taken by one of stream_many's requests
+    whose head then stalls: the other streams go on meanwhile."""
+
+    def serve(sock: socket.socket) -> None:
+        for _, body in requests_on(sock):
+            if b'"slow"' in body:
+                sock.sendall(HEAD[:20])
+                time.sleep(1)
+                sock.sendall(HEAD[20:])
+            else:
+                sock.sendall(HEAD)
+            sock.sendall(body_of("done"))
+
+    raw.append(RawServer(serve))
+    order: List[int] = []
+    with client_for(raw[0].url) as client:
+        client.stream(model=MODEL, input="first")  # leaves its connection in the pool
+        requests = [{"model": MODEL, "input": "slow"}, {"model": MODEL, "input": "fast"}]
+        with client.events_many(requests) as streams:
+            for index, event in streams:
+                if event.type == "response.completed":
+                    order.append(index)
+            outcomes = streams.outcomes
+    assert all(isinstance(outcome, rs.Response) for outcome in outcomes), outcomes
+    assert order == [1, 0]
+
+
+def test_the_host_header_is_the_one_requests_sends(raw: List[RawServer]) -> None:
+    """A caller's Host takes the place of the one made from the URL (sent once), and an IPv6
+    address is bracketed: as http.client writes it."""
+    heads: List[bytes] = []
+
+    def serve(sock: socket.socket) -> None:
+        for head, _ in requests_on(sock):
+            heads.append(head)
+            sock.sendall(HEAD + body_of("host"))
+
+    raw.append(RawServer(serve))
+    outcomes = _both_ways(raw[0].url, extra_headers={"Host": "api.example.com"})
+    assert all(isinstance(outcome, rs.Response) for outcome in outcomes), outcomes
+    assert len(heads) == 3 and heads[0] == heads[1] == heads[2]
+    hosts = [line for line in heads[0].split(b"\r\n") if line.lower().startswith(b"host:")]
+    assert hosts == [b"Host: api.example.com"]
+
+
+def test_an_ipv6_address_is_bracketed_in_the_host_header() -> None:
+    try:
+        listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = listener.getsockname()[1]
+    heads: List[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            sock, _ = listener.accept()
+            with sock:
+                for head, _ in requests_on(sock):
+                    heads.append(head)
+                    sock.sendall(HEAD + body_of("six"))
+                    break
+
+    import threading
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with client_for(f"http://[::1]:{port}/v1") as client:
+            assert client.stream(model=MODEL, input="x").output_text == "six"
+        with client_for(f"http://[::1]:{port}/v1") as client:
+            [outcome] = client.stream_many([{"model": MODEL, "input": "x"}])
+        assert isinstance(outcome, rs.Response), outcome
+    finally:
+        thread.join(5)
+        listener.close()
+    assert heads[0] == heads[1]
+    assert f"Host: [::1]:{port}".encode() in heads[0].split(b"\r\n")

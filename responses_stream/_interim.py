@@ -1,0 +1,103 @@
+"""Informational answers (1xx): a ``100 Continue`` or ``103 Early Hints`` before the real one.
+
+http.client skips a ``100`` itself, but takes any other 1xx head for the whole answer (with an
+empty body) and leaves the real answer unread on the connection. Both ways of sending take
+the answer after them instead: ``stream_many`` drops their heads as they arrive
+(:func:`after_interim`), ``client.stream()`` reads the next head off the same connection
+(:func:`final_answer`). ``101 Switching Protocols`` is not one of them: nothing here asks to
+switch, so it stays the answer (and an error).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import re
+import socket
+from typing import Any, Union
+
+import requests
+import urllib3
+from requests.cookies import extract_cookies_to_jar
+
+INTERIM = re.compile(rb"HTTP/1\.[0-9] 1(?!01)[0-9][0-9]")
+"""The start of an informational head."""
+END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+MAX_INTERIM = 32
+"""The most informational heads taken before an answer (a server may not send them forever)."""
+
+
+def is_interim(status: int) -> bool:
+    """True for an informational status the answer follows (1xx, but not 101)."""
+    return 100 <= status < 200 and status != 101
+
+
+def after_interim(received: bytes) -> bytes:
+    """``received`` (the first bytes of an answer) without the whole informational heads it
+    starts with."""
+    while INTERIM.match(received):
+        end = END_OF_HEAD.search(received)
+        if end is None:
+            break
+        received = received[end.end() :]
+    return received
+
+
+class _File:
+    """What an http.client response reads its head from: the connection's buffered file."""
+
+    def __init__(self, fp: io.BufferedIOBase) -> None:
+        self._fp = fp
+
+    def makefile(self, mode: str) -> io.BufferedIOBase:
+        return self._fp
+
+
+def final_answer(
+    resp: requests.Response, session: requests.Session
+) -> Union[requests.Response, requests.RequestException]:
+    """The answer after ``resp`` (informational), read off its connection as ``requests``
+    would have built it; or the ``requests`` error reading it raised."""
+    request = resp.request
+    raw: Any = resp.raw
+    interim = raw._original_response
+    fp, interim.fp = interim.fp, None  # the answer's now: closing the interim one leaves it
+    try:
+        for _ in range(MAX_INTERIM):
+            head = http.client.HTTPResponse(_File(fp), method=request.method)  # type: ignore[arg-type]
+            head.begin()
+            if not is_interim(head.status):
+                break
+        else:
+            raise http.client.HTTPException(f"more than {MAX_INTERIM} informational answers")
+    except socket.timeout as exc:
+        resp.close()
+        return requests.ReadTimeout(exc, request=request)
+    except (OSError, http.client.HTTPException) as exc:
+        resp.close()
+        return requests.ConnectionError(exc, request=request)
+    headers = urllib3.HTTPHeaderDict()
+    for name, value in head.getheaders():
+        headers.add(name, value)
+    answer = urllib3.HTTPResponse(
+        body=head,
+        headers=headers,
+        status=head.status,
+        version=head.version,
+        reason=head.reason,
+        preload_content=False,
+        decode_content=False,
+        original_response=head,
+        request_method=request.method,
+        request_url=request.url,
+    )
+    # The connection is the answer's now: the interim answer gives nothing back to the pool.
+    answer._pool, answer._connection = raw._pool, raw._connection
+    raw._pool = raw._connection = None
+    adapter = session.get_adapter(request.url or "")
+    built: requests.Response = adapter.build_response(request, answer)
+    extract_cookies_to_jar(session.cookies, request, answer)  # type: ignore[no-untyped-call]
+    return built
+
+
+__all__ = ["INTERIM", "MAX_INTERIM", "after_interim", "final_answer", "is_interim"]
