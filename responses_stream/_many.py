@@ -6,12 +6,11 @@ every stream's socket and, when sockets are readable, reads each of them and run
 per-event path as ``client.stream()`` (``_stream.StreamCore`` with its ``open_body`` and
 ``offload`` set): one wake-up serves many events.
 
-What may block is moved off the calling thread to a small fixed pool (:data:`OPEN_WORKERS`
-threads): sending a request and waiting for its headers (with the retries and their back-off)
-and the back-off and request of a background stream's resume. Everything else (reading,
-parsing, the snapshot, every callback) runs on the calling thread, one thing at a time.
-Time limits are the watchdog's (``_watchdog``); the read limit too, as the sockets never
-block.
+Requests go out from the selector too (``_many_http``); what may block goes to a small fixed
+pool (:data:`OPEN_WORKERS` threads): TLS handshakes, requests the selector cannot send, a
+resume's back-off and request. Everything else (reading, parsing, the snapshot, every
+callback) runs on the calling thread, one thing at a time. Time limits are the watchdog's
+(``_watchdog``); the read limit too, as the sockets never block.
 """
 
 from __future__ import annotations
@@ -57,16 +56,12 @@ if TYPE_CHECKING:
     from ._watchdog import Guard
 
 OPEN_WORKERS = 16
-"""Threads that send the requests the selector cannot (TLS, proxies...) and run the blocking
-parts of resumes and checkpoints."""
+"""Threads for what the selector cannot do without blocking (see the module's docstring)."""
 OPEN_BATCH = 16
-"""Requests started per pass of the loop: the streams already running are read between
-batches, so starting a thousand does not hold up their events. A start costs about as much
-as a hundred events (the request, then its head and first events in the next pass), and a
-batch's first deltas wait for the whole batch: in the scale benchmark (1,000 streams), 32 per
-pass put the p99 delivery latency at 41-62 ms, 16 at 18-30 ms. Smaller batches cost more CPU
-per event (the opening code runs cold between events): 16 about 4% more than 32, 8 about
-12%, 4 about 18%."""
+"""Requests started per pass of the loop: the running streams are read between batches. A
+start costs about a hundred events, and a batch's first deltas wait for the whole batch: in
+the scale benchmark (1,000 streams) 32 per pass put the p99 latency at 41-62 ms, 16 at 18-30
+ms. Smaller batches cost more CPU per event: 16 about 4% more than 32, 8 12%, 4 18%."""
 
 
 Outcome = Union[Response, BaseException]
@@ -94,6 +89,10 @@ class Slot:
         self.cancel: Callable[[Response], None] = lambda final: None
         """Cancels the response if it had not ended (``client``), for ``cancel_on_stop``."""
         self.done = False
+
+    def held(self) -> bool:
+        """True while bytes for the stream wait for the loop (``Guard.held``)."""
+        return self.socket is not None and self.socket.waiting()
 
     def open_body(self, raw: Any, interrupter: Interrupter, meter: Meter) -> Iterator[bytes]:
         """The stream's body, read off the selector (``StreamCore.open_body``)."""
@@ -464,7 +463,7 @@ class Multiplexer:
             slot.guard.read = slot.read_limit
             # In place of the stream's own (its reader waits on the selector, suspended): the
             # server is not silent while bytes wait for the loop, busy with other callbacks.
-            slot.guard.held = lambda: slot.socket is not None and slot.socket.waiting()
+            slot.guard.held = slot.held
         handler = slot.handler
         if handler is not None:
             handler._snapshot = stream.response
@@ -484,6 +483,9 @@ class Multiplexer:
             return
         if threading.get_ident() == self._loop_thread:
             self._runnable.append(slot)
+            # A signal handler's stop: select() waits on after it, so wake it (and take no lock).
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"\0")
         else:
             self.post(lambda: None if slot.done else self._runnable.append(slot))
 

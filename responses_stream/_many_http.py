@@ -82,24 +82,32 @@ def loop_pool(
         return None
     if session.proxies or session.auth is not None or session.hooks.get("response"):
         return None
+    verify, cert = session.verify, session.cert
+    if session.trust_env:
+        # A session of the caller's that reads the environment on every request, as
+        # requests does for stream(): its proxies (then requests sends it) and CA bundle.
+        found = session.merge_environment_settings(url, {}, None, None, None)
+        if found["proxies"]:
+            return None
+        verify, cert = found["verify"], found["cert"]
     adapter = session.get_adapter(url)
     if type(adapter) is not HTTPAdapter:
         return None  # a user's adapter may do anything on send
-    key = ("pool", url, str(session.verify), str(session.cert))
+    key = ("pool", url, str(verify), str(cert))
     pool = cache.get(key)
     if pool is None:
-        pool = cache[key] = _pool_of(adapter, url, session)
+        pool = cache[key] = _pool_of(adapter, url, verify, cert)
     return pool if isinstance(pool, HTTPConnectionPool) else None
 
 
-def _pool_of(adapter: HTTPAdapter, url: str, session: requests.Session) -> Any:
-    """The pool ``adapter`` sends ``url`` through, with the session's TLS settings (the
-    adapter's own choice, so the certificates are checked exactly as for ``stream()``)."""
+def _pool_of(adapter: HTTPAdapter, url: str, verify: Any, cert: Any) -> Any:
+    """The pool ``adapter`` sends ``url`` through, with these TLS settings (the adapter's own
+    choice, so the certificates are checked exactly as for ``stream()``)."""
     if hasattr(adapter, "get_connection_with_tls_context"):  # requests >= 2.32
         request = requests.Request("GET", url).prepare()
-        return adapter.get_connection_with_tls_context(request, session.verify, None, session.cert)
+        return adapter.get_connection_with_tls_context(request, verify, None, cert)
     pool = adapter.get_connection(url, None)  # pragma: no cover - requests < 2.32
-    cast(Any, adapter).cert_verify(pool, url, session.verify, session.cert)  # pragma: no cover
+    cast(Any, adapter).cert_verify(pool, url, verify, cert)  # pragma: no cover
     return pool  # pragma: no cover
 
 

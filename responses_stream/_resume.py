@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple, Union
 
 import requests
 
@@ -151,17 +151,18 @@ MARK_COMMENT = "#responses_stream "
 RESUMED_MARK = b": responses_stream resumed\n\n"
 """What :meth:`Recording.trim` writes where a resumed connection's bytes begin: an SSE comment
 (other readers skip it) that makes a replay treat what follows as a resumed connection."""
-RESUMED_COMMENT = MARK_COMMENT + "resumed"
-"""The mark as the framer hands it on (a comment block's text)."""
 AFTER_MARK = b": responses_stream after %d\n\n"
 """The first bytes of a recording whose caller saw only events after a sequence number."""
-AFTER_COMMENT = MARK_COMMENT + "after "
-"""That mark as the framer hands it on, before the number."""
 STOPPED_MARK = b": responses_stream stopped\n\n"
 """The last bytes of a recording of a stream the caller ended early (``stop()``, leaving
 ``events()``): a replay ends there as the live stream did, without an error."""
-STOPPED_COMMENT = MARK_COMMENT + "stopped"
-"""That mark as the framer hands it on."""
+
+
+def mark_of(text: str) -> Tuple[str, str]:
+    """A mark's name and what follows it (``("after", "12")``, ``("resumed", "")``), from
+    the text of a comment that starts with :data:`MARK_COMMENT`."""
+    name, _, argument = text[len(MARK_COMMENT) :].partition(" ")
+    return name, argument
 
 
 class Recording:

@@ -1,9 +1,12 @@
 """The client's ``requests.Session``, made fast and safe once, when the client is made: the
-environment's proxies and CA bundle read once (:func:`settle_environment`), and redirects that
-keep credentials and billing headers on their origin (:func:`protect_redirects`)."""
+environment's proxies and CA bundle read once (:func:`settle_environment`), redirects that
+keep credentials and billing headers on their origin (:func:`protect_redirects`), and no
+connection shared with a forked child (:func:`forget_connections_at_fork`)."""
 
 from __future__ import annotations
 
+import os
+import weakref
 from typing import Any, Callable, Optional, cast
 
 import requests
@@ -63,4 +66,33 @@ def protect_redirects(session: requests.Session) -> None:
     session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]
 
 
-__all__ = ["CREDENTIAL_HEADERS", "METHOD_CHANGING", "protect_redirects", "settle_environment"]
+_SESSIONS: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+
+
+def forget_connections_at_fork(session: requests.Session) -> None:
+    """A child process made by ``fork()`` does not use the connections ``session`` kept alive.
+
+    They are the parent's too: two processes writing requests on one socket would mix them
+    (a worker pool forked after the client was used, ``gunicorn --preload``). The child
+    closes its copies, which leaves the parent's connections open, and opens its own.
+    """
+    _SESSIONS.add(session)
+
+
+def _after_fork_in_child() -> None:
+    for session in list(_SESSIONS):
+        for adapter in session.adapters.values():
+            adapter.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "METHOD_CHANGING",
+    "forget_connections_at_fork",
+    "protect_redirects",
+    "settle_environment",
+]

@@ -24,14 +24,7 @@ import requests
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
-from ._resume import (
-    AFTER_COMMENT,
-    MARK_COMMENT,
-    RESUMED_COMMENT,
-    STOPPED_COMMENT,
-    Recording,
-    Resumer,
-)
+from ._resume import MARK_COMMENT, Recording, Resumer, mark_of
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, scrub, scrub_bytes, sent_secrets, translate
 from ._watchdog import Guard
@@ -557,28 +550,25 @@ class StreamCore:
     def _replayed_mark(self, text: str, deliver_after: Optional[int]) -> Optional[int]:
         """A mark the recording wrote (``_resume``): a resume, where the live stream resumed
         (``on_resume`` again), a stop, or the caller's ``starting_after``. Returns the cursor."""
-        if text == RESUMED_COMMENT:
+        name, argument = mark_of(text)
+        if (name, argument) == ("resumed", ""):
             after = self.accumulator.resuming()  # as the live stream did at this point
             if self.on_replayed_resume is not None and self.response.id is not None:
                 self.on_replayed_resume(self.response.id, after)
-        elif text == STOPPED_COMMENT:
+        elif (name, argument) == ("stopped", ""):
             stop = self.on_replayed_stop  # the live stream was stopped here: so is this one
             (stop if stop is not None else self.close)()
-        elif text.startswith(AFTER_COMMENT):
-            number = text[len(AFTER_COMMENT) :]
-            if number.isdigit():
-                deliver_after = self._deliver_after = int(number)
+        elif name == "after" and argument.isdigit():
+            deliver_after = self._deliver_after = int(argument)
         return deliver_after
 
     def _end_closed(self) -> None:
-        """The reading thread's share of a close(): what a close from another thread left to
-        it, and the end of a close from a callback or an ``events()`` caller."""
+        """The reading thread's share of a close() (from anywhere): the recording's end."""
         if self._recording is not None:
             self._recording.close(stopped_after=self._stopped_after())
 
     def _stopped_after(self) -> Optional[int]:
-        """For the recording of a stream closed on purpose: how many messages the stream had
-        read (``None`` once its terminal event came: then it was not cut short)."""
+        """The messages read before a stop, for the recording (None: it had ended)."""
         return None if self.accumulator.terminal is not None else self.meter.events
 
     def raise_end(self, kind: Optional[str]) -> None:

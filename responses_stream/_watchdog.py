@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import requests
@@ -46,9 +48,7 @@ class Guard:
         self.idle = idle
         self.read: Optional[float] = None
         self.meter = meter
-        self.held: Optional[Callable[[], bool]] = None
-        """True while the reader is held up by its consumer rather than waiting for the server
-        (a slow callback): the idle and read limits then count from now, not from before."""
+        self._held: Optional[Callable[[], Optional[Callable[[], bool]]]] = None
         self.on_cancel: Optional[Callable[[], None]] = None
         """Ends a back-off in progress between two tries of the call's request."""
         self.expired: Optional[str] = None
@@ -60,6 +60,25 @@ class Guard:
         self._shut: Optional[Callable[[], None]] = None
         if deadline is not None:
             self._schedule(deadline)
+
+    @property
+    def held(self) -> Optional[Callable[[], bool]]:
+        """True while the reader is held up by its consumer rather than waiting for the server
+        (a slow callback): the idle and read limits then count from now, not from before.
+
+        Kept weakly when it is a method (a stream's): the watchdog keeps a guard until its
+        deadline, and must not keep a finished stream's snapshot that long with it.
+        """
+        return self._held() if self._held is not None else None
+
+    @held.setter
+    def held(self, check: Optional[Callable[[], bool]]) -> None:
+        if check is None:
+            self._held = None
+        elif hasattr(check, "__self__"):
+            self._held = weakref.WeakMethod(check)
+        else:
+            self._held = lambda: check
 
     def arm(self, shut: Callable[[], None]) -> None:
         """``shut`` ends the wait in progress; it is called now if a limit already passed."""
@@ -134,7 +153,8 @@ class Guard:
                 reason = "idle"
             elif self._reading and self.read is not None and now - self.meter.data_at >= self.read:
                 reason = "read"
-            if reason in ("idle", "read") and self.held is not None and self.held():
+            held = self.held
+            if reason in ("idle", "read") and held is not None and held():
                 # The wait is the consumer's (its callbacks), not the server's: count afresh.
                 self.meter.progress_at = self.meter.data_at = now
                 reason = None
@@ -159,6 +179,14 @@ class Watchdog:
         self._heap: List[Tuple[float, int, Guard, int]] = []
         self._order = itertools.count()
         self._thread: Optional[threading.Thread] = None
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's guards: their sockets are shared with the parent, which reads
+        them (shut down here, they would end the parent's streams). The lock may have been
+        held by the parent's watchdog thread, which the child does not have."""
+        self._cond = threading.Condition()
+        self._heap = []
+        self._thread = None
 
     def schedule(self, guard: Guard, when: float, generation: int) -> None:
         """Call ``guard.look(generation)`` at ``when`` (on the monotonic clock)."""
@@ -188,6 +216,8 @@ class Watchdog:
 
 
 WATCHDOG = Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=WATCHDOG.after_fork_in_child)
 
 _CURRENT = threading.local()
 

@@ -21,7 +21,7 @@ from ._keywords import keywords_of
 from ._many import Multiplexer, Opener, Outcome, Slot
 from ._many_run import ManyEvents, run_callbacks
 from ._opening import StreamOpener, path_id
-from ._session import protect_redirects, settle_environment
+from ._session import forget_connections_at_fork, protect_redirects, settle_environment
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._stream import StreamCore
 from ._transport import Transport
@@ -129,6 +129,7 @@ class Client:
         server = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
         self._server = server  # what tracing reports as the server
         protect_redirects(session)
+        forget_connections_at_fork(session)
         watch_session(session)
         self._transport = Transport(session, self.settings)
         self._opener = StreamOpener(self._transport, self._tracing, server, max_event_bytes)
@@ -328,13 +329,14 @@ class Client:
         At most ``concurrency`` streams are open at once; the rest wait their turn (the
         iterable is read as they start). No thread per stream: one selector reads every
         socket in this thread, so hundreds of streams cost little more per event than one.
-        Requests are sent, and their headers awaited, by a small fixed pool of threads
-        (retried like :meth:`stream`'s); every callback runs in this thread, never two at
-        once. Each stream keeps every guarantee of :meth:`stream`: time limits, background
-        resume, ``handler.stop()`` of that stream alone, exact partial responses, metrics,
-        tracing, recording. An exception from a callback ends that stream (it becomes its
-        outcome, after ``on_exception``) unless ``fail_fast=True``, which closes every
-        stream and raises it. Ctrl-C closes every connection and raises ``KeyboardInterrupt``.
+        Requests go out from this thread too, on non-blocking sockets (retried like
+        :meth:`stream`'s); a small fixed pool of threads does what would block (name lookups,
+        TLS handshakes). Every callback runs in this thread, never two at once. Each stream
+        keeps every guarantee of :meth:`stream`: time limits, background resume,
+        ``handler.stop()`` of that stream alone, exact partial responses, metrics, tracing,
+        recording. An exception from a callback ends that stream (it becomes its outcome,
+        after ``on_exception``) unless ``fail_fast=True``, which closes every stream and
+        raises it. Ctrl-C closes every connection and raises ``KeyboardInterrupt``.
         """
         mux = Multiplexer(
             requests,

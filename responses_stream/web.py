@@ -465,8 +465,10 @@ def django_response(client: Client, **options: Any) -> Any:
     """A ``django.http.StreamingHttpResponse`` relaying a new stream; return it from a view.
 
     Takes the client and the keywords of :class:`SSERelay` (its relay options, and those of
-    :meth:`Client.events`). For WSGI deployments (``runserver``, gunicorn sync or threaded
-    workers). Keep ``GZipMiddleware`` off this view: compressing holds the events back.
+    :meth:`Client.events`). For WSGI deployments with a thread per request (``runserver``,
+    gunicorn's threaded workers: a sync worker serves one stream at a time, and its
+    ``--timeout`` ends any stream longer than that). Keep ``GZipMiddleware`` off this view:
+    compressing holds the events back.
     """
     # An optional extra (responses-stream[django]), imported when first needed.
     http: Any = importlib.import_module("django.http")

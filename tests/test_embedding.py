@@ -1,0 +1,191 @@
+"""The SDK inside the processes that embed it: forked workers (Celery prefork, gunicorn
+--preload), signal handlers (a worker's graceful shutdown), a caller's own session, and long
+lives (nothing a finished call used stays in memory)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import socket
+import threading
+import time
+import warnings
+import weakref
+from typing import Any, Dict, List
+
+import pytest
+import requests
+
+import responses_stream as rs
+from responses_stream.testing import MockServer, Script
+
+from .scripts import RawServer, closed_port_url, requests_on
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+
+
+def _fork() -> int:
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a process with threads (the servers' here).
+        warnings.filterwarnings("ignore", "This process", DeprecationWarning)
+        return os.fork()
+
+
+def _child_exit_code(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@needs_fork
+def test_a_forked_child_leaves_the_parents_streams_alone(server: MockServer) -> None:
+    """The parent streams with an idle limit while a child, forked meanwhile, makes calls of
+    its own with a time limit: the child's watchdog never acts on the parent's streams (their
+    sockets are shared with it)."""
+    server.add(Script(seed=1).text("p " * 30).completed(), delay=0.05, match={"input": "parent"})
+    server.add(Script(seed=2).text("child").completed(), match={"input": "child"})
+    outcome: Dict[str, Any] = {}
+
+    def parent() -> None:
+        with rs.Client(base_url=server.url, timeout=rs.Timeout(idle=0.8)) as client:
+            try:
+                outcome["final"] = client.stream(model="m", input="parent")
+            except rs.ResponsesStreamError as exc:
+                outcome["error"] = exc
+
+    thread = threading.Thread(target=parent)
+    thread.start()
+    time.sleep(0.3)  # the parent's stream is under way, its guard armed
+    pid = _fork()
+    if pid == 0:
+        code = 1
+        try:
+            with rs.Client(base_url=server.url, timeout=rs.Timeout(total=30)) as client:
+                if client.stream(model="m", input="child").output_text == "child":
+                    code = 0
+            time.sleep(1.5)  # a worker lives on: so does its watchdog
+        finally:
+            os._exit(code)
+    thread.join(30)
+    assert _child_exit_code(pid) == 0
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["final"].output_text == "p " * 30
+
+
+@needs_fork
+def test_a_client_used_before_a_fork_gives_the_child_connections_of_its_own() -> None:
+    """A kept-alive connection in the pool when the process forks stays the parent's: the
+    child opens its own (two processes writing on one socket would mix their requests)."""
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    body = Script(seed=3).text("answer").completed().to_bytes()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+    def serve(sock: socket.socket) -> None:
+        for _ in requests_on(sock):
+            sock.sendall(head + chunked)
+
+    raw = RawServer(serve)
+    try:
+        with rs.Client(base_url=raw.url, max_retries=0) as client:
+            assert client.stream(model="m", input="x").output_text == "answer"
+            assert raw.connections == 1  # kept alive in the pool
+            pid = _fork()
+            if pid == 0:
+                code = 1
+                try:
+                    if client.stream(model="m", input="x").output_text == "answer":
+                        code = 0
+                finally:
+                    os._exit(code)
+            assert _child_exit_code(pid) == 0
+            assert raw.connections == 2  # the child's own
+            assert client.stream(model="m", input="x").output_text == "answer"
+            assert raw.connections == 2  # the parent's, still alive
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize(
+    "timeout", [rs.Timeout(total=600), rs.Timeout(idle=600)], ids=["total", "idle"]
+)
+def test_a_finished_stream_is_not_kept_until_its_time_limit(
+    server: MockServer, timeout: rs.Timeout
+) -> None:
+    """The watchdog keeps a call's limits until they fall due: not its snapshot with them."""
+    for _ in range(2):
+        server.add(Script(seed=4).text("kept? " * 50).completed())
+    with rs.Client(base_url=server.url, timeout=timeout) as client:
+        final = client.stream(model="m", input="x")
+        many = client.stream_many([{"model": "m", "input": "x"}])
+    assert isinstance(many[0], rs.Response), many[0]
+    gone = [weakref.ref(final), weakref.ref(many[0])]
+    del final, many
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None]
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer()")
+def test_stop_from_a_signal_handler_ends_stream_many_at_once(server: MockServer) -> None:
+    """A worker's SIGTERM handler stops every stream while the loop waits on the selector."""
+    for _ in range(2):
+        server.add(Script(seed=5).text("a b c d e f").completed(), stall=20, stall_after_events=5)
+    handlers: List[rs.ResponseHandler] = []
+
+    def make(index: int, params: Any) -> rs.ResponseHandler:
+        handlers.append(rs.ResponseHandler())
+        return handlers[-1]
+
+    def stop_all(signum: int, frame: Any) -> None:
+        for handler in handlers:
+            handler.stop()
+
+    previous = signal.signal(signal.SIGALRM, stop_all)
+    try:
+        with rs.Client(base_url=server.url, timeout=rs.Timeout(connect=30, read=60)) as client:
+            started = time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            outcomes = client.stream_many([{"model": "m", "input": "x"}] * 2, make)
+            took = time.monotonic() - started
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert all(isinstance(outcome, rs.Response) for outcome in outcomes), outcomes
+    assert all(handler.stopped for handler in handlers)
+    assert took < 10  # not the 20 s stall
+
+
+def test_a_callers_session_that_reads_the_environment_does_so_in_stream_many_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Client(session=requests.Session())`` keeps ``trust_env``: requests reads the
+    environment's proxy for every request, and so does ``stream_many``."""
+    lines: List[bytes] = []
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    body = Script(seed=6).text("via the proxy").completed().to_bytes()
+
+    def proxy(sock: socket.socket) -> None:  # answers in the origin's place
+        for request, _ in requests_on(sock):
+            lines.append(request.split(b"\r\n")[0])
+            sock.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+
+    raw = RawServer(proxy)
+    origin = closed_port_url()  # not reachable but through the proxy
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", raw.url.rsplit("/", 1)[0])
+    try:
+        with (
+            requests.Session() as session,
+            rs.Client(base_url=origin, session=session, max_retries=0) as client,
+        ):
+            assert client.stream(model="m", input="x").output_text == "via the proxy"
+            [outcome] = client.stream_many([{"model": "m", "input": "x"}])
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "via the proxy"
+    finally:
+        raw.close()
+    assert lines == [f"POST {origin}/responses HTTP/1.1".encode()] * 2
