@@ -12,12 +12,49 @@ import select
 import selectors
 import socket
 import ssl
+import weakref
 from typing import Any, Optional, cast
 
 from ._metrics import Meter
 
 WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 """What a non-blocking socket raises when it cannot go on now."""
+
+
+class Waker:
+    """``stream_many``'s selector, with a socket pair that wakes it from anywhere: another
+    thread, or a signal handler while it waits (registered with ``None`` as its data).
+
+    Released by :meth:`close`, or when dropped unclosed (an ``events_many()`` never entered).
+    """
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        self.selector.register(self._read, selectors.EVENT_READ, None)
+        self.close = weakref.finalize(self, _release, self.selector, self._read, self._write)
+        """Close the selector and the socket pair (once; later calls do nothing)."""
+
+    def wake(self) -> None:
+        """Make the selector's wait return (safe from any thread and from a signal handler)."""
+        with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
+            self._write.send(b"\0")
+
+    def woken(self) -> None:
+        """The selector said the socket pair is readable: take what woke it."""
+        with contextlib.suppress(OSError):
+            while self._read.recv(4096):
+                pass
+
+
+def _release(selector: selectors.BaseSelector, *pair: socket.socket) -> None:
+    for sock in pair:
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            selector.unregister(sock)
+        sock.close()
+    selector.close()
 
 
 class LoopSocket:

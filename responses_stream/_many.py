@@ -20,8 +20,6 @@ import contextlib
 import contextvars
 import heapq
 import itertools
-import selectors
-import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +39,7 @@ from typing import (
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
 from ._call import check_requests
-from ._loop_socket import LoopSocket
+from ._loop_socket import LoopSocket, Waker
 from ._many_http import exchange, loop_pool
 from ._metrics import Meter
 from ._opening import Opening
@@ -150,11 +148,8 @@ class Multiplexer:
         self._make_handler = handler
         self._callbacks = callbacks
         self._concurrency = concurrency
-        self.selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self.selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._waker = Waker()
+        self.selector = self._waker.selector
         self._inbox: collections.deque[Callable[[], None]] = collections.deque()
         self._pool = ThreadPoolExecutor(
             max_workers=min(concurrency, OPEN_WORKERS), thread_name_prefix="responses_stream-many"
@@ -226,7 +221,7 @@ class Multiplexer:
                 for key, _ in self.selector.select(timeout):
                     slot = key.data
                     if slot is None:
-                        self._drain_wake()
+                        self._waker.woken()
                         continue
                     if slot.socket is not None:
                         slot.socket.ready = True
@@ -258,15 +253,9 @@ class Multiplexer:
         with self._lock:
             if not self._closed:
                 self._inbox.append(work)
-                with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
-                    self._wake_w.send(b"\0")
+                self._waker.wake()
                 return
         work()
-
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(OSError):
-            while self._wake_r.recv(4096):
-                pass
 
     def _run_inbox(self) -> None:
         inbox = self._inbox
@@ -483,9 +472,7 @@ class Multiplexer:
             return
         if threading.get_ident() == self._loop_thread:
             self._runnable.append(slot)
-            # A signal handler's stop: select() waits on after it, so wake it (and take no lock).
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"\0")
+            self._waker.wake()  # a signal handler's stop: select() would wait on after it
         else:
             self.post(lambda: None if slot.done else self._runnable.append(slot))
 
@@ -585,11 +572,7 @@ class Multiplexer:
         self._live.clear()
         self._prepared.clear()  # it holds connection pools: the session's to close, not ours
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for sock in (self._wake_r, self._wake_w):
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self.selector.unregister(sock)
-            sock.close()
-        self.selector.close()
+        self._waker.close()
 
 
 def _advance(steps: Opening, outcome: Any) -> tuple[bool, Any]:

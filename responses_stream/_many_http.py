@@ -325,9 +325,17 @@ class _Prefixed(io.RawIOBase):
         self._sock = sock  # where _body and _many find the socket under a response
         self.timeout = timeout
         """The socket's timeout once it blocks again (it is non-blocking on the selector)."""
+        self.owns_socket = False
+        """Closing this closes the socket: the answer ends the connection (``will_close``),
+        which is then not the pooled connection's any more."""
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        if self.owns_socket and not self.closed:
+            self._sock.close()
+        super().close()
 
     def readinto(self, buffer: Any) -> Optional[int]:
         if self._received:
@@ -377,6 +385,11 @@ def _response(
         head.begin()  # anything out of the ordinary: http.client's own parser says what
     else:
         settle_head(head, *fields)
+    if head.will_close:
+        # As http.client's getresponse(): the connection goes back to the pool without its
+        # socket (never to be sent another request), which the answer closes when it ends.
+        body.owns_socket = True
+        conn.sock = None
     headers = urllib3.HTTPHeaderDict()
     for name, value in head.getheaders():
         headers.add(name, value)

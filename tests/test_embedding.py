@@ -189,3 +189,15 @@ def test_a_callers_session_that_reads_the_environment_does_so_in_stream_many_too
     finally:
         raw.close()
     assert lines == [f"POST {origin}/responses HTTP/1.1".encode()] * 2
+
+
+def test_events_many_dropped_unused_leaves_nothing_open(server: MockServer) -> None:
+    """An ``events_many()`` made and never entered (an exception came first) holds a selector
+    and a socket pair: dropped, it lets them go (an unclosed socket fails this run)."""
+    from .scripts import fd_count
+
+    with rs.Client(base_url=server.url) as client:
+        before = fd_count()
+        for _ in range(20):
+            client.events_many([{"model": "m", "input": "x"}])
+        assert fd_count() == before

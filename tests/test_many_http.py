@@ -586,3 +586,32 @@ def test_an_ipv6_address_is_bracketed_in_the_host_header() -> None:
         listener.close()
     assert heads[0] == heads[1]
     assert f"Host: [::1]:{port}".encode() in heads[0].split(b"\r\n")
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_an_answer_that_closes_its_connection_leaves_none_for_the_next_request(
+    raw: List[RawServer], framing: str
+) -> None:
+    """``Connection: close``: the next request (in stream_many or after it) goes out on a new
+    connection, never on the one the server is closing."""
+    body = Script(seed=9, model=MODEL).text("closing").completed().to_bytes()
+    if framing == "length":
+        framed = b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    else:
+        framed = b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n" + framed
+
+    def serve(sock: socket.socket) -> None:
+        if read_request(sock) is not None:
+            sock.sendall(answer)
+            time.sleep(0.5)  # closes a moment later, as a server that lingers does
+
+    raw.append(RawServer(serve))
+    request = {"model": MODEL, "input": "x"}
+    with client_for(raw[0].url, max_retries=0) as client:
+        outcomes = client.stream_many([request, request], concurrency=1)
+        outcomes.append(client.stream(**request))
+    for outcome in outcomes:
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "closing"
+    assert raw[0].connections == 3
