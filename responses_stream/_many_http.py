@@ -35,7 +35,7 @@ import socket
 import ssl
 import time
 import warnings
-from typing import Any, Callable, Dict, Generator, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, Generator, List, Optional, Tuple, Union, cast
 
 import requests
 import urllib3
@@ -173,24 +173,37 @@ def exchange(
     try:
         if conn.sock is None:
             if pool.scheme == "http" and _is_address(pool.host):
-                address = _address(pool)
-                sock = socket.socket(address[0], socket.SOCK_STREAM | _NONBLOCK)
-                if not _NONBLOCK:
-                    sock.setblocking(False)
-                for option in conn.socket_options or ():
-                    sock.setsockopt(*option)
-                if guard is not None:
-                    guard.arm(lambda: shut_down(sock))
-                until = None if connect_limit is None else clock() + connect_limit
-                status = sock.connect_ex(address[1])
-                if status in _PENDING:
-                    watch(selectors.EVENT_WRITE)
-                    while status in _PENDING:
-                        if until is not None and clock() >= until:
-                            return _connect_timeout(pool, prepared, connect_limit)
-                        yield wait, until
-                        status = sock.connect_ex(address[1])
-                if status not in _CONNECTED:
+                addresses = _addresses(pool)
+                # Each address in turn, as urllib3 tries them (localhost: ::1, then 127.0.0.1).
+                for tried, (family, address) in enumerate(addresses, 1):
+                    if sock is not None:  # the address before did not answer
+                        if registered:
+                            selector.unregister(sock)
+                            registered = False
+                        sock.close()
+                    sock = socket.socket(family, socket.SOCK_STREAM | _NONBLOCK)
+                    if not _NONBLOCK:
+                        sock.setblocking(False)
+                    for option in conn.socket_options or ():
+                        sock.setsockopt(*option)
+                    if guard is not None:
+                        guard.arm(functools.partial(shut_down, sock))
+                    until = None if connect_limit is None else clock() + connect_limit
+                    status = sock.connect_ex(address)
+                    if status in _PENDING:
+                        watch(selectors.EVENT_WRITE)
+                        while status in _PENDING:
+                            if until is not None and clock() >= until:
+                                status = errno.ETIMEDOUT
+                                break
+                            yield wait, until
+                            status = sock.connect_ex(address)
+                    if status in _CONNECTED:
+                        break
+                    if tried < len(addresses) and (guard is None or guard.expired is None):
+                        continue  # the next address, unless a time limit ended this one
+                    if status == errno.ETIMEDOUT:
+                        return _connect_timeout(pool, prepared, connect_limit)
                     error = OSError(status, os.strerror(status))
                     return _connection_error(pool, prepared, error, connecting=True)
                 conn.sock = sock
@@ -530,12 +543,12 @@ def _body_of(prepared: requests.PreparedRequest) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else body or b""
 
 
-def _address(pool: HTTPConnectionPool) -> Tuple[int, Any]:
-    """The (family, address) to connect to: the pool's host is an address or localhost."""
+def _addresses(pool: HTTPConnectionPool) -> List[Tuple[int, Any]]:
+    """The (family, address) pairs to try connecting to, in order: the pool's host is an
+    address or localhost."""
     host = pool.host.strip("[]")
-    port = pool.port or 80
-    family, _, _, _, address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    return family, address
+    found = socket.getaddrinfo(host, pool.port or 80, 0, socket.SOCK_STREAM)
+    return [(family, address) for family, _, _, _, address in found]
 
 
 def _connection_error(

@@ -615,3 +615,32 @@ def test_an_answer_that_closes_its_connection_leaves_none_for_the_next_request(
         assert isinstance(outcome, rs.Response), outcome
         assert outcome.output_text == "closing"
     assert raw[0].connections == 3
+
+
+def test_each_address_of_localhost_is_tried_in_turn(
+    raw: List[RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``localhost`` that resolves to ::1 first (most systems' hosts file) for a server that
+    listens on 127.0.0.1 only: as urllib3 does, the next address is tried."""
+    real = socket.getaddrinfo
+
+    def ipv6_first(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "localhost":
+            return real(host, port, *args, **kwargs)
+        v6 = (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0))
+        return [v6, *real("127.0.0.1", port, *args, **kwargs)]
+
+    def serve(sock: socket.socket) -> None:
+        for _ in requests_on(sock):
+            sock.sendall(HEAD + body_of("found it"))
+
+    raw.append(RawServer(serve))
+    monkeypatch.setattr(socket, "getaddrinfo", ipv6_first)
+    url = raw[0].url.replace("127.0.0.1", "localhost")
+    with client_for(url, max_retries=0) as client:
+        assert client.stream(model=MODEL, input="x").output_text == "found it"
+    with client_for(url, max_retries=0) as client:  # new connections: the selector's own
+        outcomes = client.stream_many([{"model": MODEL, "input": "x"}] * 2)
+    for outcome in outcomes:
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "found it"
