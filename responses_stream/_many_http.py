@@ -270,6 +270,8 @@ def exchange(
             cast(Any, extract_cookies_to_jar)(session.cookies, prepared, response)  # as requests
         done = True
         return answer
+    except urllib3.exceptions.InvalidHeader as exc:  # the answer's (as requests reports it)
+        return requests.exceptions.InvalidHeader(exc, request=prepared)
     except (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
         return _connection_error(pool, prepared, exc, connecting=not connected)
     finally:

@@ -303,7 +303,11 @@ def translate(
                 "the stream ended in the middle of an event", unparsed=exc.data
             )
     elif stream is None and isinstance(exc, _HEADER_ERRORS):
-        error = _header_error(exc)
+        answer = exc.args[0] if exc.args else None
+        if isinstance(answer, urllib3.exceptions.InvalidHeader):  # the answer's, not ours
+            error = ProtocolError(f"the answer's head is malformed: {answer}")
+        else:
+            error = _header_error(exc)
     elif stream is None and isinstance(exc, requests.RequestException):
         kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
         where = redact_url(url)

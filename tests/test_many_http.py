@@ -644,3 +644,25 @@ def test_each_address_of_localhost_is_tried_in_turn(
     for outcome in outcomes:
         assert isinstance(outcome, rs.Response), outcome
         assert outcome.output_text == "found it"
+
+
+def test_a_malformed_answer_head_is_a_protocol_error_sent_once(raw: List[RawServer]) -> None:
+    """Two Content-Length values that disagree: the server's fault, not the caller's
+    configuration, and an answer came, so the request is not sent again."""
+    body = Script(seed=10, model=MODEL).text("x").completed().to_bytes()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" + (
+        b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s" % (len(body), len(body) + 5, body)
+    )
+    posts: List[bytes] = []
+
+    def serve(sock: socket.socket) -> None:
+        for head, _ in requests_on(sock):
+            posts.append(head)
+            sock.sendall(answer)
+
+    raw.append(RawServer(serve))
+    outcomes = _both_ways(raw[0].url, max_retries=2)
+    for outcome in outcomes:
+        assert type(outcome) is errors.ProtocolError, outcome
+        assert "Content-Length" in str(outcome)
+    assert len(posts) == 3
