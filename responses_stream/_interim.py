@@ -1,4 +1,8 @@
-"""Informational answers (1xx): a ``100 Continue`` or ``103 Early Hints`` before the real one.
+"""Answers that are not the stream's yet: informational ones (1xx), and a redirect that
+``stream_many``'s selector got (:func:`follow_redirects`, from that answer on, as requests
+follows it: the first server is not sent the request twice).
+
+Informational answers: a ``100 Continue`` or ``103 Early Hints`` before the real one.
 
 http.client skips a ``100`` itself, but takes any other 1xx head for the whole answer (with an
 empty body) and leaves the real answer unread on the connection. Both ways of sending take
@@ -19,6 +23,8 @@ from typing import Any, Union
 import requests
 import urllib3
 from requests.cookies import extract_cookies_to_jar
+
+from ._watchdog import guarding
 
 INTERIM = re.compile(rb"HTTP/1\.[0-9] 1(?!01)[0-9][0-9]")
 """The start of an informational head."""
@@ -100,4 +106,39 @@ def final_answer(
     return built
 
 
-__all__ = ["INTERIM", "MAX_INTERIM", "after_interim", "final_answer", "is_interim"]
+def follow_redirects(
+    session: requests.Session, resp: requests.Response, attempt: Any
+) -> Union[requests.Response, Exception]:
+    """The answer at the end of the redirects ``resp`` starts (a 307 or 308 to ``attempt``),
+    followed as ``Session.send`` follows them; or the error that ended them. Blocking."""
+    request = resp.request
+    settings: Any = session.merge_environment_settings(request.url, {}, None, None, None)
+    try:
+        with guarding(attempt.guard):
+            answers = session.resolve_redirects(
+                resp,
+                request,
+                stream=attempt.stream,
+                timeout=attempt.timeouts,
+                verify=settings["verify"],
+                cert=settings["cert"],
+                proxies=settings["proxies"],
+            )
+            answer = resp
+            for answer in answers:  # noqa: B007 - the last one is the answer
+                pass
+            if is_interim(answer.status_code):
+                return final_answer(answer, session)
+    except (requests.RequestException, UnicodeEncodeError) as exc:
+        return exc
+    return answer
+
+
+__all__ = [
+    "INTERIM",
+    "MAX_INTERIM",
+    "after_interim",
+    "final_answer",
+    "follow_redirects",
+    "is_interim",
+]

@@ -39,6 +39,7 @@ from typing import (
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
 from ._call import check_requests
+from ._interim import follow_redirects
 from ._loop_socket import LoopSocket, Waker
 from ._many_http import exchange, loop_pool
 from ._metrics import Meter
@@ -369,11 +370,11 @@ class Multiplexer:
                         and outcome.is_redirect
                         and session.get_redirect_target(outcome) is not None
                     ):
-                        # 307/308, which requests follows: send it that way (the first server
-                        # redirected it, so sending it again buys nothing twice). A 301, 302
-                        # or 303 is the call's error below, as in stream(): never sent again.
-                        outcome.close()
-                        pool = None
+                        # 307/308, which requests follows: from this answer on, on the pool. A
+                        # 301, 302 or 303 is the call's error below, as in stream().
+                        outcome = yield from self._wait_for(
+                            slot, follow_redirects, session, outcome, step
+                        )
                 if pool is None:
                     outcome = yield from self._wait_for(slot, self._transport.exchange, step)
                 elif not isinstance(outcome, Exception) and (

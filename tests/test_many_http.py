@@ -210,24 +210,34 @@ def test_cookies_set_by_the_server_are_sent_back(
     assert cookies == [b"Cookie: session=abc"] * 2  # the second and third requests
 
 
+@pytest.mark.parametrize("status", [307, 308])
 def test_a_redirect_is_followed_the_way_requests_follows_it(
-    raw: List[RawServer], server: MockServer
+    raw: List[RawServer], server: MockServer, status: int
 ) -> None:
+    """From the redirect the selector got: the first server is sent the request once, and
+    the key does not follow the request to another host."""
     server.add(Script(seed=1, model=MODEL).text("moved").completed())
+    posts: List[bytes] = []
 
     def serve(sock: socket.socket) -> None:
-        assert read_request(sock) is not None
-        location = server.url + "/responses"
-        sock.sendall(
-            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
-            % location.encode()
-        )
+        for head, _ in requests_on(sock):
+            posts.append(head)
+            location = server.url.replace("127.0.0.1", "localhost") + "/responses"
+            sock.sendall(
+                b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
+                % (status, location.encode())
+            )
 
     raw.append(RawServer(serve))
     with client_for(raw[0].url) as client:
         outcomes = client.stream_many([{"model": MODEL, "input": "x"}])
     assert isinstance(outcomes[0], rs.Response), outcomes[0]
     assert outcomes[0].output_text == "moved"
+    assert len(posts) == 1 and b"Authorization: Bearer sk-test" in posts[0]
+    [moved] = server.requests
+    assert moved.json["input"] == "x" and "authorization" not in {
+        name.lower() for name in moved.headers
+    }
 
 
 def test_tries_that_cannot_go_on_the_selector_go_through_requests(server: MockServer) -> None:
