@@ -22,7 +22,7 @@ import heapq
 import itertools
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from types import GeneratorType
 from typing import (
     TYPE_CHECKING,
@@ -39,6 +39,7 @@ from typing import (
 
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
 from ._call import check_requests
+from ._daemon_pool import DaemonPool
 from ._interim import follow_redirects
 from ._loop_socket import LoopSocket, Waker
 from ._many_http import exchange, loop_pool
@@ -152,9 +153,7 @@ class Multiplexer:
         self._waker = Waker()
         self.selector = self._waker.selector
         self._inbox: collections.deque[Callable[[], None]] = collections.deque()
-        self._pool = ThreadPoolExecutor(
-            max_workers=min(concurrency, OPEN_WORKERS), thread_name_prefix="responses_stream-many"
-        )
+        self._pool = DaemonPool(min(concurrency, OPEN_WORKERS), "responses_stream-many")
         self._timers: list[tuple[float, int, Slot]] = []
         self._order = itertools.count()
         self._runnable: collections.deque[Slot] = collections.deque()
@@ -572,7 +571,7 @@ class Multiplexer:
                     slot.handler.on_end()
         self._live.clear()
         self._prepared.clear()  # it holds connection pools: the session's to close, not ours
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         self._waker.close()
 
 

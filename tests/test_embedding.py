@@ -201,3 +201,77 @@ def test_events_many_dropped_unused_leaves_nothing_open(server: MockServer) -> N
         for _ in range(20):
             client.events_many([{"model": "m", "input": "x"}])
         assert fd_count() == before
+
+
+_DAEMON_SCRIPT = r"""
+import socket, threading, time
+import responses_stream as rs
+
+def trickle(conn):
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n")
+        for _ in range(100):  # the error's body takes 30 s
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                return
+            time.sleep(0.3)
+
+listener = socket.create_server(("127.0.0.1", 0))
+def accept():
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+threading.Thread(target=accept, daemon=True).start()
+client = rs.Client(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1", max_retries=0)
+threading.Thread(
+    target=lambda: client.stream_many([{"model": "m", "input": "x"}]), daemon=True
+).start()
+time.sleep(1)  # the error's body is being read on stream_many's pool
+print("exiting", flush=True)
+"""
+
+
+def test_stream_many_in_a_daemon_thread_lets_the_interpreter_exit() -> None:
+    """As stream() does: the pool's blocking work belongs to a stream of a daemon thread."""
+    import subprocess
+    import sys
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _DAEMON_SCRIPT],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "exiting\n", done.stderr
+    assert time.monotonic() - started < 15  # not the 30 s the error's body takes
+
+
+def test_the_daemon_pool_runs_cancels_and_reports_as_concurrent_futures() -> None:
+    from responses_stream._daemon_pool import DaemonPool
+
+    pool = DaemonPool(2, "test-pool")
+    gate = threading.Event()
+    blocked = [pool.submit(gate.wait, 10) for _ in range(2)]  # both threads busy
+    queued = pool.submit(lambda: "never")
+    failed_later = pool.submit(lambda: 1 / 0)
+    assert all(t.daemon for t in threading.enumerate() if t.name.startswith("test-pool"))
+    assert len([t for t in threading.enumerate() if t.name.startswith("test-pool")]) == 2
+    pool.shutdown()  # what has not started is cancelled; what runs goes on
+    gate.set()
+    assert [future.result(5) for future in blocked] == [True, True]
+    assert queued.cancelled() and failed_later.cancelled()
+    with pytest.raises(RuntimeError):
+        pool.submit(lambda: None)
+
+    pool = DaemonPool(3, "test-pool-2")
+    results = [pool.submit(lambda n=n: n * n) for n in range(20)]
+    error = pool.submit(lambda: 1 / 0)
+    assert [future.result(5) for future in results] == [n * n for n in range(20)]
+    with pytest.raises(ZeroDivisionError):
+        error.result(5)
+    pool.shutdown()
