@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from typing import Iterable, Iterator, List, Optional, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Union
 
 import requests
 
 from ._accumulator import Accumulator
 from ._config import check_flag
+from ._resume import mark_of
 from ._sse import split_blocks
 from ._stream import StreamCore
+from ._transport import EXPIRED_MESSAGES
+from .errors import APITimeoutError
 from .handler import ResponseHandler, carrying, handler_or_default, overridden, run_handler
 from .models import Response
 from .structured import asks_for_json, bind_text_format, text_format_schema
@@ -64,7 +68,7 @@ def offline_stream(
     else:
         chunks = list(source)
     stream = StreamCore(offline_response(chunks), Accumulator(keep_output=accumulate))
-    stream.replaying = True
+    stream.on_mark = functools.partial(_replayed_mark, stream, None, stream.close)
     # A recording has no request: its first response object echoes the request's format.
     stream.json_output = text_format is not None or _records_json_output(chunks)
     if text_format is not None:
@@ -109,19 +113,47 @@ def replay(
     same pipeline as a live stream runs (framing, events, snapshot, callbacks, errors), so a
     recording of a failed or cut stream raises exactly as it did live, and one of a stream its
     caller stopped (``stop()``, leaving ``events()``) calls ``handler.stop()`` where that
-    happened and returns the partial response without an error. A recording of JSON
-    output calls ``handler.on_parsed_delta`` as it did live; ``text_format`` (the dataclass
-    the request used) also makes ``output_parsed`` an instance of it.
+    happened and returns the partial response without an error. One a time limit ended
+    raises the same :class:`~responses_stream.APITimeoutError`. (A call that failed before
+    its stream began, an HTTP error, records nothing: its error carries what the server
+    said.) A recording of JSON output calls ``handler.on_parsed_delta`` as it did live;
+    ``text_format`` (the dataclass the request used) also makes ``output_parsed`` an
+    instance of it.
     """
     handler = handler_or_default(handler)
 
+    on_resume = carrying(overridden(handler, "on_resume"))
+
     def open_stream() -> StreamCore:
         stream = offline_stream(source, accumulate=accumulate, text_format=text_format)
-        stream.on_replayed_resume = carrying(overridden(handler, "on_resume"))  # as live
-        stream.on_replayed_stop = handler.stop
+        stream.on_mark = functools.partial(_replayed_mark, stream, on_resume, handler.stop)
         return stream
 
     return run_handler(handler, open_stream)
+
+
+def _replayed_mark(
+    stream: StreamCore,
+    on_resume: Optional[Callable[[str, Optional[int]], None]],
+    stop: Callable[[], None],
+    text: str,
+    deliver_after: Optional[int],
+) -> Optional[int]:
+    """A mark the recording wrote (``_resume``), played as the live stream went: a resume
+    (``on_resume`` again), a stop, a time limit, or the caller's ``starting_after``. Returns
+    the cursor."""
+    name, argument = mark_of(text)
+    if (name, argument) == ("resumed", ""):
+        after = stream.accumulator.resuming()  # as the live stream did at this point
+        if on_resume is not None and stream.response.id is not None:
+            on_resume(stream.response.id, after)
+    elif (name, argument) == ("stopped", ""):
+        stop()  # the live stream was stopped here: so is this one
+    elif name == "timed-out" and argument in EXPIRED_MESSAGES:
+        raise APITimeoutError(EXPIRED_MESSAGES[argument])  # as the live one did, here
+    elif name == "after" and argument.isdigit():
+        return int(argument)
+    return deliver_after
 
 
 __all__ = ["offline_response", "offline_stream", "replay"]

@@ -153,6 +153,9 @@ RESUMED_MARK = b": responses_stream resumed\n\n"
 (other readers skip it) that makes a replay treat what follows as a resumed connection."""
 AFTER_MARK = b": responses_stream after %d\n\n"
 """The first bytes of a recording whose caller saw only events after a sequence number."""
+TIMED_OUT_MARK = b": responses_stream timed-out %s\n\n"
+"""The last bytes of a recording of a stream a time limit ended (``idle``, ``total``,
+``read``), after its last whole event: a replay raises the same ``APITimeoutError`` there."""
 STOPPED_MARK = b": responses_stream stopped\n\n"
 """The last bytes of a recording of a stream the caller ended early (``stop()``, leaving
 ``events()``): a replay ends there as the live stream did, without an error."""
@@ -222,25 +225,34 @@ class Recording:
         if self._file is not None:
             self._file.write(AFTER_MARK % after)
 
-    def close(self, *, stopped_after: Optional[int] = None) -> None:
+    def close(
+        self, *, stopped_after: Optional[int] = None, timed_out: Optional[str] = None
+    ) -> None:
         """Close the file (safe to call more than once).
 
         ``stopped_after``: the stream was ended early by its caller, after that many messages
         (events and keep-alives, as ``Meter.events`` counts them). What arrived after them (the
         rest of a read, part of an event) goes, and :data:`STOPPED_MARK` ends the file.
+        ``timed_out``: the time limit that ended it; the part of an event it cut goes, and
+        :data:`TIMED_OUT_MARK` ends the file.
         """
         record, self._file = self._file, None
         if record is None:
             return
         try:
-            if stopped_after is not None:
+            if stopped_after is not None or timed_out is not None:
                 record.flush()
-                record.seek(0)
+                start = 0 if stopped_after is not None else self._start
+                record.seek(start)
                 data = record.read()
-                end = _end_of_messages(data, stopped_after)
+                if stopped_after is not None:
+                    end, mark = _end_of_messages(data, stopped_after), STOPPED_MARK
+                else:
+                    end = start + max(block_ends(data), default=0)
+                    mark = TIMED_OUT_MARK % str(timed_out).encode()
                 record.truncate(end)
                 record.seek(end)
-                record.write(STOPPED_MARK)
+                record.write(mark)
         finally:
             record.close()
 

@@ -24,7 +24,7 @@ import requests
 from ._accumulator import REPEAT, Accumulator
 from ._body import Interrupter, body_chunks, drain
 from ._metrics import TOKEN_TYPES, Meter, StreamMetrics
-from ._resume import MARK_COMMENT, Recording, Resumer, mark_of
+from ._resume import MARK_COMMENT, Recording, Resumer
 from ._sse import COMMENT, DEFAULT_MAX_EVENT_BYTES, FramedSSEClient
 from ._transport import attach, scrub, scrub_bytes, sent_secrets, translate
 from ._watchdog import Guard
@@ -134,14 +134,10 @@ class StreamCore:
         self.on_closed: Optional[Callable[[], None]] = None
         """Called at the end of every :meth:`close` (``stream_many`` runs the stream again,
         so that it ends, however idle its socket)."""
-        self.replaying = False
-        """True for a recording played offline (``rs.replay``): a resume mark in it
-        (``_resume.RESUMED_MARK``) is then a resumed connection's start, not a keep-alive."""
-        self.on_replayed_resume: Optional[Callable[[str, Optional[int]], None]] = None
-        """``on_resume``, called where the recorded stream was resumed (``rs.replay``)."""
-        self.on_replayed_stop: Optional[Callable[[], None]] = None
-        """The handler's ``stop``, called where the recorded stream was stopped (``rs.replay``;
-        without it the stream closes itself there)."""
+        self.on_mark: Optional[Callable[[str, Optional[int]], Optional[int]]] = None
+        """Set for a recording played offline (``rs.replay``): takes each mark the recording
+        wrote (``_resume.MARK_COMMENT``...; a live stream reads one as a keep-alive) and the
+        cursor of what to deliver (``starting_after``), and returns that cursor."""
         self.meter = meter if meter is not None else Meter()
         """The stream's timings and counts (read them as :attr:`metrics`)."""
         self.meter.headers(self.request_id)
@@ -159,6 +155,7 @@ class StreamCore:
             self._interrupter.watch(http_response.raw)
         self._reader: Optional[threading.Thread] = None  # the one reading the body (see close)
         self._truncated = False  # the last connection's, once its framer is let go
+        self._timed_out: Optional[str] = None  # the limit that ended it, for its recording
         self._close_lock = threading.RLock()  # two threads closing at once take turns
         self._span: Optional[StreamSpan] = None
         self.wrap_pairs: Optional[Callable[[Iterator[Pair]], Iterator[Pair]]] = None
@@ -297,7 +294,8 @@ class StreamCore:
                     isinstance(pairs, GeneratorType)
                     and inspect.getgeneratorstate(pairs) == inspect.GEN_CREATED
                 )
-                self._recording.close(stopped_after=self._stopped_after() if unread else None)
+                stopped_after = self._stopped_after() if unread else None
+                self._recording.close(stopped_after=stopped_after, timed_out=self._timed_out)
             if self._span is not None:
                 self._end_span(None)  # closed before the end, or never read
 
@@ -365,6 +363,7 @@ class StreamCore:
                 yield from self._connection(http)
                 return
             except (StreamInterrupted, APITimeoutError) as exc:
+                timed_out, self._timed_out = self._timed_out, None  # unless it ends with it
                 following = None  # a closed stream is not resumed
                 if not self._closed:
                     if self.offload is None:
@@ -380,6 +379,7 @@ class StreamCore:
                     if self._closed:  # closed on purpose, perhaps during the back-off
                         self._end_closed()
                         return
+                    self._timed_out = timed_out
                     raise
             http = self._http = following
             self._interrupter.watch(http.raw)  # shut down at once if closed meanwhile
@@ -448,8 +448,8 @@ class StreamCore:
                     if not text:  # nothing has arrived yet: a non-blocking body (open_body)
                         yield WAITING
                         continue
-                    if self.replaying and text.startswith(MARK_COMMENT):
-                        deliver_after = self._replayed_mark(text, deliver_after)
+                    if self.on_mark is not None and text.startswith(MARK_COMMENT):
+                        deliver_after = self._deliver_after = self.on_mark(text, deliver_after)
                         continue
                     seen_any = True
                     event = KeepAlive.from_wire({"type": "keepalive", "comment": text[1:]})
@@ -517,6 +517,8 @@ class StreamCore:
                 # Closed on purpose, perhaps from another thread in the middle of this read:
                 # the socket shut down under it, which is no failure of the stream.
                 return
+            if isinstance(error, APITimeoutError):
+                self._timed_out = expired or "read"
             if error is None or error is exc:
                 raise
             if expired is not None:
@@ -546,21 +548,6 @@ class StreamCore:
     def _drained(self, received: int) -> None:
         """Body bytes read after the terminal event: received too (``metrics.bytes``)."""
         self.meter.bytes += received
-
-    def _replayed_mark(self, text: str, deliver_after: Optional[int]) -> Optional[int]:
-        """A mark the recording wrote (``_resume``): a resume, where the live stream resumed
-        (``on_resume`` again), a stop, or the caller's ``starting_after``. Returns the cursor."""
-        name, argument = mark_of(text)
-        if (name, argument) == ("resumed", ""):
-            after = self.accumulator.resuming()  # as the live stream did at this point
-            if self.on_replayed_resume is not None and self.response.id is not None:
-                self.on_replayed_resume(self.response.id, after)
-        elif (name, argument) == ("stopped", ""):
-            stop = self.on_replayed_stop  # the live stream was stopped here: so is this one
-            (stop if stop is not None else self.close)()
-        elif name == "after" and argument.isdigit():
-            deliver_after = self._deliver_after = int(argument)
-        return deliver_after
 
     def _end_closed(self) -> None:
         """The reading thread's share of a close() (from anywhere): the recording's end."""

@@ -271,12 +271,13 @@ _TIMEOUTS = (urllib3.exceptions.TimeoutError, socket.timeout, requests.Timeout)
 _CONNECTION = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
 _DATA = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
 _SDK = (ResponsesStreamError,)
-_EXPIRED = {
+EXPIRED_MESSAGES = {
     "total": "the call's total timeout passed",
     "idle": "no event arrived within the idle timeout",
     "read": "no data arrived within the read timeout",
     "cancelled": "the call was cancelled",
 }
+"""What the ``APITimeoutError`` of a time limit that ended a stream says, by limit."""
 
 
 def translate(
@@ -295,7 +296,8 @@ def translate(
     error: ResponsesStreamError
     cut = bool(getattr(stream, "truncated", False))
     if expired is not None and isinstance(exc, _TIMEOUTS + _CONNECTION + _DATA + _SDK):
-        error = APITimeoutError(_EXPIRED[expired] + (f" ({redact_url(url)})" if url else ""))
+        where = f" ({redact_url(url)})" if url else ""
+        error = APITimeoutError(EXPIRED_MESSAGES[expired] + where)
     elif isinstance(exc, ResponsesStreamError):
         error = exc
         if cut and isinstance(exc, ProtocolError):
@@ -323,7 +325,7 @@ def translate(
         else:
             error = ProtocolError(f"the stream is not valid UTF-8: {exc}", data=exc.object)
     elif isinstance(exc, _TIMEOUTS):
-        error = APITimeoutError(_EXPIRED["read"])  # as stream_many's timer says it (from exc)
+        error = APITimeoutError(EXPIRED_MESSAGES["read"])  # as stream_many's timer says it
     elif isinstance(exc, _CONNECTION):
         error = StreamInterrupted(
             f"the connection broke: {exc}", unparsed=getattr(stream, "cut", None)

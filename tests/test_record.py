@@ -282,3 +282,59 @@ def test_a_stream_stopped_during_a_retry_back_off_replays_as_an_empty_response(
     assert live.output == [] and live.id is None and len(server.requests) == 1
     handler = rs.ResponseHandler()
     assert rs.replay(path, handler).to_dict() == live.to_dict() and handler.stopped
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [rs.Timeout(idle=0.3), rs.Timeout(read=0.3), rs.Timeout(total=0.6)],
+    ids=["idle", "read", "total"],
+)
+@pytest.mark.parametrize("many", [False, True], ids=["stream", "stream_many"])
+@pytest.mark.parametrize("mid_event", [False, True], ids=["between-events", "inside-an-event"])
+def test_a_recording_of_a_timed_out_stream_raises_the_same_timeout(
+    server: MockServer, tmp_path: Path, timeout: rs.Timeout, many: bool, mid_event: bool
+) -> None:
+    """A time limit ends the stream while the server stalls (after whole events, or inside
+    one): the replay delivers the same events and raises the same APITimeoutError."""
+    script = Script(seed=45).text("one two three four five").completed()
+    body = script.to_bytes()
+    stop_at = body.index(b"three") + (3 if mid_event else 0)
+    if not mid_event:
+        stop_at = len(b"".join(script.to_sse_chunks()[:6]))
+    pieces = split_blocks(body[:stop_at])
+    server.add(body[:stop_at], stall=5, stall_after_events=len(pieces))
+    path = tmp_path / "timed-out.sse"
+    live_events: List[Any] = []
+    with rs.Client(base_url=server.url, max_retries=0, timeout=timeout) as client:
+        params = {"model": "m", "input": "x", "record_to": path}
+        if many:
+            [error] = client.stream_many([params], lambda index, params: Collect(live_events))
+        else:
+            with pytest.raises(rs.APITimeoutError) as info:
+                client.stream(Collect(live_events), **params)
+            error = info.value
+    assert isinstance(error, rs.APITimeoutError), error
+    replayed: List[Any] = []
+    with pytest.raises(rs.APITimeoutError) as again:
+        rs.replay(path, Collect(replayed))
+    assert str(again.value) == str(error)
+    assert again.value.response is not None and error.response is not None
+    assert again.value.response.to_dict() == error.response.to_dict()
+    assert replayed == live_events and live_events
+
+
+def test_a_timed_out_background_stream_that_resumed_replays_to_its_end(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """The idle limit ends a connection, the stream resumes and completes: no timeout in the
+    recording, whose replay completes as the live stream did."""
+    script = Script(background=True, seed=46).text("resumed after the silence").completed()
+    server.add(script, stall=3, stall_after_events=6)
+    path = tmp_path / "resumed.sse"
+    with _quick_client(server) as client:
+        live = client.stream(
+            model="m", input="x", background=True, record_to=path, timeout=rs.Timeout(idle=0.3)
+        )
+    assert live.status == "completed" and live.output_text == "resumed after the silence"
+    assert b"timed-out" not in path.read_bytes()
+    assert rs.replay(path).to_dict() == live.to_dict()
