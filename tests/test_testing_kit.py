@@ -339,6 +339,26 @@ def http() -> Iterator[requests.Session]:
         yield session
 
 
+def test_renders_never_share_the_usage_given() -> None:
+    details = {"cached_tokens": 5}
+    script = Script(seed=16).text("hi").completed(usage={"input_tokens_details": details})
+    first = script.events()
+    first[-1]["response"]["usage"]["input_tokens_details"]["cached_tokens"] = 99
+    assert script.events()[-1]["response"]["usage"]["input_tokens_details"] == {"cached_tokens": 5}
+    assert details == {"cached_tokens": 5}
+
+
+def test_a_delta_of_sixteen_characters_has_an_empty_obfuscation() -> None:
+    """As the real wire pads: delta + obfuscation is a multiple of 16 characters, and a delta
+    that is one already gets none (19 such deltas in the recorded transcripts)."""
+    script = Script(seed=17).text("abcdefghijklmnop" + "q" * 5, chunk=16).completed()
+    deltas = [e for e in script.events() if e["type"] == "response.output_text.delta"]
+    assert [(e["delta"], len(e["obfuscation"])) for e in deltas] == [
+        ("abcdefghijklmnop", 0),
+        ("qqqqq", 11),
+    ]
+
+
 def read_all(resp: requests.Response) -> Tuple[List[bytes], Optional[Exception]]:
     """Read a streamed body with read1 until EOF; return the reads and the error, if any."""
     reads: List[bytes] = []
@@ -569,7 +589,7 @@ class TestMockServer:
         self, server: MockServer, http: requests.Session
     ) -> None:
         """Resuming a data-only stream replays the later events and the [DONE] sentinel."""
-        script = Script(seed=12).text("abc").completed()
+        script = Script(background=True, seed=12).text("abc").completed()
         body = script.to_bytes(framing="data", done_sentinel=True)
         assert server.store(body) == script.response_id
         url = f"{server.url}/responses/{script.response_id}?stream=true&starting_after=3"
@@ -602,6 +622,50 @@ class TestMockServer:
         )
         resp = http.get(f"{server.url}/responses/r1?stream=true", timeout=5)
         assert resp.status_code == 500 and resp.json()["error"]["message"] == "resume broke"
+
+    def test_a_foreground_response_is_not_resumed_or_cancelled_as_the_api_answers(
+        self, server: MockServer, http: requests.Session
+    ) -> None:
+        """Only background responses can be resumed (else 404) or cancelled (else 400); the
+        JSON of a foreground one can still be retrieved."""
+        script = Script(seed=14).text("foreground").completed()
+        server.add(script)
+        with stream(http, server) as resp:
+            read_all(resp)
+        url = f"{server.url}/responses/{script.response_id}"
+        assert http.get(f"{url}?stream=true", timeout=5).status_code == 404
+        cancelled = http.post(f"{url}/cancel", timeout=5)
+        assert cancelled.status_code == 400
+        assert cancelled.json()["error"]["type"] == "invalid_request_error"
+        assert http.get(url, timeout=5).json()["status"] == "completed"
+
+    def test_a_request_no_queued_reply_fits_says_so(
+        self, server: MockServer, http: requests.Session
+    ) -> None:
+        server.add(text_script(), match={"input": "something else"})
+        with stream(http, server) as resp:
+            message = resp.json()["error"]["message"]
+        assert resp.status_code == 500 and "1 reply queued, but none for this request" in message
+        assert server.pending == 1
+
+    def test_a_body_length_it_cannot_read_is_a_400(self, server: MockServer) -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Length: ab\r\n\r\n")
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 400 ") or answer.startswith(b"HTTP/1.0 400 ")
+
+    def test_a_reset_after_a_prefix_delivers_all_of_it_first(
+        self, server: MockServer, http: requests.Session
+    ) -> None:
+        """An RST discards what the kernel has not sent: the server waits for the client to
+        take the promised prefix, however slowly it reads."""
+        body = Script(seed=15).text("x" * 4_000_000, chunk=4000).completed().to_bytes()
+        server.add(body, close_after=len(body) - 1000, reset=True, framing="length")
+        with stream(http, server) as resp:
+            time.sleep(0.5)  # the server has written it all; the kernel holds most of it
+            reads, error = read_all(resp)
+        assert error is not None
+        assert b"".join(reads) == body[: len(body) - 1000]
 
     def test_rejects_bad_arguments(self, server: MockServer) -> None:
         """Unknown framing and literal SSE passed as str are rejected."""

@@ -116,9 +116,7 @@ class Script:
         if not (obfuscate and self._obfuscate):
             return Deltas(pieces, None)
         # OpenAI pads each delta so that delta + obfuscation is a multiple of 16 characters.
-        pads = tuple(
-            "".join(self._rng.choice(_ALNUM) for _ in range(16 - len(p) % 16)) for p in pieces
-        )
+        pads = tuple("".join(self._rng.choice(_ALNUM) for _ in range(-len(p) % 16)) for p in pieces)
         return Deltas(pieces, pads)
 
     def _add(self, item: Item) -> "Script":
@@ -299,15 +297,17 @@ class Script:
         over = dict(override or {})
         input_tokens = int(over.get("input_tokens", 11 + 40 * len(tools)))
         output_tokens = int(over.get("output_tokens", visible + reasoning))
-        return {
-            "input_tokens": input_tokens,
-            "input_tokens_details": over.get("input_tokens_details", {"cached_tokens": 0}),
-            "output_tokens": output_tokens,
-            "output_tokens_details": over.get(
-                "output_tokens_details", {"reasoning_tokens": reasoning}
-            ),
-            "total_tokens": int(over.get("total_tokens", input_tokens + output_tokens)),
-        }
+        return copy.deepcopy(  # fresh on every render: the caller's dicts stay theirs
+            {
+                "input_tokens": input_tokens,
+                "input_tokens_details": over.get("input_tokens_details", {"cached_tokens": 0}),
+                "output_tokens": output_tokens,
+                "output_tokens_details": over.get(
+                    "output_tokens_details", {"reasoning_tokens": reasoning}
+                ),
+                "total_tokens": int(over.get("total_tokens", input_tokens + output_tokens)),
+            }
+        )
 
     def _response(self, status: str, output: List[JSONDict], **final: Any) -> JSONDict:
         has_reasoning = any(isinstance(item, ReasoningItem) for item in self._items)

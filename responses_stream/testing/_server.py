@@ -8,16 +8,14 @@ import contextlib
 import json
 import os
 import socket
-import struct
-import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Generator, List, Mapping, Optional, Tuple, Union
 
 from .._sse import split_blocks
+from ._http import Abort, Handler, HTTPServer, drop
 from ._script import Script
 from ._stored import _Stored
 
@@ -111,82 +109,6 @@ def _error_body(message: str, type_: str, code: Optional[str] = None) -> bytes:
     return json.dumps(body, indent=2).encode()
 
 
-class _Abort(Exception):
-    """Raised inside a handler to drop the connection without finishing the response."""
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 1024  # stream_many connects hundreds at once (socketserver's 5 drops them)
-
-    def __init__(self, address: Tuple[str, int], mock: "MockServer") -> None:
-        self.mock = mock
-        self.lock = threading.Lock()
-        self.active: Dict[threading.Thread, socket.socket] = {}
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # Like ThreadingMixIn, but tracks every connection so close() can end and join it.
-        thread = threading.Thread(
-            target=self._serve_connection,
-            args=(request, client_address),
-            name=f"MockServer-conn-{client_address[1]}",
-            daemon=True,
-        )
-        with self.lock:
-            self.active[thread] = request
-        thread.start()
-
-    def _serve_connection(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self.lock:
-                self.active.pop(threading.current_thread(), None)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up mid-stream are normal in these tests; anything else is a bug.
-        if not isinstance(sys.exc_info()[1], (OSError, _Abort)):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read ``MockServer.requests`` instead of a log."""
-
-    def _dispatch(self) -> None:
-        try:
-            self.server.mock._handle(self)
-        except (OSError, _Abort):
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
-
-    def read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is not None:
-            return self.rfile.read(int(length))
-        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
-            return b""
-        body = bytearray()
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return bytes(body)
-            body += self.rfile.read(size)
-            self.rfile.readline()
-
-
 class MockServer:
     """A real HTTP/1.1 Responses API server on ``127.0.0.1``, for integration tests.
 
@@ -201,10 +123,12 @@ class MockServer:
     * ``POST /v1/responses``: 500, with an OpenAI-shaped error saying nothing was queued;
     * ``GET /v1/responses/{id}?stream=true[&starting_after=N]``: replays the stored events of
       that response whose ``sequence_number`` is greater than ``N``, byte for byte. A cancelled
-      response replays nothing;
+      response replays nothing; a foreground one (``"background": false``) is a 404, as the
+      API answers;
     * ``GET /v1/responses/{id}``: the latest response object as JSON;
     * ``POST /v1/responses/{id}/cancel``: the response object with ``status: "cancelled"``.
-      This is idempotent. The mock cancels even a finished response;
+      This is idempotent. The mock cancels even a finished response; a foreground one is a
+      400, as the API answers;
     * any other route, or an unknown id: 404 with an OpenAI-shaped error.
 
     A stream served through a queue is stored under its response id (the ``id`` of the first
@@ -231,7 +155,7 @@ class MockServer:
         self._closing = threading.Event()
         self._request_count = 0
         self._closed = False
-        self._httpd = _HTTPServer((host, port), self)
+        self._httpd = HTTPServer((host, port), self)
         self.host: str = host
         self.port: int = self._httpd.server_port
         self._thread = threading.Thread(
@@ -431,7 +355,7 @@ class MockServer:
 
     # -- serving --------------------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: Handler) -> None:
         split = urllib.parse.urlsplit(handler.path)
         body = handler.read_body()
         try:
@@ -466,10 +390,17 @@ class MockServer:
         base = f"{self.prefix}/responses"
         path, method = request.path, request.method
         if method == "POST" and path == base:
+            waiting = self.pending
             message = (
                 f"MockServer had nothing queued for POST {path}: "
                 "call server.add(...) once per expected request."
             )
+            if waiting:
+                message = (
+                    f"MockServer has {waiting} repl{'y' if waiting == 1 else 'ies'} queued, "
+                    f"but none for this request to POST {path}: check their method, path "
+                    "and match=."
+                )
             return _Reply(500, list(_JSON_HEADERS), [_error_body(message, "server_error")])
         rest = path[len(base) + 1 :].split("/") if path.startswith(base + "/") else []
         cancel = method == "POST" and len(rest) == 2 and rest[1] == "cancel"
@@ -478,15 +409,22 @@ class MockServer:
             message = f"Invalid URL ({method} {path})"
             return _Reply(404, list(_JSON_HEADERS), [_error_body(message, "invalid_request_error")])
         response_id = rest[0]
+        streamed = retrieve and request.query.get("stream") == "true"
         with self._lock:
             stored = self._stored.get(response_id)
-            if stored is not None and cancel:
+            # As the API: only a background response can be resumed or cancelled (a response
+            # that says it is not one; one that does not say is taken as one).
+            foreground = stored is not None and stored.latest().get("background") is False
+            if stored is not None and cancel and not foreground:
                 stored.cancelled = True
             response = stored.latest() if stored is not None else None
-        if stored is None or response is None:
+        if stored is None or response is None or (streamed and foreground):
             message = f"Response with id '{response_id}' not found."
             return _Reply(404, list(_JSON_HEADERS), [_error_body(message, "invalid_request_error")])
-        if retrieve and request.query.get("stream") == "true":
+        if cancel and foreground:
+            message = "Only responses created with background=true can be cancelled."
+            return _Reply(400, list(_JSON_HEADERS), [_error_body(message, "invalid_request_error")])
+        if streamed:
             try:
                 after = float(request.query.get("starting_after", "-1"))
             except ValueError:
@@ -499,9 +437,9 @@ class MockServer:
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0 and self._closing.wait(seconds):
-            raise _Abort("server closing")
+            raise Abort("server closing")
 
-    def _send(self, handler: _Handler, reply: _Reply, request_id: str) -> None:
+    def _send(self, handler: Handler, reply: _Reply, request_id: str) -> None:
         handler.send_response(reply.status)
         # A generated request id, unless the reply was given one (headers= of add()).
         given = any(name.lower() == "x-request-id" for name, _ in reply.headers)
@@ -539,20 +477,9 @@ class MockServer:
         if not cut and reply.stall is not None and reply.stall_after_events >= len(reply.pieces):
             self._wait(reply.stall)
         if cut or reply.reset:
-            self._drop(handler, reply.reset)
+            drop(handler, reply.reset)
         elif reply.framing == "chunked":
             write(b"0\r\n\r\n")
-
-    @staticmethod
-    def _drop(handler: _Handler, reset: bool) -> None:
-        """End the connection mid-response: a FIN, or an RST when ``reset``."""
-        handler.close_connection = True
-        if reset:
-            linger = struct.pack("ii", 1, 0)
-            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            # The real close (and so the RST) happens when the handler closes its rfile,
-            # before the server's usual shutdown(SHUT_WR) could send a FIN.
-            handler.connection.close()
 
 
 def mock_server(*, prefix: str = "/v1") -> Generator[MockServer, None, None]:
