@@ -1,6 +1,6 @@
 """Answers that are not the stream's yet: informational ones (1xx), and a redirect that
-``stream_many``'s selector got (:func:`follow_redirects`, from that answer on, as requests
-follows it: the first server is not sent the request twice).
+``stream_many``'s selector got (:func:`answer_after` follows it from that answer on, as
+requests does: the first server is not sent the request twice).
 
 Informational answers: a ``100 Continue`` or ``103 Early Hints`` before the real one.
 
@@ -74,29 +74,32 @@ def final_answer(
             head.begin()
             if not is_interim(head.status):
                 break
+            head.fp = None  # type: ignore[assignment]  # dropped, it would close the file
         else:
             raise http.client.HTTPException(f"more than {MAX_INTERIM} informational answers")
-    except socket.timeout as exc:
+        headers = urllib3.HTTPHeaderDict()
+        for name, value in head.getheaders():
+            headers.add(name, value)
+        answer = urllib3.HTTPResponse(
+            body=head,
+            headers=headers,
+            status=head.status,
+            version=head.version,
+            reason=head.reason,
+            preload_content=False,
+            decode_content=False,
+            original_response=head,
+            request_method=request.method,
+            request_url=request.url,
+        )
+    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        fp.close()
         resp.close()
-        return requests.ReadTimeout(exc, request=request)
-    except (OSError, http.client.HTTPException) as exc:
-        resp.close()
+        if isinstance(exc, socket.timeout):
+            return requests.ReadTimeout(exc, request=request)
+        if isinstance(exc, urllib3.exceptions.InvalidHeader):  # as requests reports it
+            return requests.exceptions.InvalidHeader(exc, request=request)
         return requests.ConnectionError(exc, request=request)
-    headers = urllib3.HTTPHeaderDict()
-    for name, value in head.getheaders():
-        headers.add(name, value)
-    answer = urllib3.HTTPResponse(
-        body=head,
-        headers=headers,
-        status=head.status,
-        version=head.version,
-        reason=head.reason,
-        preload_content=False,
-        decode_content=False,
-        original_response=head,
-        request_method=request.method,
-        request_url=request.url,
-    )
     # The connection is the answer's now: the interim answer gives nothing back to the pool.
     answer._pool, answer._connection = raw._pool, raw._connection
     raw._pool = raw._connection = None
@@ -106,11 +109,29 @@ def final_answer(
     return built
 
 
-def follow_redirects(
+def answer_after(
     session: requests.Session, resp: requests.Response, attempt: Any
 ) -> Union[requests.Response, Exception]:
-    """The answer at the end of the redirects ``resp`` starts (a 307 or 308 to ``attempt``),
-    followed as ``Session.send`` follows them; or the error that ended them. Blocking."""
+    """What ``resp`` (the answer to ``attempt``) leads to: the answer after its informational
+    heads and after its 307/308 redirects, as ``Session.send`` follows them; or the error on
+    the way. Blocking."""
+    for _ in range(MAX_INTERIM):
+        if is_interim(resp.status_code):
+            answer: Union[requests.Response, Exception] = final_answer(resp, session)
+        elif resp.is_redirect and session.get_redirect_target(resp) is not None:
+            answer = _followed(session, resp, attempt)
+        else:
+            return resp
+        if isinstance(answer, Exception):
+            return answer
+        resp = answer
+    return requests.ConnectionError("too many informational answers", request=resp.request)
+
+
+def _followed(
+    session: requests.Session, resp: requests.Response, attempt: Any
+) -> Union[requests.Response, Exception]:
+    """The last answer of the redirects ``resp`` starts, or the error that ended them."""
     request = resp.request
     settings: Any = session.merge_environment_settings(request.url, {}, None, None, None)
     try:
@@ -127,8 +148,6 @@ def follow_redirects(
             answer = resp
             for answer in answers:  # noqa: B007 - the last one is the answer
                 pass
-            if is_interim(answer.status_code):
-                return final_answer(answer, session)
     except (requests.RequestException, UnicodeEncodeError) as exc:
         return exc
     return answer
@@ -138,7 +157,7 @@ __all__ = [
     "INTERIM",
     "MAX_INTERIM",
     "after_interim",
+    "answer_after",
     "final_answer",
-    "follow_redirects",
     "is_interim",
 ]

@@ -40,7 +40,7 @@ from typing import (
 from ._body import READ_SIZE, Interrupter, Reader, body_chunks, socket_body
 from ._call import check_requests
 from ._daemon_pool import DaemonPool
-from ._interim import follow_redirects
+from ._interim import answer_after
 from ._loop_socket import LoopSocket, Waker
 from ._many_http import exchange, loop_pool
 from ._metrics import Meter
@@ -372,7 +372,7 @@ class Multiplexer:
                         # 307/308, which requests follows: from this answer on, on the pool. A
                         # 301, 302 or 303 is the call's error below, as in stream().
                         outcome = yield from self._wait_for(
-                            slot, follow_redirects, session, outcome, step
+                            slot, answer_after, session, outcome, step
                         )
                 if pool is None:
                     outcome = yield from self._wait_for(slot, self._transport.exchange, step)

@@ -36,7 +36,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ._body import shut_response
 from ._config import Settings, Timeout, check_headers, merge_headers, redact_url, secret
-from ._interim import final_answer, is_interim
+from ._interim import answer_after, is_interim
 from ._metrics import Meter
 from ._session import CREDENTIAL_HEADERS, METHOD_CHANGING
 from ._watchdog import Guard, guarding
@@ -520,7 +520,9 @@ class Transport:
                     stream=attempt.stream,
                     timeout=attempt.timeouts,
                 )
-                return final_answer(resp, self.session) if is_interim(resp.status_code) else resp
+                if is_interim(resp.status_code):
+                    return answer_after(self.session, resp, attempt)
+                return resp
         except (requests.RequestException, UnicodeEncodeError) as exc:
             return exc
 

@@ -465,8 +465,9 @@ def _both_ways(url: str, **params: Any) -> List[Any]:
         b"HTTP/1.1 100 Continue\r\n\r\n",
         b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+        b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
     ],
-    ids=["100", "103", "100-103"],
+    ids=["100", "103", "100-103", "102-103"],
 )
 @pytest.mark.parametrize("apart", [False, True], ids=["one-write", "answer-later"])
 def test_informational_answers_before_the_answer_are_passed_over(
@@ -676,3 +677,37 @@ def test_a_malformed_answer_head_is_a_protocol_error_sent_once(raw: List[RawServ
         assert type(outcome) is errors.ProtocolError, outcome
         assert "Content-Length" in str(outcome)
     assert len(posts) == 3
+
+
+def test_after_an_informational_answer_a_redirect_is_followed_and_a_bad_head_refused(
+    raw: List[RawServer], server: MockServer
+) -> None:
+    """What follows a 1xx is read as any answer: a 307 is followed (once), a malformed head
+    is a ProtocolError, in every entry point."""
+    for _ in range(3):
+        server.add(Script(seed=11, model=MODEL).text("moved on").completed())
+    location = (server.url + "/responses").encode()
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+
+    def redirecting(sock: socket.socket) -> None:
+        for _ in requests_on(sock):
+            sock.sendall(
+                hints
+                + b"HTTP/1.1 307 Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % location
+            )
+
+    def malformed(sock: socket.socket) -> None:
+        for _ in requests_on(sock):
+            sock.sendall(
+                hints + b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Content-Length: 10\r\nContent-Length: 12\r\n\r\n0123456789"
+            )
+
+    raw.append(RawServer(redirecting))
+    raw.append(RawServer(malformed))
+    for outcome in _both_ways(raw[0].url, max_retries=0):
+        assert isinstance(outcome, rs.Response), outcome
+        assert outcome.output_text == "moved on"
+    assert len(server.requests) == 3
+    for outcome in _both_ways(raw[1].url, max_retries=2):
+        assert type(outcome) is errors.ProtocolError, outcome
