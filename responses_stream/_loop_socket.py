@@ -8,6 +8,7 @@ head comes first, as the selector never reports it.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import selectors
 import socket
@@ -34,7 +35,8 @@ class Waker:
         self._read.setblocking(False)
         self._write.setblocking(False)
         self.selector.register(self._read, selectors.EVENT_READ, None)
-        self.close = weakref.finalize(self, _release, self.selector, self._read, self._write)
+        pair = (self._read, self._write)
+        self.close = weakref.finalize(self, _release, os.getpid(), self.selector, *pair)
         """Close the selector and the socket pair (once; later calls do nothing)."""
 
     def wake(self) -> None:
@@ -49,7 +51,9 @@ class Waker:
                 pass
 
 
-def _release(selector: selectors.BaseSelector, *pair: socket.socket) -> None:
+def _release(pid: int, selector: selectors.BaseSelector, *pair: socket.socket) -> None:
+    if os.getpid() != pid:
+        return  # a forked child at its exit: the selector (epoll) is the parent's too
     for sock in pair:
         with contextlib.suppress(KeyError, ValueError, OSError):
             selector.unregister(sock)

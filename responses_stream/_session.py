@@ -1,12 +1,11 @@
 """The client's ``requests.Session``, made fast and safe once, when the client is made: the
 environment's proxies and CA bundle read once (:func:`settle_environment`), redirects that
 keep credentials and billing headers on their origin (:func:`protect_redirects`), and no
-connection shared with a forked child (:func:`forget_connections_at_fork`)."""
+connection shared with a forked child (:func:`forget_inherited`)."""
 
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Any, Callable, Optional, cast
 
 import requests
@@ -66,33 +65,33 @@ def protect_redirects(session: requests.Session) -> None:
     session._responses_stream_safe_redirects = True  # type: ignore[attr-defined]
 
 
-_SESSIONS: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+_OWNER = "_responses_stream_pid"
 
 
-def forget_connections_at_fork(session: requests.Session) -> None:
-    """A child process made by ``fork()`` does not use the connections ``session`` kept alive.
-
-    They are the parent's too: two processes writing requests on one socket would mix them
-    (a worker pool forked after the client was used, ``gunicorn --preload``). The child
-    closes its copies, which leaves the parent's connections open, and opens its own.
-    """
-    _SESSIONS.add(session)
+def own_connections(session: requests.Session) -> None:
+    """Note which process ``session``'s kept-alive connections belong to: this one."""
+    setattr(session, _OWNER, os.getpid())
 
 
-def _after_fork_in_child() -> None:
-    for session in list(_SESSIONS):
+def forget_inherited(session: requests.Session) -> None:
+    """In a process forked after ``session`` was used, let go of its kept-alive connections
+    before a request uses one: they are the parent's too, and two processes writing requests
+    on one socket would mix them (a worker pool forked after the client was used, ``gunicorn
+    --preload``). The child closes its copies, which leaves the parent's open, and opens its
+    own. Done at the child's first request (one ``getpid`` a request), not when it forks: a
+    lock another thread of the parent held then would never be let go in the child."""
+    pid = os.getpid()
+    if getattr(session, _OWNER, pid) != pid:
+        setattr(session, _OWNER, pid)
         for adapter in session.adapters.values():
             adapter.close()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 __all__ = [
     "CREDENTIAL_HEADERS",
     "METHOD_CHANGING",
-    "forget_connections_at_fork",
+    "forget_inherited",
+    "own_connections",
     "protect_redirects",
     "settle_environment",
 ]

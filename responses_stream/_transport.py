@@ -36,9 +36,9 @@ from requests.structures import CaseInsensitiveDict
 
 from ._body import shut_response
 from ._config import Settings, Timeout, check_headers, merge_headers, redact_url, secret
-from ._interim import answer_after, is_interim
+from ._interim import answer_after
 from ._metrics import Meter
-from ._session import CREDENTIAL_HEADERS, METHOD_CHANGING
+from ._session import CREDENTIAL_HEADERS, METHOD_CHANGING, forget_inherited
 from ._watchdog import Guard, guarding
 from .errors import (
     APIConnectionError,
@@ -425,6 +425,7 @@ class Transport:
         exchange, a server that trickles its headers or error body included; each retry is
         counted in ``guard.meter``.
         """
+        forget_inherited(self.session)  # in a forked child, before any connection is used
         settings = self.settings
         limits = Timeout.coerce(timeout) if timeout is not None else settings.timeout
         retries = settings.max_retries if max_retries is None else max_retries
@@ -520,9 +521,7 @@ class Transport:
                     stream=attempt.stream,
                     timeout=attempt.timeouts,
                 )
-                if is_interim(resp.status_code):
-                    return answer_after(self.session, resp, attempt)
-                return resp
+                return answer_after(self.session, resp, attempt)  # 1xx heads passed over
         except (requests.RequestException, UnicodeEncodeError) as exc:
             return exc
 

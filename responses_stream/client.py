@@ -21,7 +21,7 @@ from ._keywords import keywords_of
 from ._many import Multiplexer, Opener, Outcome, Slot
 from ._many_run import ManyEvents, run_callbacks
 from ._opening import StreamOpener, path_id
-from ._session import forget_connections_at_fork, protect_redirects, settle_environment
+from ._session import own_connections, protect_redirects, settle_environment
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._stream import StreamCore
 from ._transport import Transport
@@ -129,7 +129,7 @@ class Client:
         server = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
         self._server = server  # what tracing reports as the server
         protect_redirects(session)
-        forget_connections_at_fork(session)
+        own_connections(session)
         watch_session(session)
         self._transport = Transport(session, self.settings)
         self._opener = StreamOpener(self._transport, self._tracing, server, max_event_bytes)

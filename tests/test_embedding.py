@@ -275,3 +275,38 @@ def test_the_daemon_pool_runs_cancels_and_reports_as_concurrent_futures() -> Non
     with pytest.raises(ZeroDivisionError):
         error.result(5)
     pool.shutdown()
+
+
+@needs_fork
+def test_a_child_that_exits_normally_leaves_the_parents_stream_many_wakeable(
+    server: MockServer,
+) -> None:
+    """A forked child's exit runs its finalizers: they must not touch the selector (epoll)
+    it shares with the parent, or the parent's loop no longer hears a close()."""
+    import atexit
+
+    server.add(Script(seed=7).text("hello there").completed(), stall=30, stall_after_events=2)
+    ended: Dict[str, float] = {}
+    with rs.Client(base_url=server.url, timeout=rs.Timeout(read=20)) as client:
+        many = client.events_many([{"model": "m", "input": "x"}])
+
+        def run() -> None:
+            with many:
+                for _ in many:
+                    pass
+            ended["at"] = time.monotonic()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.5)  # open and stalled: the loop waits on its selector
+        pid = _fork()
+        if pid == 0:
+            try:
+                atexit._run_exitfuncs()  # what a normal exit runs (finalizers included)
+            finally:
+                os._exit(0)
+        assert _child_exit_code(pid) == 0
+        closed = time.monotonic()
+        many.close()  # from another thread: wakes the loop at once
+        thread.join(30)
+    assert ended["at"] - closed < 2, ended["at"] - closed  # not a timer seconds later
