@@ -13,10 +13,9 @@ The snapshot is right even when the stream is odd:
 * a terminal payload with a non-empty ``output`` replaces the accumulated items (OpenRouter's ids
   change before ``response.completed``); an empty or missing one keeps them (LiteLLM, ChatGPT).
 
-Text is appended in place (one reference holds the running string while it grows), so
-accumulation stays linear. A payload of the wrong shape (a number where text belongs) raises
-``TypeError``/``ValueError``, which the stream reports as a ``ProtocolError``.
-"""
+Text is appended in place, so accumulation stays linear. A payload of the wrong shape (a
+number where text belongs) raises ``TypeError``/``ValueError``: a ``ProtocolError`` for the
+stream."""
 
 from __future__ import annotations
 
@@ -114,7 +113,7 @@ class Accumulator:
         then)."""
         self.keep_output = keep_output
         self._resumed_after: Optional[int] = None
-        self._by_index: Dict[int, OutputItem] = {}
+        self._by_index: Dict[float, OutputItem] = {}  # a typed item beside one: x.5
         self._by_id: Dict[str, OutputItem] = {}
         self._finished: Dict[int, bool] = {}  # id(item) -> output_item.done seen
         # The part the last text delta went to: deltas come in runs for one part.
@@ -241,13 +240,13 @@ class Accumulator:
 
     # --------------------------------------------------------------------- item bookkeeping
 
-    def _register(self, index: int, item: OutputItem) -> None:
+    def _register(self, index: float, item: OutputItem) -> None:
         self._by_index[index] = item
         item_id = id_of(item)
         if item_id is not None:
             self._by_id[item_id] = item
 
-    def _place(self, index: Optional[int], item: OutputItem) -> None:
+    def _place(self, index: Optional[float], item: OutputItem) -> None:
         """Put ``item`` at ``index`` (or after the last item) in the snapshot's output."""
         if index is None:
             index = max(self._by_index) + 1 if self._by_index else 0
@@ -289,18 +288,24 @@ class Accumulator:
         item = self._lookup(event)
         if isinstance(item, cls):
             return item
-        key = (id(item), None, cls)  # in _moved, beside the parts' keys (see beside())
-        if item is not None and key in self._moved:
-            return self._moved[key]
-        seed: Dict[str, Any] = {"type": cls.TYPE}
+        index: Optional[float] = getattr(event, "output_index", None)
+        if item is not None:
+            # Beside it, between its index and the next (the server's next item takes that).
+            at = next((k for k, there in self._by_index.items() if there is item), 0.0)
+            key = ("item", at, cls)  # in _moved, beside the parts' keys (see beside())
+            if key in self._moved:
+                return self._moved[key]
+            index = at + 0.5
+            while index in self._by_index:  # another beside it already
+                index = (index + float(int(at) + 1)) / 2
+        seed: Dict[str, Any] = {"type": cls.TYPE, "status": "in_progress"}
         item_id = getattr(event, "item_id", None)
         if item_id is not None:
             seed["id"] = item_id
-        seed["status"] = "in_progress"
         created = cls.from_wire(seed)
         if item is not None:
             self._moved[key] = created
-        self._place(None if item is not None else getattr(event, "output_index", None), created)
+        self._place(index, created)
         return created
 
     # ---------------------------------------------------------------------------- lifecycle
@@ -413,8 +418,8 @@ class Accumulator:
             return item
         same_model = type(existing) is type(item) and not isinstance(item, dict)
         item_id = id_of(item)
-        if announced and same_model and item_id is not None and id_of(existing) == item_id:
-            return fill_missing(existing, item)
+        if announced and same_model and item_id is not None and id_of(existing) in (item_id, None):
+            return fill_missing(existing, item)  # a placeholder of its deltas (no id: by index)
         index = next((k for k, there in self._by_index.items() if there is existing), None)
         item = update_in_place(existing, item)
         self._place(index, item)

@@ -4,7 +4,7 @@ replace them."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from .errors import ProtocolError
 from .models import Model, OutputItem, output_item_from_dict
@@ -120,7 +120,7 @@ def put_part(parts: List[Any], index: int, part: Any, moved: Dict[Any, Any]) -> 
 
 
 def merge_output(
-    new_output: List[OutputItem], by_id: Dict[str, Any], by_index: Dict[int, Any]
+    new_output: List[OutputItem], by_id: Dict[str, Any], by_index: Mapping[float, Any]
 ) -> Tuple[List[OutputItem], List[OutputItem]]:
     """A terminal payload's output merged into the streamed items (``by_id``/``by_index``):
     the output, each streamed item updated in place, and the items that matched none.

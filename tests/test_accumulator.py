@@ -5,6 +5,7 @@ touched; the sequence-number cursor drops what a resumed connection sends again.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -1038,3 +1039,50 @@ def test_empty_final_arguments_leave_the_streamed_arguments() -> None:
         {"type": "response.function_call_arguments.done", **where, "arguments": ""},
     )
     assert acc.response.output[0].arguments == '{"a": 1}'
+
+
+@pytest.mark.parametrize("spacing", [1, 10], ids=["next-to-each-other", "far-apart"])
+def test_each_item_of_an_unknown_type_gets_its_own_typed_item_beside_it(spacing: int) -> None:
+    """Six unknown call items, each finished (its object replaced) before the next: each
+    one's arguments go to its own call, placed right after it, and none is taken over by
+    the server's next item."""
+    handler_done: List[Any] = []
+
+    class Done(rs.ResponseHandler):
+        def on_function_call_done(self, call: rs.FunctionCall) -> None:
+            handler_done.append((call.id, call.arguments))
+
+    events: List[Dict[str, Any]] = [created()]
+    for k in range(6):
+        index, item = k * spacing, {"type": "future_call", "id": f"fu_{k}"}
+        where = {"output_index": index, "item_id": f"fu_{k}"}
+        events += [
+            added(index, dict(item, status="in_progress")),
+            {"type": "response.function_call_arguments.delta", **where, "delta": f'{{"k":{k}}}'},
+            {"type": "response.function_call_arguments.done", **where, "arguments": f'{{"k":{k}}}'},
+            done(index, dict(item, status="completed")),
+        ]
+    events.append(terminal("response.completed", output=[]))
+    body = b"".join(b"data: %s\n\n" % json.dumps(event).encode() for event in events)
+    final = rs.replay(body, Done())
+    calls = [(item.id, item.arguments) for item in final.output if not isinstance(item, dict)]
+    expected = [(f"fu_{k}", f'{{"k":{k}}}') for k in range(6)]
+    assert calls == expected and handler_done == expected
+    types = [item["type"] for item in final.to_dict()["output"]]
+    assert types == ["future_call", "function_call"] * 6
+
+
+def test_an_announcement_after_index_only_deltas_adds_what_the_call_lacked() -> None:
+    """Deltas with an output_index and no item_id (a placeholder without an id), then the
+    output_item.added: the streamed arguments stay, the name and id arrive."""
+    acc = Accumulator()
+    call = {"id": "fc_1", "type": "function_call", "name": "get_weather", "call_id": "c1"}
+    feed(
+        acc,
+        created(),
+        {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": '{"a":'},
+        {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "1}"},
+        added(0, dict(call, arguments="", status="in_progress")),
+    )
+    [item] = acc.response.output
+    assert (item.id, item.name, item.arguments) == ("fc_1", "get_weather", '{"a":1}')
