@@ -283,8 +283,7 @@ class Accumulator:
         """The item ``event`` refers to, created as ``cls`` if it was never announced.
 
         When it points at an item of another type (one this SDK does not know, say), that one
-        stays and a ``cls`` item goes after the others, where every later such event finds it.
-        """
+        stays and a ``cls`` item goes right after it, where every later such event finds it."""
         item = self._lookup(event)
         if isinstance(item, cls):
             return item

@@ -227,6 +227,9 @@ class Multiplexer:
                         slot.socket.ready = True
                     self._runnable.append(slot)  # its body, or its request while it opens
                 self._fire_timers()
+        except BaseException as exc:  # Ctrl-C in select(), say: every stream ends with it
+            self.close(None if isinstance(exc, GeneratorExit) else exc)  # GeneratorExit: left
+            raise
         finally:
             self.close()
             self._loop_thread = None

@@ -181,6 +181,7 @@ class Recording:
         except OSError as exc:
             raise ConfigurationError(f"record_to: cannot write {os.fspath(path)!r}: {exc}") from exc
         self._start = 0  # where the current connection's bytes start in the file
+        self._dropped = 0  # messages read live whose bytes trim() took out of the file
 
     def wrap(self, source: Iterator[bytes]) -> Iterator[bytes]:
         """``source``'s chunks, each written to the file (and flushed) before it is passed on."""
@@ -214,6 +215,8 @@ class Recording:
         record.seek(self._start)
         tail = record.read(end - self._start)
         kept = 0 if whole else max(block_ends(tail), default=0)
+        if whole:  # messages the live stream counted: a stop's count no longer holds them
+            self._dropped += sum(1 for _ in _message_ends(tail[: max(block_ends(tail), default=0)]))
         record.truncate(self._start + kept)
         record.seek(self._start + kept)
         record.write(RESUMED_MARK)
@@ -246,7 +249,8 @@ class Recording:
                 record.seek(start)
                 data = record.read()
                 if stopped_after is not None:
-                    end, mark = _end_of_messages(data, stopped_after), STOPPED_MARK
+                    end = _end_of_messages(data, stopped_after - self._dropped)
+                    mark = STOPPED_MARK
                 else:
                     end = start + max(block_ends(data), default=0)
                     mark = TIMED_OUT_MARK % str(timed_out).encode()
@@ -259,7 +263,19 @@ class Recording:
 
 def _end_of_messages(data: bytes, count: int) -> int:
     """Where the first ``count`` messages of ``data`` end, marks not counted (the end of its
-    last whole block if it holds fewer): the framer's own rules, over one block at a time."""
+    last whole block if it holds fewer)."""
+    whole = max(block_ends(data), default=0)
+    if count <= 0:
+        return 0
+    for seen, end in enumerate(_message_ends(data[:whole]), 1):
+        if seen >= count:
+            return end
+    return whole
+
+
+def _message_ends(data: bytes) -> Iterator[int]:
+    """Where each message of ``data`` (whole blocks) ends, as ``Meter.events`` counts them
+    (marks are not): the framer's own rules, over one block at a time."""
     pulled = 0
 
     def blocks() -> Iterator[bytes]:
@@ -268,16 +284,9 @@ def _end_of_messages(data: bytes, count: int) -> int:
             pulled += len(block)
             yield block
 
-    seen = 0
-    whole = max(block_ends(data), default=0)
-    if count > 0:
-        try:
-            for name, text in FramedSSEClient(blocks(), None).messages():
-                if name == COMMENT and text.startswith(MARK_COMMENT):
-                    continue
-                seen += 1
-                if seen >= count:
-                    return min(pulled, whole)
-        except (ResponsesStreamError, ValueError):  # bytes the live stream did not frame either
-            logger.debug("recording: cannot frame the stopped stream's bytes", exc_info=True)
-    return whole if count > 0 else 0
+    try:
+        for name, text in FramedSSEClient(blocks(), None).messages():
+            if not (name == COMMENT and text.startswith(MARK_COMMENT)):
+                yield pulled
+    except (ResponsesStreamError, ValueError):  # bytes the live stream did not frame either
+        logger.debug("recording: cannot frame the recorded bytes", exc_info=True)

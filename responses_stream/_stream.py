@@ -156,6 +156,7 @@ class StreamCore:
         self._reader: Optional[threading.Thread] = None  # the one reading the body (see close)
         self._truncated = False  # the last connection's, once its framer is let go
         self._timed_out: Optional[str] = None  # the limit that ended it, for its recording
+        self._failed = False  # an error ended it (a callback's, Ctrl-C): no stop to record
         self._close_lock = threading.RLock()  # two threads closing at once take turns
         self._span: Optional[StreamSpan] = None
         self.wrap_pairs: Optional[Callable[[Iterator[Pair]], Iterator[Pair]]] = None
@@ -171,6 +172,7 @@ class StreamCore:
             if http_response is not None:
                 self._check_content_type(http_response)
         except BaseException:
+            self._failed = True
             self.close()
             raise  # the caller ends the span with this error
         # The tracing span (None when tracing is off), ended once by _end_span. A stream
@@ -253,6 +255,7 @@ class StreamCore:
     def __exit__(self, *exc_info: Any) -> None:
         if self._span is not None:
             self._end_span(exc_info[1])  # an exception in the block: a callback's, say
+        self._failed = self._failed or exc_info[1] is not None  # ended by it, not stopped
         self.close()
 
     def close(self) -> None:
@@ -556,7 +559,8 @@ class StreamCore:
 
     def _stopped_after(self) -> Optional[int]:
         """The messages read before a stop, for the recording (None: it had ended)."""
-        return None if self.accumulator.terminal is not None else self.meter.events
+        ended = self._failed or self.accumulator.terminal is not None
+        return None if ended else self.meter.events
 
     def raise_end(self, kind: Optional[str]) -> None:
         """Raise what the end of the stream means (``kind``: its terminal event's type, None

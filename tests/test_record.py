@@ -338,3 +338,96 @@ def test_a_timed_out_background_stream_that_resumed_replays_to_its_end(
     assert live.status == "completed" and live.output_text == "resumed after the silence"
     assert b"timed-out" not in path.read_bytes()
     assert rs.replay(path).to_dict() == live.to_dict()
+
+
+def test_a_stop_after_a_resumed_connection_that_applied_nothing_replays_as_live(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """A resumed connection that sent only a keep-alive and broke is left out of the
+    recording (the next resume asks from the same point): the stop after it still lands
+    after the last event the caller saw."""
+    script = Script(background=True, seed=47).text("Hello there world and more words").completed()
+    chunks = script.to_sse_chunks()
+    cut = len(b"".join(chunks[:6])) + 20  # inside event 6
+    server.add(script, close_after=cut)
+    keepalive = b": keepalive\n\n"
+    path_of = f"responses/{script.response_id}"
+    server.add(keepalive, method="GET", path=path_of, close_after=len(keepalive))
+
+    class StopAt(Collect):
+        def on_event(self, event: rs.events.Event) -> None:
+            super().on_event(event)
+            if getattr(event, "sequence_number", None) == 8:
+                self.stop()
+
+    live_events: List[Any] = []
+    path = tmp_path / "resumed-then-stopped.sse"
+    with _quick_client(server) as client:
+        live = client.stream(
+            StopAt(live_events), model="m", input="x", background=True, record_to=path
+        )
+    replayed: List[Any] = []
+    handler = Collect(replayed)
+    assert rs.replay(path, handler).to_dict() == live.to_dict()
+    assert replayed == live_events and handler.stopped
+    assert [e.get("sequence_number") for e in live_events if e["type"] != "keepalive"][-1] == 8
+
+
+def test_a_stream_that_failed_is_not_recorded_as_stopped(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """An answer that is no event stream, or a callback's exception: the live call raised,
+    so the replay does not end quietly as a stopped stream would."""
+    server.add_json({"not": "a stream"})
+    path = tmp_path / "refused.sse"
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        with pytest.raises(rs.ProtocolError):
+            client.stream(model="m", input="x", record_to=path)
+    assert b"stopped" not in path.read_bytes()
+    with pytest.raises(rs.StreamInterrupted):
+        rs.replay(path)
+
+    class Raises(rs.ResponseHandler):
+        def on_text_delta(self, delta: str, snapshot: str) -> None:
+            raise ValueError("a bug in the callback")
+
+    server.add(Script(seed=48).text("one two three").completed(), chunk_size=100_000)
+    path = tmp_path / "raised.sse"
+    with rs.Client(base_url=server.url, max_retries=0) as client:
+        with pytest.raises(ValueError):
+            client.stream(Raises(), model="m", input="x", record_to=path)
+    assert b"stopped" not in path.read_bytes()
+    with pytest.raises(ValueError):
+        rs.replay(path, Raises())  # the same handler fails at the same point
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["stream", "stream_many"])
+def test_ctrl_c_while_waiting_is_not_recorded_as_a_stop(
+    server: MockServer, tmp_path: Path, many: bool
+) -> None:
+    """Ctrl-C while the stream waits for the server: KeyboardInterrupt, live, and no stop mark
+    in the recording (a replay does not end quietly)."""
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("needs setitimer()")
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    server.add(Script(seed=49).text("a b c d").completed(), stall=10, stall_after_events=4)
+    path = tmp_path / "interrupted.sse"
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with rs.Client(base_url=server.url, max_retries=0) as client:
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            with pytest.raises(KeyboardInterrupt):
+                params = {"model": "m", "input": "x", "record_to": path}
+                if many:
+                    client.stream_many([params])
+                else:
+                    client.stream(**params)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert path.read_bytes() and b"stopped" not in path.read_bytes()
