@@ -215,6 +215,11 @@ class Recording:
         record.seek(self._start)
         tail = record.read(end - self._start)
         kept = 0 if whole else max(block_ends(tail), default=0)
+        last = split_blocks(tail[:kept])[-1:]
+        if last and last[0].strip() in (b"data: [DONE]", b"data:[DONE]"):
+            # The connection ended with ``data: [DONE]`` before its terminal event: the live
+            # stream went on with the resumed one, and so must a replay.
+            kept -= len(last[0])
         if whole:  # messages the live stream counted: a stop's count no longer holds them
             self._dropped += sum(1 for _ in _message_ends(tail[: max(block_ends(tail), default=0)]))
         record.truncate(self._start + kept)
@@ -286,7 +291,10 @@ def _message_ends(data: bytes) -> Iterator[int]:
 
     try:
         for name, text in FramedSSEClient(blocks(), None).messages():
-            if not (name == COMMENT and text.startswith(MARK_COMMENT)):
-                yield pulled
+            if name == COMMENT and text.startswith(MARK_COMMENT):
+                continue  # a mark
+            if name != COMMENT and text.startswith("[DONE]"):
+                continue  # the stream's end, which it does not count
+            yield pulled
     except (ResponsesStreamError, ValueError):  # bytes the live stream did not frame either
         logger.debug("recording: cannot frame the recorded bytes", exc_info=True)

@@ -431,3 +431,25 @@ def test_ctrl_c_while_waiting_is_not_recorded_as_a_stop(
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert path.read_bytes() and b"stopped" not in path.read_bytes()
+
+
+def test_a_connection_that_ended_with_done_before_its_terminal_replays_as_resumed(
+    server: MockServer, tmp_path: Path
+) -> None:
+    """``data: [DONE]`` ends the first connection of a background stream before its terminal
+    event: the live stream resumes; the recording leaves that [DONE] out, so the replay goes
+    on with the resumed connection as the live stream did."""
+    script = Script(background=True, seed=50).text("done too early, then resumed").completed()
+    chunks = script.to_sse_chunks()
+    server.add(b"".join(chunks[:6]) + b"data: [DONE]\n\n")
+    server.add(b"".join(chunks[6:]), method="GET", path=f"responses/{script.response_id}")
+    path = tmp_path / "done-early.sse"
+    live_events: List[Any] = []
+    with _quick_client(server) as client:
+        live = client.stream(
+            Collect(live_events), model="m", input="x", background=True, record_to=path
+        )
+    assert live.status == "completed"
+    replayed: List[Any] = []
+    assert rs.replay(path, Collect(replayed)).to_dict() == live.to_dict()
+    assert replayed == live_events
