@@ -77,21 +77,8 @@ def final_answer(
             head.fp = None  # type: ignore[assignment]  # dropped, it would close the file
         else:
             raise http.client.HTTPException(f"more than {MAX_INTERIM} informational answers")
-        headers = urllib3.HTTPHeaderDict()
-        for name, value in head.getheaders():
-            headers.add(name, value)
-        answer = urllib3.HTTPResponse(
-            body=head,
-            headers=headers,
-            status=head.status,
-            version=head.version,
-            reason=head.reason,
-            preload_content=False,
-            decode_content=False,
-            original_response=head,
-            request_method=request.method,
-            request_url=request.url,
-        )
+        # The connection is the answer's now: the interim answer gives nothing back to the pool.
+        answer = as_urllib3(head, request, raw._pool, raw._connection)
     except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
         fp.close()
         resp.close()
@@ -100,13 +87,35 @@ def final_answer(
         if isinstance(exc, urllib3.exceptions.InvalidHeader):  # as requests reports it
             return requests.exceptions.InvalidHeader(exc, request=request)
         return requests.ConnectionError(exc, request=request)
-    # The connection is the answer's now: the interim answer gives nothing back to the pool.
-    answer._pool, answer._connection = raw._pool, raw._connection
     raw._pool = raw._connection = None
     adapter = session.get_adapter(request.url or "")
     built: requests.Response = adapter.build_response(request, answer)
     extract_cookies_to_jar(session.cookies, request, answer)  # type: ignore[no-untyped-call]
     return built
+
+
+def as_urllib3(
+    head: http.client.HTTPResponse, request: requests.PreparedRequest, pool: Any, conn: Any
+) -> urllib3.HTTPResponse:
+    """``head`` (an answer http.client read) as urllib3 builds it for ``requests``: its body
+    unread, its connection ``conn`` going back to ``pool`` at the end of it."""
+    headers = urllib3.HTTPHeaderDict()
+    for name, value in head.getheaders():
+        headers.add(name, value)
+    response = urllib3.HTTPResponse(
+        body=head,
+        headers=headers,
+        status=head.status,
+        version=head.version,
+        reason=head.reason,
+        preload_content=False,
+        decode_content=False,
+        original_response=head,
+        request_method=request.method,
+        request_url=request.url,
+    )
+    response._pool, response._connection = pool, conn  # as urllib3's pool sets them
+    return response
 
 
 def answer_after(
@@ -158,6 +167,7 @@ __all__ = [
     "MAX_INTERIM",
     "after_interim",
     "answer_after",
+    "as_urllib3",
     "final_answer",
     "is_interim",
 ]

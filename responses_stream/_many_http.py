@@ -46,7 +46,7 @@ from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool
 
 from ._body import READ_SIZE, shut_down
-from ._interim import after_interim
+from ._interim import after_interim, as_urllib3
 from ._loop_socket import WOULD_BLOCK
 from ._stream import refused_content_type
 from ._transport import Attempt
@@ -405,23 +405,8 @@ def _response(
         # socket (never to be sent another request), which the answer closes when it ends.
         body.owns_socket = True
         conn.sock = None
-    headers = urllib3.HTTPHeaderDict()
-    for name, value in head.getheaders():
-        headers.add(name, value)
-    response = urllib3.HTTPResponse(
-        body=head,
-        headers=headers,
-        status=head.status,
-        version=head.version,
-        reason=head.reason,
-        preload_content=False,
-        decode_content=False,
-        original_response=head,
-        request_method=prepared.method,
-        request_url=prepared.url,
-    )
-    response._pool, response._connection = pool, conn  # as urllib3's pool sets them
-    if not 200 <= head.status < 300 or refused_content_type(headers) is not None:
+    response = as_urllib3(head, prepared, pool, conn)
+    if not 200 <= head.status < 300 or refused_content_type(response.headers) is not None:
         sock.settimeout(timeout)
     return response
 
