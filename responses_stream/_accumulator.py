@@ -30,8 +30,10 @@ from ._snapshot_writes import (
     fresh,
     fresh_items,
     id_of,
+    index_of,
     merge_output,
     padded,
+    parts_of,
     put_part,
     replace_text,
     text_of,
@@ -290,7 +292,7 @@ class Accumulator:
         index: Optional[float] = getattr(event, "output_index", None)
         if item is not None:
             # Beside it, between its index and the next (the server's next item takes that).
-            at = next((k for k, there in self._by_index.items() if there is item), 0.0)
+            at = index_of(self._by_index, item, 0.0)
             key = ("item", at, cls)  # in _moved, beside the parts' keys (see beside())
             if key in self._moved:
                 return self._moved[key]
@@ -419,7 +421,7 @@ class Accumulator:
         item_id = id_of(item)
         if announced and same_model and item_id is not None and id_of(existing) in (item_id, None):
             return fill_missing(existing, item)  # a placeholder of its deltas (no id: by index)
-        index = next((k for k, there in self._by_index.items() if there is existing), None)
+        index = index_of(self._by_index, existing, None)
         item = update_in_place(existing, item)
         self._place(index, item)
         return item
@@ -452,7 +454,7 @@ class Accumulator:
 
     def _part(self, item: Any, index: Optional[int], cls: Type[Any], attr: str = "content") -> Any:
         """The part at ``index`` of ``item.<attr>``, created as ``cls`` when missing."""
-        parts = item.__dict__.get(attr)
+        parts = item.__dict__.get(attr)  # inline: deltas of refusals and reasoning come here
         if parts is None:
             parts = item.__dict__[attr] = []
         if index is None:
@@ -473,9 +475,7 @@ class Accumulator:
         item = self._lookup(event)
         if item is None or isinstance(item, dict):
             item = self._item(event, target_cls)
-        parts = item.__dict__.get("content")
-        if parts is None:
-            parts = item.__dict__["content"] = []
+        parts = parts_of(item, "content")
         index = event.content_index
         if index is None:
             index = len(parts) if event.type.endswith(".added") else len(parts) - 1

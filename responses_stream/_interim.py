@@ -29,6 +29,7 @@ from ._watchdog import guarding
 INTERIM = re.compile(rb"HTTP/1\.[0-9] 1(?!01)[0-9][0-9]")
 """The start of an informational head."""
 END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+"""The blank line that ends a head (CRLF, or a bare LF as http.client also takes)."""
 MAX_INTERIM = 32
 """The most informational heads taken before an answer (a server may not send them forever)."""
 
@@ -163,6 +164,7 @@ def _followed(
 
 
 __all__ = [
+    "END_OF_HEAD",
     "INTERIM",
     "MAX_INTERIM",
     "after_interim",

@@ -46,7 +46,7 @@ from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool
 
 from ._body import READ_SIZE, shut_down
-from ._interim import after_interim, as_urllib3
+from ._interim import END_OF_HEAD, after_interim, as_urllib3
 from ._loop_socket import WOULD_BLOCK
 from ._stream import refused_content_type
 from ._transport import Attempt
@@ -213,14 +213,12 @@ def exchange(
                 if failure is not None:
                     return _connect_failure(pool, prepared, failure)
                 sock = conn.sock
-                sock.setblocking(False)
-                if guard is not None:
-                    guard.arm(lambda: shut_down(sock))
         else:
-            sock = conn.sock  # kept alive: it blocks, with the last request's read limit
-            sock.setblocking(False)
-            if guard is not None:
-                guard.arm(lambda: shut_down(sock))
+            sock = conn.sock  # kept alive
+        # A socket urllib3 made, or kept alive, blocks (with the last request's read limit).
+        sock.setblocking(False)
+        if guard is not None:
+            guard.arm(functools.partial(shut_down, sock))
         connected = True
         if pool.scheme == "https" and not (conn.is_verified or conn.proxy_is_verified):
             warnings.warn(  # as urllib3 warns for every request that does not check
@@ -257,7 +255,7 @@ def exchange(
                     until = clock() + read_limit  # the limit is on each wait for a byte
                 received = after_interim(received + piece)
                 head_bytes += len(piece)
-                if not piece or head_bytes > MAX_HEAD or _END_OF_HEAD.search(received):
+                if not piece or head_bytes > MAX_HEAD or END_OF_HEAD.search(received):
                     complete = True  # whole (or cut, or too long: http.client says so)
                     break
             if not complete and until is not None and clock() >= until:
@@ -431,7 +429,6 @@ def _answer(
     return answer
 
 
-_END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
 _BARE_EOL = re.compile(rb"[\r\n]")  # one search (`in` on bytes costs more, twice)
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
 """A field name http.client's parser takes as one (any other line ends its fields)."""

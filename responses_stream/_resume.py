@@ -214,14 +214,14 @@ class Recording:
         end = record.tell()
         record.seek(self._start)
         tail = record.read(end - self._start)
-        kept = 0 if whole else max(block_ends(tail), default=0)
+        kept = 0 if whole else _whole(tail)
         last = split_blocks(tail[:kept])[-1:]
-        if last and last[0].strip() in (b"data: [DONE]", b"data:[DONE]"):
+        if last and _is_done(last[0]):
             # The connection ended with ``data: [DONE]`` before its terminal event: the live
             # stream went on with the resumed one, and so must a replay.
             kept -= len(last[0])
         if whole:  # messages the live stream counted: a stop's count no longer holds them
-            self._dropped += sum(1 for _ in _message_ends(tail[: max(block_ends(tail), default=0)]))
+            self._dropped += sum(1 for _ in _message_ends(tail[: _whole(tail)]))
         record.truncate(self._start + kept)
         record.seek(self._start + kept)
         record.write(RESUMED_MARK)
@@ -257,7 +257,7 @@ class Recording:
                     end = _end_of_messages(data, stopped_after - self._dropped)
                     mark = STOPPED_MARK
                 else:
-                    end = start + max(block_ends(data), default=0)
+                    end = start + _whole(data)
                     mark = TIMED_OUT_MARK % str(timed_out).encode()
                 record.truncate(end)
                 record.seek(end)
@@ -269,7 +269,7 @@ class Recording:
 def _end_of_messages(data: bytes, count: int) -> int:
     """Where the first ``count`` messages of ``data`` end, marks not counted (the end of its
     last whole block if it holds fewer)."""
-    whole = max(block_ends(data), default=0)
+    whole = _whole(data)
     if count <= 0:
         return 0
     for seen, end in enumerate(_message_ends(data[:whole]), 1):
@@ -291,10 +291,30 @@ def _message_ends(data: bytes) -> Iterator[int]:
 
     try:
         for name, text in FramedSSEClient(blocks(), None).messages():
-            if name == COMMENT and text.startswith(MARK_COMMENT):
-                continue  # a mark
-            if name != COMMENT and text.startswith("[DONE]"):
-                continue  # the stream's end, which it does not count
-            yield pulled
+            if not (_is_mark(name, text) or _ends(name, text)):
+                yield pulled
     except (ResponsesStreamError, ValueError):  # bytes the live stream did not frame either
         logger.debug("recording: cannot frame the recorded bytes", exc_info=True)
+
+
+def _whole(data: bytes) -> int:
+    """Where the last whole block of ``data`` ends (0: none)."""
+    return max(block_ends(data), default=0)
+
+
+def _is_mark(name: str, text: str) -> bool:
+    """A mark this module wrote (a comment), which a stream does not count."""
+    return name == COMMENT and text.startswith(MARK_COMMENT)
+
+
+def _ends(name: str, text: str) -> bool:
+    """``data: [DONE]``, the end some servers send, read as the stream reads it (uncounted)."""
+    return name != COMMENT and text.startswith("[DONE]")
+
+
+def _is_done(block: bytes) -> bool:
+    """True when ``block`` (one whole block) is ``data: [DONE]``."""
+    try:
+        return any(_ends(*message) for message in FramedSSEClient(iter((block,)), None).messages())
+    except (ResponsesStreamError, ValueError):
+        return False

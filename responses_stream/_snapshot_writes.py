@@ -16,6 +16,14 @@ MAX_PART_GAP = 256
 """How many parts an index may skip (placeholders fill them): past that, a ProtocolError."""
 
 
+def parts_of(item: Any, attr: str) -> List[Any]:
+    """``item.<attr>``, the list of its parts, made empty if it has none yet."""
+    parts: Optional[List[Any]] = item.__dict__.get(attr)
+    if parts is None:
+        parts = item.__dict__[attr] = []
+    return parts
+
+
 def padded(parts: List[Any], index: int, cls: Type[Any]) -> Any:
     """A new ``cls`` part at ``index``, past the end of ``parts``: the parts before it that
     were not announced get their places, so their deltas, when they come, land there."""
@@ -119,6 +127,11 @@ def put_part(parts: List[Any], index: int, part: Any, moved: Dict[Any, Any]) -> 
     return update_in_place(beside(parts, index, type(part), moved), part)
 
 
+def index_of(by_index: Mapping[float, Any], item: Any, default: Optional[float]) -> Any:
+    """The index ``item`` (that very object) is kept under in ``by_index``, else ``default``."""
+    return next((index for index, there in by_index.items() if there is item), default)
+
+
 def merge_output(
     new_output: List[OutputItem], by_id: Dict[str, Any], by_index: Mapping[float, Any]
 ) -> Tuple[List[OutputItem], List[OutputItem]]:
@@ -204,8 +217,10 @@ __all__ = [
     "fresh",
     "fresh_items",
     "id_of",
+    "index_of",
     "merge_output",
     "padded",
+    "parts_of",
     "put_part",
     "replace_text",
     "text_of",

@@ -20,6 +20,7 @@ import itertools
 import os
 import threading
 import time
+import types
 import weakref
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
@@ -75,7 +76,7 @@ class Guard:
     def held(self, check: Optional[Callable[[], bool]]) -> None:
         if check is None:
             self._held = None
-        elif hasattr(check, "__self__"):
+        elif isinstance(check, types.MethodType):
             self._held = weakref.WeakMethod(check)
         else:
             self._held = lambda: check

@@ -524,9 +524,8 @@ def run_handler(handler: ResponseHandler, open_stream: Callable[[], StreamCore])
                 events.close()  # stop() came while the request was sent: read nothing
             return drive(handler, events)
     except StoppedBeforeStart:
-        handler._snapshot = Response.from_wire(
-            {}
-        )  # as a stream that read nothing: nothing was sent since
+        # Nothing was sent since: the response of a stream that read nothing.
+        handler._snapshot = Response.from_wire({})
         return handler._snapshot
     except GeneratorExit:
         raise
